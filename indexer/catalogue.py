@@ -1,0 +1,340 @@
+"""Load a Spotify-style track CSV into a typed, cleaned table plus a cleaning report.
+
+Column names are matched through one alias table, so the public
+``single_genre_artists.csv`` and other common exports (Kaggle's ``track_id`` /
+``track_name`` / ``artists`` / ``track_genre`` layout, TidyTuesday, ...) load the
+same way. Cleaning only drops rows, each for one stated reason; it never edits a
+value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from indexer.errors import CatalogueError
+from indexer.features import FEATURES, VALID_RANGES
+
+logger = logging.getLogger(__name__)
+
+# canonical column -> accepted input names, first match wins (case-insensitive).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "track_id": ("id_songs", "track_id", "id", "song_id", "spotify_id", "uri", "track_uri"),
+    "name": ("name_song", "track_name", "name", "song_name", "song", "title"),
+    "artist": ("name_artists", "artists", "artist_name", "artist", "artist_names", "track_artist"),
+    "artist_id": ("id_artists", "artist_id", "artist_ids"),
+    "genres": ("genres", "track_genre", "genre", "artist_genres", "playlist_genre"),
+    "popularity": ("popularity_songs", "popularity", "track_popularity", "song_popularity"),
+    "release_date": ("release_date", "album_release_date", "track_album_release_date", "year"),
+    "duration_ms": ("duration_ms", "duration"),
+    "explicit": ("explicit",),
+    **{name: (name,) for name in FEATURES},
+}
+
+OPTIONAL_NUMERIC = ("popularity", "duration_ms")
+
+# Drop reasons, in the order they are tested: a row is counted under the first that applies.
+DROP_REASONS: tuple[str, ...] = (
+    "missing_id",
+    "unparseable_number",
+    "missing_feature",
+    "out_of_range",
+    "duplicate_id",
+    "duplicate_track",
+)
+
+REASON_TEXT: dict[str, str] = {
+    "missing_id": "no track id, and no name + artist to derive one",
+    "unparseable_number": "a feature value is not a number",
+    "missing_feature": "a feature value is empty",
+    "out_of_range": "a feature value is outside its valid range",
+    "duplicate_id": "a track id seen on an earlier row",
+    "duplicate_track": "same name, artist and features as an earlier row",
+}
+
+
+@dataclass(frozen=True)
+class CleaningReport:
+    """What the loader read, kept and dropped (by reason), for people and the manifest."""
+
+    rows_read: int
+    rows_kept: int
+    dropped: dict[str, int]
+    out_of_range_by_feature: dict[str, int]
+    columns: dict[str, str]
+    derived_ids: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rows_dropped(self) -> int:
+        return self.rows_read - self.rows_kept
+
+    def to_dict(self) -> dict:
+        return {
+            "rows_read": self.rows_read,
+            "rows_kept": self.rows_kept,
+            "rows_dropped": self.rows_dropped,
+            "dropped": dict(self.dropped),
+            "out_of_range_by_feature": dict(self.out_of_range_by_feature),
+            "columns": dict(self.columns),
+            "derived_ids": self.derived_ids,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The cleaned tracks and the raw input rows they came from.
+
+    ``tracks`` has canonical columns (track_id, name, artist, genres, popularity,
+    release_year, the nine features as float64 in original units, source_row).
+    ``raw`` holds every input column, as text, for the same rows in the same order,
+    so an export can give back exactly what came in.
+    """
+
+    tracks: pd.DataFrame
+    raw: pd.DataFrame
+    report: CleaningReport
+    source_name: str
+    source_sha256: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sniff(path: Path) -> None:
+    """Refuse files that are obviously not a CSV, before pandas guesses at them."""
+    if path.is_dir():
+        raise CatalogueError(f"{path}: is a directory, not a CSV file")
+    if not path.exists():
+        raise CatalogueError(f"{path}: file not found")
+    if not path.is_file():
+        raise CatalogueError(f"{path}: not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head.strip():
+        raise CatalogueError(f"{path}: the file is empty")
+    if b"\x00" in head:
+        raise CatalogueError(f"{path}: looks like a binary file, not a CSV")
+    start = head.lstrip().lower()
+    if start.startswith((b"<!doctype", b"<html", b"<?xml")):
+        raise CatalogueError(f"{path}: looks like HTML/XML, not a CSV")
+    if start[:1] in (b"{", b"["):
+        raise CatalogueError(f"{path}: looks like JSON, not a CSV")
+
+
+def read_csv_text(path: Path) -> pd.DataFrame:
+    """Read every column as text (numbers are parsed later, so failures can be counted)."""
+    path = Path(path)
+    _sniff(path)
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8",
+            encoding_errors="strict",
+        )
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(
+            f"{path}: not valid UTF-8 (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+            "re-save the file as UTF-8"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise CatalogueError(f"{path}: the file is empty") from None
+    except pd.errors.ParserError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CatalogueError(f"{path}: not a well-formed CSV ({first})") from None
+    if frame.columns.duplicated().any():
+        dup = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise CatalogueError(f"{path}: duplicate column names {dup}")
+    return frame
+
+
+def resolve_columns(columns: list[str]) -> dict[str, str]:
+    """Map canonical names to the input's column names, using COLUMN_ALIASES."""
+    lowered = {c.strip().lower(): c for c in columns}
+    mapping: dict[str, str] = {}
+    for canonical, aliases in COLUMN_ALIASES.items():
+        for alias in aliases:
+            if alias in lowered:
+                mapping[canonical] = lowered[alias]
+                break
+    missing = [f for f in FEATURES if f not in mapping]
+    has_id = "track_id" in mapping or ("name" in mapping and "artist" in mapping)
+    if missing or not has_id:
+        problems = []
+        if missing:
+            problems.append("missing feature column(s): " + ", ".join(missing))
+        if not has_id:
+            problems.append(
+                "no track id column (accepted: "
+                + ", ".join(COLUMN_ALIASES["track_id"])
+                + ") and no name + artist columns to derive one (name: "
+                + ", ".join(COLUMN_ALIASES["name"])
+                + "; artist: "
+                + ", ".join(COLUMN_ALIASES["artist"])
+                + ")"
+            )
+        raise CatalogueError(
+            "; ".join(problems) + f". Required: {', '.join(FEATURES)} and a track id."
+        )
+    return mapping
+
+
+def _release_year(text: pd.Series) -> pd.Series:
+    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
+    return year.where((year >= 1800) & (year <= 2100)).astype("Int64")
+
+
+def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
+    """Stable ids from normalised name + artist, for exports that carry no id."""
+    keys = (names.str.strip().str.lower() + "\x1f" + artists.str.strip().str.lower()).tolist()
+    return pd.Series(
+        ["gen:" + hashlib.sha1(k.encode("utf-8")).hexdigest()[:16] for k in keys],
+        index=names.index,
+        dtype=object,
+    )
+
+
+def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogue:
+    """Type and clean a text frame; see DROP_REASONS for what is dropped and why.
+
+    Parameters
+    ----------
+    raw : DataFrame of str
+        Every input column as read (no value parsed yet).
+    source_name : str
+        Shown in messages and stored in the report.
+    """
+    mapping = resolve_columns(list(raw.columns))
+    n = len(raw)
+    if n == 0:
+        raise CatalogueError(f"{source_name}: the CSV has a header but no rows")
+
+    def col(name: str) -> pd.Series:
+        return raw[mapping[name]].astype(str) if name in mapping else pd.Series([""] * n, index=raw.index)
+
+    text = {f: col(f).str.strip() for f in FEATURES}
+    values = np.empty((n, len(FEATURES)), dtype=np.float64)
+    unparseable = np.zeros(n, dtype=bool)
+    missing = np.zeros(n, dtype=bool)
+    out_of_range = np.zeros(n, dtype=bool)
+    out_by_feature: dict[str, int] = {}
+    for j, name in enumerate(FEATURES):
+        empty = (text[name] == "").to_numpy()
+        parsed = pd.to_numeric(text[name].where(~empty, None), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        bad = ~empty & ~np.isfinite(parsed)
+        values[:, j] = parsed
+        unparseable |= bad
+        missing |= empty
+        rng = VALID_RANGES[name]
+        low_ok = parsed >= rng.low if rng.low_inclusive else parsed > rng.low
+        outside = np.isfinite(parsed) & ~(low_ok & (parsed <= rng.high))
+        out_by_feature[name] = int(outside.sum())
+        out_of_range |= outside
+
+    names = col("name").str.strip()
+    artists = col("artist").str.strip()
+    # rows without an id get one derived from name + artist (per row: merged exports mix both)
+    ids = col("track_id").str.strip().to_numpy(dtype=object)
+    named = ((names != "") & (artists != "")).to_numpy()
+    needs_id = ids == ""
+    derive = needs_id & named
+    if derive.any():
+        ids[derive] = _derive_ids(names[derive], artists[derive]).to_numpy()
+    n_derived = int(derive.sum())
+    no_id = needs_id & ~named
+
+    reason = np.full(n, "", dtype=object)
+    for name, mask in (
+        ("missing_id", no_id),
+        ("unparseable_number", unparseable),
+        ("missing_feature", missing),
+        ("out_of_range", out_of_range),
+    ):
+        reason[(reason == "") & mask] = name
+
+    alive = reason == ""
+    dup_id = pd.Series(ids).where(alive).duplicated(keep="first").to_numpy() & alive
+    reason[dup_id] = "duplicate_id"
+    alive = reason == ""
+    key = pd.DataFrame(values).round(6)
+    key["name"] = names.str.lower().to_numpy()
+    key["artist"] = artists.str.lower().to_numpy()
+    # a track without name/artist cannot be "the same track" as another; only ids tell.
+    dup_track = key[alive].duplicated(keep="first").reindex(range(n), fill_value=False).to_numpy()
+    dup_track = dup_track & named
+    reason[dup_track & alive] = "duplicate_track"
+    keep = reason == ""
+
+    dropped = {r: int((reason == r).sum()) for r in DROP_REASONS}
+    notes: list[str] = []
+    kept_index = np.flatnonzero(keep)
+    tracks = pd.DataFrame(
+        {
+            "track_id": ids[kept_index],
+            "name": names.to_numpy(dtype=object)[kept_index],
+            "artist": artists.to_numpy(dtype=object)[kept_index],
+            "genres": col("genres").str.strip().to_numpy(dtype=object)[kept_index],
+        }
+    )
+    for name in OPTIONAL_NUMERIC:
+        raw_text = col(name).str.strip().to_numpy(dtype=object)[kept_index]
+        parsed = pd.to_numeric(pd.Series(raw_text).replace("", None), errors="coerce")
+        bad = int((parsed.isna() & (pd.Series(raw_text) != "")).sum())
+        if bad:
+            notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
+        tracks[name] = parsed.astype("float64")
+    tracks["release_year"] = _release_year(pd.Series(col("release_date").to_numpy(dtype=object)[kept_index], dtype=str))
+    for j, name in enumerate(FEATURES):
+        tracks[name] = values[kept_index, j]
+    tracks["source_row"] = kept_index.astype(np.int64)
+
+    report = CleaningReport(
+        rows_read=n,
+        rows_kept=int(keep.sum()),
+        dropped=dropped,
+        out_of_range_by_feature=out_by_feature,
+        columns={k: v for k, v in mapping.items()},
+        derived_ids=n_derived,
+        notes=tuple(notes),
+    )
+    if report.rows_kept == 0:
+        summary = ", ".join(f"{REASON_TEXT[r]}: {c}" for r, c in dropped.items() if c)
+        raise CatalogueError(f"{source_name}: no valid rows left after cleaning ({summary})")
+    logger.info("cleaned %s: kept %d of %d rows", source_name, report.rows_kept, n)
+    return Catalogue(
+        tracks=tracks,
+        raw=raw.iloc[kept_index].reset_index(drop=True),
+        report=report,
+        source_name=source_name,
+    )
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Read and clean a track CSV; raise CatalogueError with a one-line reason on bad input."""
+    path = Path(path)
+    raw = read_csv_text(path)
+    catalogue = clean_catalogue(raw, source_name=path.name)
+    return Catalogue(
+        tracks=catalogue.tracks,
+        raw=catalogue.raw,
+        report=catalogue.report,
+        source_name=path.name,
+        source_sha256=sha256_file(path),
+    )

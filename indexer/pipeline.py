@@ -1,0 +1,211 @@
+"""``vibemap index``: compose the pure steps and write the artifact.
+
+The only module of the build (with artifact.py) that touches disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from indexer import artifact
+from indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
+from indexer.errors import BuildError
+from indexer.features import FEATURES
+from indexer.personalities import (
+    Personalities,
+    Scaler,
+    describe_signature,
+    fit_personalities,
+    fit_scaler,
+    name_vibes,
+)
+from indexer.settings import BuildSettings
+from indexer.vector_index import PartitionedIndex, partitions_from_sorted_labels, to_index_space
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+
+
+def vibemap_version() -> str:
+    try:
+        return metadata.version("vibemap")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    manifest: dict
+    catalogue: Catalogue
+    vibes: list[dict]
+
+
+class _Stages:
+    """Times named stages and reports each to a progress callback as it ends."""
+
+    def __init__(self, progress: ProgressFn | None) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - start
+        self.timings[name] = round(seconds, 4)
+        logger.info("stage %s: %.2f s", name, seconds)
+        if self.progress:
+            self.progress(name, seconds)
+
+
+def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
+    """The synthetic demo catalogue, through the same cleaning as a user CSV."""
+    from indexer import demo
+
+    frame = demo.generate_catalogue(n_tracks=n_tracks, seed=seed)
+    text = frame.astype(str).replace({"nan": "", "<NA>": "", "None": ""})
+    catalogue = clean_catalogue(text, source_name=demo.DEMO_LABEL)
+    stats_path = Path(demo.DEFAULT_STATS_PATH)
+    source = {
+        "file": None,
+        "kind": "demo",
+        "synthetic": True,
+        "label": demo.DEMO_LABEL,
+        "generator": "indexer.demo.generate_catalogue",
+        "n_tracks": n_tracks,
+        "generator_seed": seed,
+        "stats_file": stats_path.name,
+        "stats_sha256": artifact.sha256_of(stats_path),
+    }
+    return catalogue, source
+
+
+def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]:
+    """Per-vibe facts for centroids.json and the manifest."""
+    sizes = p.sizes()
+    original = scaler.inverse_transform(p.centroids)
+    return [
+        {
+            "vibe_id": v,
+            "name": names[v],
+            "size": int(sizes[v]),
+            "share": round(float(sizes[v] / sizes.sum()), 6),
+            "centroid_z": [round(float(x), 6) for x in p.centroids[v]],
+            "centroid": {f: round(float(x), 6) for f, x in zip(FEATURES, original[v], strict=True)},
+            "signature": describe_signature(p.centroids[v], FEATURES),
+        }
+        for v in range(p.n_clusters)
+    ]
+
+
+def _tracks_table(catalogue: Catalogue, labels: np.ndarray, names: list[str], order: np.ndarray
+                  ) -> pd.DataFrame:
+    tracks = catalogue.tracks.iloc[order].reset_index(drop=True)
+    tracks.insert(0, "row", np.arange(len(tracks), dtype=np.int64))
+    sorted_labels = labels[order]
+    tracks["vibe_id"] = sorted_labels.astype(np.int32)
+    tracks["vibe_name"] = np.asarray(names, dtype=object)[sorted_labels]
+    return tracks
+
+
+def _write_labelled_csv(path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray) -> None:
+    export = raw.iloc[order].reset_index(drop=True)
+    export["vibe_id"] = tracks["vibe_id"].to_numpy()
+    export["vibe_name"] = tracks["vibe_name"].to_numpy()
+    pacsv.write_csv(pa.Table.from_pandas(export, preserve_index=False), path)
+
+
+def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
+                evaluate: Callable[..., dict] | None = None) -> BuildResult:
+    """Load, clean, scale, cluster, index, (evaluate) and write the artifact atomically.
+
+    ``evaluate(Z=..., labels=..., tracks=..., settings=...)`` returns metrics.json's
+    content; it is only called when ``settings.evaluate`` is true.
+    """
+    stages = _Stages(progress)
+    with stages.stage("load"):
+        if settings.csv is None:
+            catalogue, source = demo_catalogue(settings.demo_tracks, settings.seed)
+        else:
+            catalogue = load_catalogue(settings.csv)
+            source = {
+                "file": Path(settings.csv).name,
+                "kind": "csv",
+                "synthetic": False,
+                "sha256": catalogue.source_sha256,
+                "bytes": Path(settings.csv).stat().st_size,
+            }
+    n = len(catalogue.tracks)
+    if settings.n_clusters > n:
+        raise BuildError(f"--k {settings.n_clusters} is larger than the {n} valid tracks")
+
+    with stages.stage("scale"):
+        F = catalogue.tracks[list(FEATURES)].to_numpy(dtype=np.float64)
+        scaler = fit_scaler(F)
+        Z = scaler.transform(F)
+    with stages.stage("cluster"):
+        p = fit_personalities(Z, settings.n_clusters, seed=settings.seed, n_init=settings.n_init)
+        names = name_vibes(p.centroids, FEATURES)
+        vibes = vibe_table(p, names, scaler)
+    with stages.stage("index"):
+        order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
+        tracks = _tracks_table(catalogue, p.labels, names, order)
+        Zs = Z[order]
+        vectors = to_index_space(Zs, settings.metric)
+        partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
+        index = PartitionedIndex.build(vectors, partitions, settings.metric)
+
+    metrics: dict = {"evaluated": False}
+    if settings.evaluate and evaluate is not None:
+        with stages.stage("evaluate"):
+            metrics = evaluate(Z=Zs, labels=tracks["vibe_id"].to_numpy(), tracks=tracks,
+                               settings=settings, vibes=vibes)
+
+    with stages.stage("write"), artifact.staged_artifact(settings.out) as staging:
+        artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
+        artifact.write_json(staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes})
+        np.save(staging / "vectors.npy", vectors, allow_pickle=False)
+        tracks.to_parquet(staging / "tracks.parquet", index=False)
+        _write_labelled_csv(staging / "tracks_labelled.csv", catalogue.raw, tracks, order)
+        artifact.write_json(staging / "metrics.json", metrics)
+        index.save(staging)
+        report = catalogue.report
+        manifest = {
+            "vibemap_version": vibemap_version(),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "name": Path(settings.out).name,
+            "source": source,
+            "rows": {"read": report.rows_read, "kept": report.rows_kept,
+                     "dropped": report.rows_dropped, "dropped_by_reason": report.dropped},
+            "cleaning": report.to_dict(),
+            "features": list(FEATURES),
+            "n_clusters": p.n_clusters,
+            "seed": settings.seed,
+            "build": {
+                "metric": settings.metric,
+                "index": "flat",
+                "n_init": settings.n_init,
+                "kmeans_inertia": p.inertia,
+                "kmeans_n_iter": p.n_iter,
+                "evaluated": bool(metrics.get("evaluated", False)),
+            },
+            "vibes": [{k: v[k] for k in ("vibe_id", "name", "size", "share")} for v in vibes],
+            "partitions": [{"vibe_id": q.vibe_id, "start": q.start, "stop": q.stop} for q in partitions],
+            "timings": dict(stages.timings),
+        }
+        manifest = artifact.finalize_manifest(staging, manifest)
+    return BuildResult(path=Path(settings.out), manifest=manifest, catalogue=catalogue, vibes=vibes)

@@ -1,0 +1,1 @@
+"""vibemap: musical personalities and next-best-track recommendations."""
