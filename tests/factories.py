@@ -1,0 +1,65 @@
+"""Tiny catalogues built in code, for tests that need a CSV or a whole artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from indexer.features import FEATURES
+
+GENRES = ("dance pop", "indie folk", "hard rock", "rap", "ambient")
+
+
+def make_tracks(n: int = 300, seed: int = 0, n_blobs: int = 3) -> pd.DataFrame:
+    """A frame in the public single_genre_artists.csv layout with ``n_blobs`` clear
+    clusters in feature space; every value inside its valid range."""
+    rng = np.random.default_rng(seed)
+    blob = rng.integers(0, n_blobs, size=n)
+    centers = rng.uniform(0.15, 0.85, size=(n_blobs, len(FEATURES)))
+    unit = np.clip(centers[blob] + rng.normal(0, 0.03, size=(n, len(FEATURES))), 0.0, 1.0)
+    cols = {f: unit[:, j] for j, f in enumerate(FEATURES)}
+    cols["loudness"] = -60 + 60 * cols["loudness"]  # dB in [-60, 0]
+    cols["tempo"] = 60 + 140 * cols["tempo"]  # BPM in [60, 200]
+    n_artists = max(1, n // 5)
+    artist = rng.integers(0, n_artists, size=n)
+    frame = pd.DataFrame(
+        {
+            "id_songs": [f"trk{i:06d}" for i in range(n)],
+            "name_song": [f"Song {i}" for i in range(n)],
+            "popularity_songs": rng.integers(0, 100, size=n),
+            "duration_ms": rng.integers(90_000, 400_000, size=n),
+            "explicit": rng.integers(0, 2, size=n),
+            "id_artists": [f"art{a:04d}" for a in artist],
+            "release_date": [f"{y}-01-01" for y in rng.integers(1960, 2024, size=n)],
+            **{f: cols[f] for f in FEATURES},
+            "key": rng.integers(0, 12, size=n),
+            "mode": rng.integers(0, 2, size=n),
+            "time_signature": 4,
+            "followers": rng.integers(0, 10**6, size=n),
+            "genres": [f"['{GENRES[a % len(GENRES)]}']" for a in artist],
+            "name_artists": [f"Artist {a}" for a in artist],
+            "popularity_artists": rng.integers(0, 100, size=n),
+        }
+    )
+    frame.attrs["blob"] = blob
+    return frame
+
+
+def write_tracks_csv(path: Path, n: int = 300, seed: int = 0, n_blobs: int = 3) -> Path:
+    make_tracks(n, seed, n_blobs).to_csv(path, index=False)
+    return path
+
+
+def build_tiny_artifact(tmp_path: Path, n: int = 300, n_clusters: int = 3, seed: int = 0,
+                        metric: str = "cosine", name: str = "tiny") -> Path:
+    """Build a real artifact from a tiny CSV (no evaluation) and return its directory."""
+    from indexer.pipeline import build_index
+    from indexer.settings import BuildSettings
+
+    csv = write_tracks_csv(tmp_path / f"{name}.csv", n=n, seed=seed, n_blobs=n_clusters)
+    out = tmp_path / "indexes" / name
+    build_index(BuildSettings(csv=csv, out=out, n_clusters=n_clusters, seed=seed, metric=metric,
+                              evaluate=False, n_init=3))
+    return out
