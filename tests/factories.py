@@ -43,7 +43,7 @@ def make_tracks(n: int = 300, seed: int = 0, n_blobs: int = 3) -> pd.DataFrame:
             "popularity_artists": rng.integers(0, 100, size=n),
         }
     )
-    frame.attrs["blob"] = blob
+    frame.attrs["blob"] = blob.tolist()  # ground-truth cluster per row
     return frame
 
 

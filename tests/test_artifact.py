@@ -1,0 +1,141 @@
+"""The artifact: round trip, tamper detection, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from factories import build_tiny_artifact, write_tracks_csv
+from indexer.artifact import FORMAT_VERSION, load_artifact, staged_artifact
+from indexer.errors import ArtifactError, BuildError, CatalogueError
+from indexer.features import FEATURES
+from indexer.pipeline import build_index
+from indexer.settings import BuildSettings
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_artifact(tmp_path_factory.mktemp("art"), n=240, n_clusters=3)
+
+
+def _copy(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / "copy"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_round_trip(built: Path) -> None:
+    art = load_artifact(built)
+    m = art.manifest
+    assert m["format_version"] == FORMAT_VERSION
+    assert m["features"] == list(FEATURES)
+    assert m["rows"]["kept"] == len(art.tracks) == art.vectors.shape[0] == art.index.ntotal == 240
+    assert m["n_clusters"] == 3 and len(art.vibes) == 3
+    assert len(m["source"]["sha256"]) == 64
+    assert set(m["files"]) >= {"scaler.json", "vectors.npy", "tracks.parquet", "faiss/all.faiss"}
+    # rows are sorted by vibe and each partition is exactly its vibe's rows
+    vibe = art.tracks["vibe_id"].to_numpy()
+    assert np.all(np.diff(vibe) >= 0)
+    for p in m["partitions"]:
+        assert set(vibe[p["start"]:p["stop"]]) == {p["vibe_id"]}
+    # vectors are the scaled features, unit length for cosine
+    Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
+    expected = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+    np.testing.assert_allclose(art.vectors, expected, atol=1e-5)
+    # every track's nearest neighbour is itself (row i = FAISS id i)
+    _, rows = art.index.search(art.vectors, 1)
+    assert (rows[:, 0] == np.arange(len(art.tracks))).mean() > 0.99
+
+
+def test_labelled_export_keeps_every_input_column(built: Path) -> None:
+    art = load_artifact(built)
+    export = pd.read_csv(built / "tracks_labelled.csv")
+    source = pd.read_csv(built.parent.parent / "tiny.csv")
+    assert export.columns.tolist() == [*source.columns, "vibe_id", "vibe_name"]
+    assert export["id_songs"].tolist() == art.tracks["track_id"].tolist()
+    assert export["vibe_name"].tolist() == art.tracks["vibe_name"].tolist()
+
+
+def test_tampered_file_is_refused_naming_it(built: Path, tmp_path: Path) -> None:
+    art_dir = _copy(built, tmp_path)
+    vec = np.load(art_dir / "vectors.npy")
+    vec[0, 0] += 1
+    np.save(art_dir / "vectors.npy", vec)
+    with pytest.raises(ArtifactError, match=r"vectors\.npy: checksum mismatch"):
+        load_artifact(art_dir)
+
+
+def test_wrong_version_names_both(built: Path, tmp_path: Path) -> None:
+    art_dir = _copy(built, tmp_path)
+    manifest = json.loads((art_dir / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (art_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=f"99.*{FORMAT_VERSION}"):
+        load_artifact(art_dir)
+
+
+def test_missing_file_and_missing_manifest(built: Path, tmp_path: Path) -> None:
+    art_dir = _copy(built, tmp_path)
+    (art_dir / "faiss" / "all.faiss").unlink()
+    with pytest.raises(ArtifactError, match=r"all\.faiss: missing"):
+        load_artifact(art_dir)
+    (art_dir / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match="manifest.json is missing"):
+        load_artifact(art_dir)
+    with pytest.raises(ArtifactError, match="no artifact"):
+        load_artifact(tmp_path / "nothing")
+
+
+def test_failed_build_leaves_previous_artifact_intact(built: Path, tmp_path: Path) -> None:
+    art_dir = _copy(built, tmp_path)
+    before = (art_dir / "manifest.json").read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id_songs,danceability\nx,0.5\n")
+    with pytest.raises(CatalogueError, match="energy"):
+        build_index(BuildSettings(csv=bad, out=art_dir, evaluate=False))
+    assert (art_dir / "manifest.json").read_bytes() == before
+    load_artifact(art_dir)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_too_many_clusters_writes_nothing(tmp_path: Path) -> None:
+    csv = write_tracks_csv(tmp_path / "few.csv", n=5)
+    out = tmp_path / "indexes" / "few"
+    with pytest.raises(BuildError, match="larger than the 5"):
+        build_index(BuildSettings(csv=csv, out=out, n_clusters=6, evaluate=False))
+    assert not out.exists()
+
+
+def test_rebuild_replaces_atomically(built: Path, tmp_path: Path) -> None:
+    art_dir = _copy(built, tmp_path)
+    csv = write_tracks_csv(tmp_path / "other.csv", n=120, seed=5)
+    build_index(BuildSettings(csv=csv, out=art_dir, n_clusters=2, evaluate=False, n_init=2))
+    art = load_artifact(art_dir)
+    assert art.manifest["rows"]["kept"] == 120 and art.manifest["n_clusters"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "other.csv"]
+
+
+def test_staging_error_removes_staging(tmp_path: Path) -> None:
+    target = tmp_path / "x"
+    with pytest.raises(RuntimeError), staged_artifact(target) as staging:
+        (staging / "half.json").write_text("{}")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_euclidean_metric_recorded(tmp_path: Path) -> None:
+    art = load_artifact(build_tiny_artifact(tmp_path, n=90, n_clusters=2, metric="euclidean"))
+    assert art.metric == "euclidean"
+    Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
+    np.testing.assert_allclose(art.vectors, Z, atol=1e-5)
+
+
+def test_no_pickle_in_artifact(built: Path) -> None:
+    for path in built.rglob("*"):
+        if path.is_file():
+            assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"

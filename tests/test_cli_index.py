@@ -1,0 +1,60 @@
+"""`vibemap index`: exit codes, messages, progress and summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from factories import make_tracks, write_tracks_csv
+from indexer.artifact import load_artifact
+from vibemap.cli import main
+
+
+def test_index_prints_stages_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    csv = write_tracks_csv(tmp_path / "mini.csv", n=150)
+    out = tmp_path / "indexes" / "mini"
+    assert main(["index", str(csv), "--out", str(out), "--k", "3", "--no-eval", "--n-init", "2"]) == 0
+    text = capsys.readouterr().out
+    for stage in ("load", "scale", "cluster", "index", "write"):
+        assert stage in text
+    assert "150" in text and "Vibes (K=3" in text
+    assert load_artifact(out).manifest["n_clusters"] == 3
+
+
+def test_csv_without_energy_exits_2_naming_it_and_writes_nothing(tmp_path: Path) -> None:
+    csv = tmp_path / "noenergy.csv"
+    make_tracks(20).drop(columns=["energy"]).to_csv(csv, index=False)
+    out = tmp_path / "indexes" / "noenergy"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vibemap.cli", "index", str(csv), "--out", str(out), "--no-eval"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "energy" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.glob("indexes/.*")) == []  # no staging directory left behind
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.csv"], "not found"),
+        (["{csv}", "--k", "500"], "--k must be between"),
+        (["{csv}", "--k", "40"], "larger than the 30"),
+        (["{csv}", "--n-init", "0"], "--n-init"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                         args: list[str], message: str) -> None:
+    csv = write_tracks_csv(tmp_path / "t.csv", n=30)
+    argv = ["index", *[a.format(csv=csv) for a in args], "--out", str(tmp_path / "o"), "--no-eval"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
