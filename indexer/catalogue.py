@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from indexer.errors import CatalogueError
 from indexer.features import FEATURES, VALID_RANGES
@@ -194,6 +196,22 @@ def resolve_columns(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _parse_floats(text: pd.Series) -> np.ndarray:
+    """Stripped text -> float64, NaN where empty or not a number.
+
+    Arrow's cast is ~6x faster than pandas.to_numeric but all-or-nothing, so it is
+    tried first and the lenient parser only runs on columns with a bad value.
+    """
+    arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    try:
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+
+
 def _release_year(text: pd.Series) -> pd.Series:
     year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
     return year.where((year >= 1800) & (year <= 2100)).astype("Int64")
@@ -235,9 +253,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     out_by_feature: dict[str, int] = {}
     for j, name in enumerate(FEATURES):
         empty = (text[name] == "").to_numpy()
-        parsed = pd.to_numeric(text[name].where(~empty, None), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        parsed = _parse_floats(text[name])
         bad = ~empty & ~np.isfinite(parsed)
         values[:, j] = parsed
         unparseable |= bad
@@ -294,12 +310,12 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         }
     )
     for name in OPTIONAL_NUMERIC:
-        raw_text = col(name).str.strip().to_numpy(dtype=object)[kept_index]
-        parsed = pd.to_numeric(pd.Series(raw_text).replace("", None), errors="coerce")
-        bad = int((parsed.isna() & (pd.Series(raw_text) != "")).sum())
+        raw_text = col(name).str.strip().iloc[kept_index].reset_index(drop=True)
+        parsed = _parse_floats(raw_text)
+        bad = int((~np.isfinite(parsed) & (raw_text != "").to_numpy()).sum())
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
-        tracks[name] = parsed.astype("float64")
+        tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)
     tracks["release_year"] = _release_year(pd.Series(col("release_date").to_numpy(dtype=object)[kept_index], dtype=str))
     for j, name in enumerate(FEATURES):
         tracks[name] = values[kept_index, j]
