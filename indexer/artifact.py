@@ -10,6 +10,8 @@ Layout (all paths relative to the artifact directory)::
     tracks.parquet         the cleaned tracks sorted by vibe; row i = FAISS id i
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
+    analysis.npz           per-track analysis arrays (silhouette, outlier flags, PCA
+                           sample rows and coordinates); only when evaluated
     faiss/all.faiss        FAISS index over all rows
     faiss/vibe_<v>.faiss   FAISS index over vibe v's contiguous rows
 
@@ -180,6 +182,7 @@ class Artifact:
     vectors: np.ndarray
     index: PartitionedIndex
     metrics: dict
+    analysis: dict[str, np.ndarray]
 
     @property
     def metric(self) -> str:
@@ -255,6 +258,10 @@ def load_artifact(path: Path, verify: bool = True) -> Artifact:
         metrics = dict(_read_json(path / "metrics.json"))
         partitions = [Partition(**p) for p in manifest["partitions"]]
         index = PartitionedIndex.load(path, manifest["build"]["metric"], partitions)
+        analysis: dict[str, np.ndarray] = {}
+        if (path / "analysis.npz").is_file():
+            with np.load(path / "analysis.npz", allow_pickle=False) as npz:
+                analysis = {key: npz[key] for key in npz.files}
     except ArtifactError:
         raise
     except (OSError, KeyError, TypeError, ValueError) as exc:
@@ -269,4 +276,7 @@ def load_artifact(path: Path, verify: bool = True) -> Artifact:
         raise ArtifactError(f"{path}: vectors have {vectors.shape[1]} columns, features {len(features)}")
     if not np.array_equal(tracks["row"].to_numpy(), np.arange(n)):
         raise ArtifactError(f"{path}: tracks.parquet row ids are not 0..{n - 1} in order")
-    return Artifact(path, manifest, features, scaler, vibes, tracks, vectors, index, metrics)
+    for key, values in analysis.items():
+        if not key.startswith("pca_") and len(values) != n:  # pca_* hold a sample
+            raise ArtifactError(f"{path}: analysis.npz {key} has {len(values)} rows, expected {n}")
+    return Artifact(path, manifest, features, scaler, vibes, tracks, vectors, index, metrics, analysis)

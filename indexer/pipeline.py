@@ -129,13 +129,9 @@ def _write_labelled_csv(path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, ord
     pacsv.write_csv(pa.Table.from_pandas(export, preserve_index=False), path)
 
 
-def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
-                evaluate: Callable[..., dict] | None = None) -> BuildResult:
-    """Load, clean, scale, cluster, index, (evaluate) and write the artifact atomically.
-
-    ``evaluate(Z=..., labels=..., tracks=..., settings=...)`` returns metrics.json's
-    content; it is only called when ``settings.evaluate`` is true.
-    """
+def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> BuildResult:
+    """Load, clean, scale, cluster, index, evaluate (unless --no-eval) and write the
+    artifact atomically."""
     stages = _Stages(progress)
     with stages.stage("load"):
         if settings.csv is None:
@@ -170,10 +166,16 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
         index = PartitionedIndex.build(vectors, partitions, settings.metric)
 
     metrics: dict = {"evaluated": False}
-    if settings.evaluate and evaluate is not None:
+    arrays: dict[str, np.ndarray] = {}
+    if settings.evaluate:
+        from indexer.evaluation import evaluate_build  # heavy imports only when evaluating
+
         with stages.stage("evaluate"):
-            metrics = evaluate(Z=Zs, labels=tracks["vibe_id"].to_numpy(), tracks=tracks,
-                               settings=settings, vibes=vibes)
+            evaluation = evaluate_build(
+                Zs, tracks["vibe_id"].to_numpy(), tracks, n_clusters=p.n_clusters,
+                seed=settings.seed, n_init=settings.n_init, progress=progress,
+            )
+            metrics, arrays = evaluation.metrics, evaluation.arrays
 
     with stages.stage("write"), artifact.staged_artifact(settings.out) as staging:
         artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
@@ -182,6 +184,8 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
         tracks.to_parquet(staging / "tracks.parquet", index=False)
         _write_labelled_csv(staging / "tracks_labelled.csv", catalogue.raw, tracks, order)
         artifact.write_json(staging / "metrics.json", metrics)
+        if arrays:
+            np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
         index.save(staging)
         report = catalogue.report
         manifest = {

@@ -65,12 +65,8 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
     def progress(stage: str, seconds: float) -> None:
         console.print(f"  [green]✓[/green] {stage:<9} {seconds:6.2f} s")
 
-    evaluate = None
-    if settings.evaluate:
-        from indexer.evaluation import evaluate_build
-        evaluate = evaluate_build
     with console.status("building…"):
-        result = build_index(settings, progress=progress, evaluate=evaluate)
+        result = build_index(settings, progress=progress)
     _print_build_summary(console, result)
     return 0
 
