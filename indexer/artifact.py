@@ -249,7 +249,8 @@ def load_artifact(path: Path, verify: bool = True) -> Artifact:
         scaler_data = _read_json(path / "scaler.json")
         if list(scaler_data["features"]) != list(features):
             raise ArtifactError(
-                f"{path}: scaler features {scaler_data['features']} do not match manifest features {list(features)}"
+                f"{path}: scaler features {scaler_data['features']} do not match "
+                f"manifest features {list(features)}"
             )
         scaler = Scaler.from_dict(scaler_data)
         vibes = list(_read_json(path / "centroids.json")["vibes"])
@@ -273,10 +274,14 @@ def load_artifact(path: Path, verify: bool = True) -> Artifact:
             f"vectors {vectors.shape[0]}, faiss {index.ntotal})"
         )
     if vectors.shape[1] != len(features):
-        raise ArtifactError(f"{path}: vectors have {vectors.shape[1]} columns, features {len(features)}")
+        raise ArtifactError(
+            f"{path}: vectors have {vectors.shape[1]} columns, features {len(features)}"
+        )
     if not np.array_equal(tracks["row"].to_numpy(), np.arange(n)):
         raise ArtifactError(f"{path}: tracks.parquet row ids are not 0..{n - 1} in order")
     for key, values in analysis.items():
         if not key.startswith("pca_") and len(values) != n:  # pca_* hold a sample
             raise ArtifactError(f"{path}: analysis.npz {key} has {len(values)} rows, expected {n}")
-    return Artifact(path, manifest, features, scaler, vibes, tracks, vectors, index, metrics, analysis)
+    return Artifact(
+        path, manifest, features, scaler, vibes, tracks, vectors, index, metrics, analysis
+    )

@@ -151,8 +151,8 @@ def read_csv_text(path: Path) -> pd.DataFrame:
         )
     except UnicodeDecodeError as exc:
         raise CatalogueError(
-            f"{path}: not valid UTF-8 (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
-            "re-save the file as UTF-8"
+            f"{path}: not valid UTF-8 at byte {exc.start} "
+            f"({exc.object[exc.start : exc.start + 1]!r}); re-save the file as UTF-8"
         ) from None
     except pd.errors.EmptyDataError:
         raise CatalogueError(f"{path}: the file is empty") from None
@@ -243,7 +243,11 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         raise CatalogueError(f"{source_name}: the CSV has a header but no rows")
 
     def col(name: str) -> pd.Series:
-        return raw[mapping[name]].astype(str) if name in mapping else pd.Series([""] * n, index=raw.index)
+        return (
+            raw[mapping[name]].astype(str)
+            if name in mapping
+            else pd.Series([""] * n, index=raw.index)
+        )
 
     text = {f: col(f).str.strip() for f in FEATURES}
     values = np.empty((n, len(FEATURES)), dtype=np.float64)
@@ -316,7 +320,9 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
         tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)
-    tracks["release_year"] = _release_year(pd.Series(col("release_date").to_numpy(dtype=object)[kept_index], dtype=str))
+    tracks["release_year"] = _release_year(
+        pd.Series(col("release_date").to_numpy(dtype=object)[kept_index], dtype=str)
+    )
     for j, name in enumerate(FEATURES):
         tracks[name] = values[kept_index, j]
     tracks["source_row"] = kept_index.astype(np.int64)

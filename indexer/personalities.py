@@ -36,7 +36,9 @@ class Scaler:
 
     @classmethod
     def from_dict(cls, data: dict) -> Scaler:
-        return cls(np.asarray(data["mean"], dtype=np.float64), np.asarray(data["scale"], dtype=np.float64))
+        return cls(
+            np.asarray(data["mean"], dtype=np.float64), np.asarray(data["scale"], dtype=np.float64)
+        )
 
 
 def fit_scaler(F: np.ndarray) -> Scaler:
@@ -68,7 +70,9 @@ class Personalities:
         return np.bincount(self.labels, minlength=self.n_clusters)
 
 
-def fit_personalities(Z: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 10) -> Personalities:
+def fit_personalities(
+    Z: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 10
+) -> Personalities:
     """K-Means++ on z-scores.
 
     Z : float32 array of shape (n_tracks, n_features).
@@ -143,7 +147,9 @@ def _descriptive_name(centroid: np.ndarray, feature_names: Sequence[str], n_word
     order = np.argsort(-np.abs(centroid), kind="stable")[:n_words]
     words = []
     for j in order:
-        high, low = FEATURE_WORDS.get(feature_names[j], (f"High {feature_names[j]}", f"Low {feature_names[j]}"))
+        high, low = FEATURE_WORDS.get(
+            feature_names[j], (f"High {feature_names[j]}", f"Low {feature_names[j]}")
+        )
         words.append(high if centroid[j] >= 0 else low)
     return " ".join(words) if n_words > 1 or abs(centroid[order[0]]) > 0.25 else "Mainstream"
 

@@ -112,8 +112,9 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
     ]
 
 
-def _tracks_table(catalogue: Catalogue, labels: np.ndarray, names: list[str], order: np.ndarray
-                  ) -> pd.DataFrame:
+def _tracks_table(
+    catalogue: Catalogue, labels: np.ndarray, names: list[str], order: np.ndarray
+) -> pd.DataFrame:
     tracks = catalogue.tracks.iloc[order].reset_index(drop=True)
     tracks.insert(0, "row", np.arange(len(tracks), dtype=np.int64))
     sorted_labels = labels[order]
@@ -122,7 +123,9 @@ def _tracks_table(catalogue: Catalogue, labels: np.ndarray, names: list[str], or
     return tracks
 
 
-def _write_labelled_csv(path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray) -> None:
+def _write_labelled_csv(
+    path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray
+) -> None:
     export = raw.iloc[order].reset_index(drop=True)
     export["vibe_id"] = tracks["vibe_id"].to_numpy()
     export["vibe_name"] = tracks["vibe_name"].to_numpy()
@@ -172,14 +175,21 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
 
         with stages.stage("evaluate"):
             evaluation = evaluate_build(
-                Zs, tracks["vibe_id"].to_numpy(), tracks, n_clusters=p.n_clusters,
-                seed=settings.seed, n_init=settings.n_init, progress=progress,
+                Zs,
+                tracks["vibe_id"].to_numpy(),
+                tracks,
+                n_clusters=p.n_clusters,
+                seed=settings.seed,
+                n_init=settings.n_init,
+                progress=progress,
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
     with stages.stage("write"), artifact.staged_artifact(settings.out) as staging:
         artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
-        artifact.write_json(staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes})
+        artifact.write_json(
+            staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
+        )
         np.save(staging / "vectors.npy", vectors, allow_pickle=False)
         tracks.to_parquet(staging / "tracks.parquet", index=False)
         _write_labelled_csv(staging / "tracks_labelled.csv", catalogue.raw, tracks, order)
@@ -193,8 +203,12 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "name": Path(settings.out).name,
             "source": source,
-            "rows": {"read": report.rows_read, "kept": report.rows_kept,
-                     "dropped": report.rows_dropped, "dropped_by_reason": report.dropped},
+            "rows": {
+                "read": report.rows_read,
+                "kept": report.rows_kept,
+                "dropped": report.rows_dropped,
+                "dropped_by_reason": report.dropped,
+            },
             "cleaning": report.to_dict(),
             "features": list(FEATURES),
             "n_clusters": p.n_clusters,
@@ -208,7 +222,9 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
                 "evaluated": bool(metrics.get("evaluated", False)),
             },
             "vibes": [{k: v[k] for k in ("vibe_id", "name", "size", "share")} for v in vibes],
-            "partitions": [{"vibe_id": q.vibe_id, "start": q.start, "stop": q.stop} for q in partitions],
+            "partitions": [
+                {"vibe_id": q.vibe_id, "start": q.start, "stop": q.stop} for q in partitions
+            ],
             "timings": dict(stages.timings),
         }
         manifest = artifact.finalize_manifest(staging, manifest)

@@ -63,8 +63,13 @@ def _flat(d: int, metric: str) -> faiss.Index:
 class PartitionedIndex:
     """One FAISS index over all rows plus one per vibe, all exact (flat) for now."""
 
-    def __init__(self, metric: str, partitions: list[Partition], full: faiss.Index,
-                 parts: dict[int, faiss.Index]) -> None:
+    def __init__(
+        self,
+        metric: str,
+        partitions: list[Partition],
+        full: faiss.Index,
+        parts: dict[int, faiss.Index],
+    ) -> None:
         self.metric = metric
         self.partitions = {p.vibe_id: p for p in partitions}
         self.full = full
@@ -79,7 +84,7 @@ class PartitionedIndex:
         parts = {}
         for p in partitions:
             idx = _flat(X.shape[1], metric)
-            idx.add(X[p.start:p.stop])
+            idx.add(X[p.start : p.stop])
             parts[p.vibe_id] = idx
         return cls(metric, partitions, full, parts)
 
@@ -87,8 +92,9 @@ class PartitionedIndex:
     def ntotal(self) -> int:
         return int(self.full.ntotal)
 
-    def search(self, queries: np.ndarray, limit: int, vibe_id: int | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, limit: int, vibe_id: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Nearest rows for each query.
 
         queries : float32 (q, d) in index space. Returns (scores, rows), each (q, limit);
@@ -129,6 +135,8 @@ class PartitionedIndex:
     @classmethod
     def load(cls, directory: Path, metric: str, partitions: list[Partition]) -> PartitionedIndex:
         full = faiss.read_index(str(directory / "faiss/all.faiss"))
-        parts = {p.vibe_id: faiss.read_index(str(directory / f"faiss/vibe_{p.vibe_id}.faiss"))
-                 for p in partitions}
+        parts = {
+            p.vibe_id: faiss.read_index(str(directory / f"faiss/vibe_{p.vibe_id}.faiss"))
+            for p in partitions
+        }
         return cls(metric, partitions, full, parts)

@@ -52,14 +52,29 @@ def write_tracks_csv(path: Path, n: int = 300, seed: int = 0, n_blobs: int = 3) 
     return path
 
 
-def build_tiny_artifact(tmp_path: Path, n: int = 300, n_clusters: int = 3, seed: int = 0,
-                        metric: str = "cosine", name: str = "tiny") -> Path:
+def build_tiny_artifact(
+    tmp_path: Path,
+    n: int = 300,
+    n_clusters: int = 3,
+    seed: int = 0,
+    metric: str = "cosine",
+    name: str = "tiny",
+) -> Path:
     """Build a real artifact from a tiny CSV (no evaluation) and return its directory."""
     from indexer.pipeline import build_index
     from indexer.settings import BuildSettings
 
     csv = write_tracks_csv(tmp_path / f"{name}.csv", n=n, seed=seed, n_blobs=n_clusters)
     out = tmp_path / "indexes" / name
-    build_index(BuildSettings(csv=csv, out=out, n_clusters=n_clusters, seed=seed, metric=metric,
-                              evaluate=False, n_init=3))
+    build_index(
+        BuildSettings(
+            csv=csv,
+            out=out,
+            n_clusters=n_clusters,
+            seed=seed,
+            metric=metric,
+            evaluate=False,
+            n_init=3,
+        )
+    )
     return out

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from factories import build_tiny_artifact, write_tracks_csv
+
 from indexer.artifact import FORMAT_VERSION, load_artifact, staged_artifact
 from indexer.errors import ArtifactError, BuildError, CatalogueError
 from indexer.features import FEATURES
@@ -42,7 +42,7 @@ def test_round_trip(built: Path) -> None:
     vibe = art.tracks["vibe_id"].to_numpy()
     assert np.all(np.diff(vibe) >= 0)
     for p in m["partitions"]:
-        assert set(vibe[p["start"]:p["stop"]]) == {p["vibe_id"]}
+        assert set(vibe[p["start"] : p["stop"]]) == {p["vibe_id"]}
     # vectors are the scaled features, unit length for cosine
     Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
     expected = Z / np.linalg.norm(Z, axis=1, keepdims=True)

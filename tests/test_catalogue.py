@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from factories import make_tracks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import make_tracks
 from indexer.catalogue import DROP_REASONS, clean_catalogue, load_catalogue, read_csv_text
 from indexer.errors import CatalogueError
 from indexer.features import FEATURES
@@ -34,8 +34,13 @@ def test_public_schema_loads_every_row(tmp_path: Path) -> None:
 
 def test_kaggle_style_aliases(tmp_path: Path) -> None:
     frame = make_tracks(20).rename(
-        columns={"id_songs": "track_id", "name_song": "track_name", "name_artists": "artists",
-                 "genres": "track_genre", "popularity_songs": "popularity"}
+        columns={
+            "id_songs": "track_id",
+            "name_song": "track_name",
+            "name_artists": "artists",
+            "genres": "track_genre",
+            "popularity_songs": "popularity",
+        }
     )
     frame["track_genre"] = "acoustic"
     cat = clean_catalogue(_text(frame))
@@ -165,10 +170,15 @@ _cells = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    header=st.lists(st.sampled_from([*FEATURES, "id_songs", "name_song", "name_artists", "x", ""]),
-                    min_size=0, max_size=12),
+    header=st.lists(
+        st.sampled_from([*FEATURES, "id_songs", "name_song", "name_artists", "x", ""]),
+        min_size=0,
+        max_size=12,
+    ),
     rows=st.lists(st.lists(_cells, min_size=0, max_size=12), max_size=6),
     raw_bytes=st.binary(max_size=40),
 )

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from factories import make_tracks, write_tracks_csv
+
 from indexer.artifact import load_artifact
 from vibemap.cli import main
 
@@ -16,7 +16,9 @@ from vibemap.cli import main
 def test_index_prints_stages_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     csv = write_tracks_csv(tmp_path / "mini.csv", n=150)
     out = tmp_path / "indexes" / "mini"
-    assert main(["index", str(csv), "--out", str(out), "--k", "3", "--no-eval", "--n-init", "2"]) == 0
+    assert (
+        main(["index", str(csv), "--out", str(out), "--k", "3", "--no-eval", "--n-init", "2"]) == 0
+    )
     text = capsys.readouterr().out
     for stage in ("load", "scale", "cluster", "index", "write"):
         assert stage in text
@@ -30,7 +32,9 @@ def test_csv_without_energy_exits_2_naming_it_and_writes_nothing(tmp_path: Path)
     out = tmp_path / "indexes" / "noenergy"
     proc = subprocess.run(
         [sys.executable, "-m", "vibemap.cli", "index", str(csv), "--out", str(out), "--no-eval"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "energy" in proc.stderr
@@ -49,8 +53,9 @@ def test_csv_without_energy_exits_2_naming_it_and_writes_nothing(tmp_path: Path)
         (["{csv}", "--n-init", "0"], "--n-init"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                         args: list[str], message: str) -> None:
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str], message: str
+) -> None:
     csv = write_tracks_csv(tmp_path / "t.csv", n=30)
     argv = ["index", *[a.format(csv=csv) for a in args], "--out", str(tmp_path / "o"), "--no-eval"]
     assert main(argv) == 2

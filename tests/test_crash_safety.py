@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from factories import build_tiny_artifact, write_tracks_csv
+
 from indexer.artifact import load_artifact
 from vibemap.cli import main
 
@@ -23,9 +24,24 @@ def test_sigkill_during_build_never_damages_previous_artifact(tmp_path: Path) ->
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for _ in range(3):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vibemap.cli", "index", str(csv), "--out", str(target),
-             "--k", "4", "--no-eval", "--n-init", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "vibemap.cli",
+                "index",
+                str(csv),
+                "--out",
+                str(target),
+                "--k",
+                "4",
+                "--no-eval",
+                "--n-init",
+                "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         # wait for a random stage line, then kill at a random moment after it
         wanted = rng.choice(["building", "load", "cluster", "index"])
@@ -44,6 +60,9 @@ def test_sigkill_during_build_never_damages_previous_artifact(tmp_path: Path) ->
     # whatever the kills left beside the target is staging only, and the next build clears it
     leftovers = [p.name for p in target.parent.iterdir() if p.name != "live"]
     assert all(name.startswith(".live.tmp-") for name in leftovers), leftovers
-    assert main(["index", str(csv), "--out", str(target), "--k", "4", "--no-eval", "--n-init", "1"]) == 0
+    assert (
+        main(["index", str(csv), "--out", str(target), "--k", "4", "--no-eval", "--n-init", "1"])
+        == 0
+    )
     assert [p.name for p in target.parent.iterdir()] == ["live"]
     assert load_artifact(target).manifest["rows"]["kept"] == 10_000

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import make_tracks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
-from factories import make_tracks
 from indexer.features import FEATURES
 from indexer.personalities import ARCHETYPES, fit_personalities, fit_scaler, name_vibes
 
@@ -19,7 +19,9 @@ def test_scaler_equals_sklearn_and_round_trips() -> None:
     F = make_tracks(200)[list(FEATURES)].to_numpy()
     scaler = fit_scaler(F)
     np.testing.assert_allclose(scaler.transform(F), StandardScaler().fit_transform(F), atol=1e-5)
-    np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(F)), F, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        scaler.inverse_transform(scaler.transform(F)), F, rtol=1e-5, atol=1e-4
+    )
 
 
 def test_constant_column_gets_unit_scale() -> None:
@@ -59,12 +61,14 @@ def _signature(**z: float) -> np.ndarray:
 
 
 def test_archetype_names_follow_the_signature_not_the_cluster_number() -> None:
-    centroids = np.array([
-        _signature(acousticness=1.5, energy=-1.4, loudness=-1.1),
-        _signature(danceability=0.9, valence=0.8, energy=0.4),
-        _signature(speechiness=2.0, liveness=1.5),
-        _signature(instrumentalness=2.2),
-    ])
+    centroids = np.array(
+        [
+            _signature(acousticness=1.5, energy=-1.4, loudness=-1.1),
+            _signature(danceability=0.9, valence=0.8, energy=0.4),
+            _signature(speechiness=2.0, liveness=1.5),
+            _signature(instrumentalness=2.2),
+        ]
+    )
     names = name_vibes(centroids, FEATURES)
     assert names == ["Chill Acoustic", "Party", "Vocal / Live", "Instrumental"]
     perm = [2, 0, 3, 1]
@@ -90,8 +94,13 @@ def test_names_unique_and_nonempty_for_k_2_to_10(k: int) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(arrays(np.float64, st.tuples(st.integers(1, 10), st.just(len(FEATURES))),
-              elements=st.floats(-3, 3, allow_nan=False)))
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 10), st.just(len(FEATURES))),
+        elements=st.floats(-3, 3, allow_nan=False),
+    )
+)
 def test_names_always_unique(centroids: np.ndarray) -> None:
     names = name_vibes(centroids, FEATURES)
     assert len(set(names)) == len(names) == len(centroids)

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.realdata
 @pytest.fixture(scope="module")
 def real_artifact(real_tracks_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("real") / "indexes" / "real"
-    assert main(["index", str(real_tracks_csv), "--out", str(out), "--no-eval", "--n-init", "3"]) == 0
+    assert (
+        main(["index", str(real_tracks_csv), "--out", str(out), "--no-eval", "--n-init", "3"]) == 0
+    )
     return out
 
 

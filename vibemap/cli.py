@@ -28,8 +28,10 @@ def _print_build_summary(console: Console, result) -> None:
     rows = manifest["rows"]
     source = manifest["source"]
     label = source.get("label") or source.get("file")
-    console.print(f"\n[bold]{manifest['name']}[/bold] — {label}"
-                  + (" [yellow](synthetic)[/yellow]" if source.get("synthetic") else ""))
+    console.print(
+        f"\n[bold]{manifest['name']}[/bold] — {label}"
+        + (" [yellow](synthetic)[/yellow]" if source.get("synthetic") else "")
+    )
     table = Table(title="Rows", show_header=True)
     table.add_column("read", justify="right")
     table.add_column("kept", justify="right")
@@ -41,11 +43,18 @@ def _print_build_summary(console: Console, result) -> None:
     for note in manifest["cleaning"]["notes"]:
         console.print(f"note: {note}")
     vt = Table(title=f"Vibes (K={manifest['n_clusters']}, metric={manifest['build']['metric']})")
-    for col, justify in (("id", "right"), ("name", "left"), ("tracks", "right"),
-                         ("share", "right"), ("signature", "left")):
+    for col, justify in (
+        ("id", "right"),
+        ("name", "left"),
+        ("tracks", "right"),
+        ("share", "right"),
+        ("signature", "left"),
+    ):
         vt.add_column(col, justify=justify)
     for v in result.vibes:
-        vt.add_row(str(v["vibe_id"]), v["name"], f"{v['size']:,}", f"{v['share']:.1%}", v["signature"])
+        vt.add_row(
+            str(v["vibe_id"]), v["name"], f"{v['size']:,}", f"{v['share']:.1%}", v["signature"]
+        )
     console.print(vt)
     console.print(f"artifact written to [bold]{result.path}[/bold]")
 
@@ -55,10 +64,21 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
     from indexer.settings import BuildSettings
 
     csv = Path(args.csv) if args.csv else None
-    out = Path(args.out) if args.out else BuildSettings.default_out(csv, Path(_env("INDEXES", "indexes")))
-    settings = BuildSettings(csv=csv, out=out, n_clusters=args.k, seed=args.seed, n_init=args.n_init,
-                             metric=args.metric, evaluate=not args.no_eval,
-                             demo_tracks=args.demo_tracks)
+    out = (
+        Path(args.out)
+        if args.out
+        else BuildSettings.default_out(csv, Path(_env("INDEXES", "indexes")))
+    )
+    settings = BuildSettings(
+        csv=csv,
+        out=out,
+        n_clusters=args.k,
+        seed=args.seed,
+        n_init=args.n_init,
+        metric=args.metric,
+        evaluate=not args.no_eval,
+        demo_tracks=args.demo_tracks,
+    )
     source = str(csv) if csv else f"synthetic demo catalogue ({settings.demo_tracks:,} tracks)"
     console.print(f"building [bold]{out}[/bold] from {source}")
 
@@ -74,7 +94,7 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vibemap",
-        description="Musical personalities and next-best-track recommendations from audio features.",
+        description="Musical personalities and next-best-track recommendations.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -85,20 +105,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="artifact directory (default indexes/demo or indexes/<csv stem>)")
     p.add_argument("--seed", type=int, default=0, help="random seed for K-Means++ and sampling")
     p.add_argument("--n-init", type=int, default=10, help="K-Means++ restarts (default 10)")
-    p.add_argument("--metric", choices=("cosine", "euclidean"), default="cosine",
-                   help="similarity used by the index (default cosine on z-scores)")
+    p.add_argument(
+        "--metric",
+        choices=("cosine", "euclidean"),
+        default="cosine",
+        help="similarity used by the index (default cosine on z-scores)",
+    )
     p.add_argument("--no-eval", action="store_true", help="skip the validation analyses")
-    p.add_argument("--demo-tracks", type=int, default=96_000,
-                   help="size of the demo catalogue when no CSV is given")
+    p.add_argument(
+        "--demo-tracks",
+        type=int,
+        default=96_000,
+        help="size of the demo catalogue when no CSV is given",
+    )
     p.set_defaults(func=cmd_index)
+
+    from recommender.commands import register as register_recommender
+
+    register_recommender(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     console = Console(stderr=False, highlight=False)
     try:
         return int(args.func(args, console) or 0)
@@ -106,8 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vibemap: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"vibemap: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-              file=sys.stderr)
+        print(
+            f"vibemap: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("vibemap: interrupted", file=sys.stderr)

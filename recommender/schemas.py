@@ -1,0 +1,240 @@
+"""Pydantic models of the HTTP API: request bodies and the shapes routes return.
+
+Feature-dependent fields (``target_<feature>``, ``min_<feature>``, ``max_<feature>``) are
+not declared one by one: the feature list comes from the loaded artifact's manifest,
+so requests carry them as extra fields and the engine checks them against it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from recommender.engine import (
+    COMBINATION_RULE,
+    MAX_LIMIT,
+    MAX_NEGATIVES,
+    MAX_OFFSET,
+    MAX_SEEDS,
+)
+
+MAX_BATCH = 100
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="what went wrong, in one line")
+    code: str = Field(description="stable machine-readable error code, e.g. track_not_found")
+
+
+class TrackSummary(BaseModel):
+    track_id: str
+    name: str
+    artist: str
+    genres: list[str]
+    popularity: int | float | None
+    release_year: int | None
+    vibe_id: int
+    vibe_name: str
+
+
+class TrackDetail(TrackSummary):
+    duration_ms: int | None
+    features: dict[str, float] = Field(description="audio features in original units")
+
+
+class FeatureComparison(BaseModel):
+    feature: str
+    track: float = Field(description="the result's value, original units")
+    query: float = Field(description="the seed's / combined query's value, original units")
+
+
+class Explanation(BaseModel):
+    closest: list[FeatureComparison] = Field(description="features that agree most")
+    furthest: list[FeatureComparison] = Field(description="features that differ most")
+
+
+class Recommendation(TrackSummary):
+    score: float = Field(description="similarity to the query; larger is better")
+    rank: int = Field(description="1-based position in the full ranking (offset + i + 1)")
+    explanation: Explanation
+
+
+class Scope(BaseModel):
+    vibe_id: int | None = Field(description="the vibe searched; null for every vibe")
+    vibe_name: str | None
+
+
+class SimilarResponse(BaseModel):
+    seed: TrackSummary
+    scope: Scope
+    limit: int
+    offset: int
+    results: list[Recommendation]
+
+
+class RecommendResponse(BaseModel):
+    seeds: list[TrackSummary]
+    negatives: list[TrackSummary]
+    targets: dict[str, float] = Field(description="target_<feature> values given, by feature")
+    scope: Scope
+    limit: int
+    offset: int
+    results: list[Recommendation]
+
+
+class SearchResponse(BaseModel):
+    q: str
+    total: int = Field(description="number of matching tracks over all pages")
+    limit: int
+    offset: int
+    results: list[TrackSummary]
+
+
+class FeatureProfile(BaseModel):
+    p10: float
+    p25: float
+    median: float
+    p75: float
+    p90: float
+
+
+class GenreCount(BaseModel):
+    genre: str
+    count: int
+
+
+class Vibe(BaseModel):
+    vibe_id: int
+    name: str
+    slug: str = Field(description="URL-friendly name, accepted wherever a vibe is")
+    size: int
+    share: float
+    signature: str = Field(description="strongest centroid deviations in z-scores")
+    centroid: dict[str, float] = Field(description="centroid in original units")
+    centroid_z: dict[str, float] = Field(description="centroid in z-scores")
+    profile: dict[str, FeatureProfile] = Field(description="per-feature quantiles, original units")
+    top_genres: list[GenreCount]
+
+
+class VibesResponse(BaseModel):
+    features: list[str]
+    vibes: list[Vibe]
+
+
+class ArtifactSummary(BaseModel):
+    name: str
+    created_at: str | None
+    vibemap_version: str | None
+    format_version: int | None
+    source: dict[str, Any] = Field(description="manifest source: file or demo generator")
+    synthetic: bool = Field(description="true for the synthetic demo catalogue")
+    label: str | None = Field(description="what to call the source when showing it")
+    rows: int
+    row_counts: dict[str, Any]
+    features: list[str]
+    n_clusters: int
+    metric: str
+    index: str
+    evaluated: bool
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or unavailable while no artifact is loaded")
+    artifact: str | None
+    rows: int | None
+    loaded_at: datetime | None
+    detail: str | None = None
+    code: str | None = None
+
+
+class RecommendRequest(BaseModel):
+    """Next-best-track query. Also accepts target_<feature>, min_<feature> and max_<feature>
+    (original units) for every feature the artifact lists (GET /v1/artifact)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "description": COMBINATION_RULE,
+            "examples": [
+                {"seed_tracks": ["<track_id>"], "target_energy": 0.8, "min_tempo": 110,
+                 "limit": 10},
+                {"target_acousticness": 0.9, "target_energy": 0.2, "genres": ["indie folk"],
+                 "diversity": 0.3},
+            ],
+        },
+    )
+
+    seed_tracks: list[str] = Field(default_factory=list, max_length=MAX_SEEDS,
+                                   description="up to 5 track ids (list or comma-separated)")
+    negative_tracks: list[str] = Field(default_factory=list, max_length=MAX_NEGATIVES,
+                                       description="up to 5 track ids to steer away from")
+    vibe: int | str | None = Field(None, description="'any' (default), 'same' (the seeds' "
+                                                     "vibe), or a vibe id / name / slug")
+    genres: list[str] = Field(default_factory=list,
+                              description="genre labels; a track passes if it has any")
+    min_popularity: float | None = None
+    max_popularity: float | None = None
+    exclude_artists: list[str] = Field(default_factory=list,
+                                       description="artist names never returned")
+    max_per_artist: int | None = Field(None, ge=1)
+    diversity: float = Field(0.0, ge=0.0, le=1.0,
+                             description="0 = pure similarity .. 1; > 0 re-ranks by MMR")
+    limit: int = Field(10, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    _split = field_validator("seed_tracks", "negative_tracks", "genres", mode="before")(
+        _split_commas)
+
+    @field_validator("exclude_artists", mode="before")
+    @classmethod
+    def _one_artist(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :meth:`Engine.recommend` (extras = feature parameters)."""
+        kwargs = {name: getattr(self, name) for name in type(self).model_fields}
+        kwargs.update(self.model_extra or {})
+        return kwargs
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[Any] = Field(min_length=1, max_length=MAX_BATCH,
+                                description="up to 100 RecommendRequest objects; each is "
+                                            "validated and answered on its own")
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int = Field(description="the HTTP status this request would have had alone")
+    result: RecommendResponse | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem]
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: str | None = Field(None, description="artifact directory; default: the one served")
+
+
+class ReloadResponse(BaseModel):
+    status: str
+    artifact: str
+    rows: int
+    loaded_at: datetime
+    previous: str | None
+

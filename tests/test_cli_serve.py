@@ -1,0 +1,92 @@
+"""``vibemap recommend`` and ``vibemap serve`` through the console script's main()."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from factories import build_tiny_artifact
+
+from recommender import commands
+from vibemap import cli
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_artifact(tmp_path_factory.mktemp("cli"), n=150, n_clusters=3)
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch):
+    """cli.main with our subcommands registered (whether or not cli.py wires them yet)."""
+    build = cli.build_parser
+
+    def build_parser() -> argparse.ArgumentParser:
+        parser = build()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if "recommend" not in sub.choices:
+            commands.register(sub)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+    monkeypatch.delenv("VIBEMAP_INDEX", raising=False)
+    return cli.main
+
+
+def _first_track(artifact: Path) -> tuple[str, str]:
+    from recommender.engine import Engine
+
+    engine = Engine.load(artifact)
+    top = engine.search_tracks(limit=1)["results"][0]
+    return top["track_id"], top["name"]
+
+
+def test_recommend_prints_a_table(run, artifact: Path, capsys: pytest.CaptureFixture) -> None:
+    track_id, name = _first_track(artifact)
+    code = run(["recommend", track_id, "--index", str(artifact), "--limit", "4",
+                "--scope", "same"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Next best tracks" in out and name in out
+    assert "score" in out and "closest" in out
+    rows = [line for line in out.splitlines() if line.startswith("│") and "Song" in line]
+    assert len(rows) >= 4
+
+
+def test_unknown_track_exits_2_with_one_line(run, artifact: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    code = run(["recommend", "no-such-track", "--index", str(artifact)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip() == "vibemap: error: unknown track id 'no-such-track'"
+
+
+def test_unknown_scope_and_missing_index_exit_2(run, artifact: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    track_id, _ = _first_track(artifact)
+    assert run(["recommend", track_id, "--index", str(artifact), "--scope", "nowhere"]) == 2
+    assert "unknown vibe 'nowhere'" in capsys.readouterr().err
+    assert run(["recommend", track_id, "--index", str(tmp_path / "none")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_serve_loads_then_runs_uvicorn(run, artifact: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture) -> None:
+    import uvicorn
+
+    calls = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    assert run(["serve", "--index", str(artifact), "--port", "8123"]) == 0
+    assert calls["port"] == 8123 and calls["host"] == "127.0.0.1"
+    assert calls["app"].state.service.current.engine.n_tracks == 150
+    assert "serving tiny" in capsys.readouterr().out
+
+
+def test_serve_fails_fast_without_an_artifact(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
+    assert run(["serve", "--index", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.startswith("vibemap: error:")
