@@ -1,0 +1,411 @@
+"""The K-loop: fit K-Means++ for a range of K and score every fit on all points.
+
+Why: the product ships one K (default 4), and analysts need to see, with exact figures on
+the whole catalogue, what the usual criteria say about it. Inertia, Davies-Bouldin and
+Calinski-Harabasz are cheap; the exact silhouette is not, so all K share one pass over
+the pairwise distances (:func:`indexer.silhouette.silhouette_samples_multi`).
+
+Pure functions on arrays; nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+from threadpoolctl import threadpool_limits
+
+from indexer.silhouette import DEFAULT_CHUNK_SIZE, available_cores, silhouette_samples_multi
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_K_VALUES: tuple[int, ...] = tuple(range(2, 11))
+
+DEFAULT_N_INIT = 10
+"""K-Means++ restarts per K, the same as the product's final fit. Measured on 94-96k tracks
+on a shared 2-core EPYC (bench/bench_kloop.py): 7.8 CPU-seconds for all 90 fits, 8-10 s of
+wall time with the fits two at a time, leaving the whole loop at 17-19 s of its 30 s budget,
+so there was no need to trade restarts for time."""
+
+ELBOW_METHOD = (
+    "Kneedle-style: K and inertia are min-max scaled to [0, 1]; the elbow is the K whose "
+    "point lies farthest below the straight chord from the first to the last K "
+    "(none when no point lies below it)"
+)
+
+
+@dataclass(frozen=True)
+class KMetrics:
+    """Scores of one K-Means++ fit; higher silhouette / CH and lower DB / inertia are better."""
+
+    n_clusters: int
+    inertia: float
+    silhouette: float
+    davies_bouldin: float
+    calinski_harabasz: float
+    n_iter: int
+    fit_seconds: float
+
+    def to_dict(self) -> dict:
+        return {
+            "n_clusters": self.n_clusters,
+            "inertia": self.inertia,
+            "silhouette": self.silhouette,
+            "davies_bouldin": self.davies_bouldin,
+            "calinski_harabasz": self.calinski_harabasz,
+            "n_iter": self.n_iter,
+            "fit_seconds": self.fit_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class KeptFit:
+    """The fit and per-sample silhouettes of one K, kept so callers need not refit.
+
+    ``labels`` are K-Means's own cluster ids (int32, shape (n,)), ``centroids`` float64
+    (K, d), ``silhouette_samples`` float64 (n,).
+    """
+
+    n_clusters: int
+    labels: NDArray[np.int32]
+    centroids: NDArray[np.float64]
+    silhouette_samples: NDArray[np.float64]
+
+    def summary(self) -> dict:
+        """Per-cluster sizes and mean silhouettes, plus the share of negative silhouettes."""
+        sizes = np.bincount(self.labels, minlength=self.n_clusters)
+        sums = np.bincount(self.labels, weights=self.silhouette_samples, minlength=self.n_clusters)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / sizes
+        return {
+            "n_clusters": self.n_clusters,
+            "cluster_sizes": [int(s) for s in sizes],
+            "silhouette_by_cluster": [float(v) if np.isfinite(v) else None for v in means],
+            "negative_silhouette_share": float(np.mean(self.silhouette_samples < 0)),
+        }
+
+
+@dataclass(frozen=True)
+class KLoopTimings:
+    """Wall-clock seconds per stage of :func:`run_k_loop`.
+
+    ``kmeans`` is the wall time of all fits together (they run in parallel), so it is less
+    than the sum of the per-K ``KMetrics.fit_seconds``.
+    """
+
+    kmeans: float
+    silhouette: float
+    davies_bouldin: float
+    calinski_harabasz: float
+    total: float
+
+    def to_dict(self) -> dict:
+        return {
+            "kmeans": self.kmeans,
+            "silhouette": self.silhouette,
+            "davies_bouldin": self.davies_bouldin,
+            "calinski_harabasz": self.calinski_harabasz,
+            "total": self.total,
+        }
+
+
+@dataclass(frozen=True)
+class KLoopResult:
+    """Metrics per K, the K each criterion prefers, and how long each stage took."""
+
+    metrics: tuple[KMetrics, ...]
+    elbow_k: int | None
+    best_silhouette_k: int
+    best_davies_bouldin_k: int
+    best_calinski_harabasz_k: int
+    n_samples: int
+    n_features: int
+    seed: int
+    n_init: int
+    timings: KLoopTimings
+    kept: KeptFit | None = field(default=None, repr=False)
+    extra_silhouettes: tuple[NDArray[np.float64], ...] = field(default=(), repr=False)
+
+    @property
+    def k_values(self) -> tuple[int, ...]:
+        return tuple(m.n_clusters for m in self.metrics)
+
+    def for_k(self, n_clusters: int) -> KMetrics:
+        """Metrics of one K; ValueError when that K was not evaluated."""
+        for m in self.metrics:
+            if m.n_clusters == n_clusters:
+                return m
+        raise ValueError(f"K={n_clusters} was not evaluated; evaluated K: {list(self.k_values)}")
+
+    def to_dict(self) -> dict:
+        """Plain ints, floats, lists and dicts, ready for ``json.dumps``."""
+        return {
+            "n_samples": self.n_samples,
+            "n_features": self.n_features,
+            "seed": self.seed,
+            "n_init": self.n_init,
+            "k_values": list(self.k_values),
+            "metrics": [m.to_dict() for m in self.metrics],
+            "elbow_k": self.elbow_k,
+            "elbow_method": ELBOW_METHOD,
+            "best_silhouette_k": self.best_silhouette_k,
+            "best_davies_bouldin_k": self.best_davies_bouldin_k,
+            "best_calinski_harabasz_k": self.best_calinski_harabasz_k,
+            "silhouette": "exact, mean over all samples (Euclidean)",
+            "timings_s": self.timings.to_dict(),
+            "kept": self.kept.summary() if self.kept is not None else None,
+        }
+
+
+def elbow_of_inertia(k_values: ArrayLike, inertia: ArrayLike) -> int | None:
+    """K at the elbow of a decreasing inertia curve (see ``ELBOW_METHOD``).
+
+    Parameters
+    ----------
+    k_values : int array of shape (m,), strictly increasing
+    inertia : float array of shape (m,)
+
+    Returns
+    -------
+    int or None
+        The K farthest below the chord of the min-max scaled curve; None with fewer than
+        three points, no overall decrease, or no point below the chord (a straight or
+        concave curve has no elbow).
+    """
+    k = np.asarray(k_values, dtype=np.float64)
+    y = np.asarray(inertia, dtype=np.float64)
+    if k.ndim != 1 or k.shape != y.shape:
+        raise ValueError(
+            f"k_values and inertia must be 1-D of equal length, got {k.shape}, {y.shape}"
+        )
+    if k.size and np.any(np.diff(k) <= 0):
+        raise ValueError("k_values must be strictly increasing")
+    if k.size < 3 or not y[0] > y[-1]:
+        return None
+    x = (k - k[0]) / (k[-1] - k[0])
+    y = (y - y[-1]) / (y[0] - y[-1])
+    gap = (1.0 - x) - y  # how far below the chord y = 1 - x; perpendicular distance / sqrt(2)
+    best = int(np.argmax(gap))
+    if gap[best] <= 1e-12:
+        return None
+    return int(round(k[best]))
+
+
+def _check_inputs(X: np.ndarray, ks: tuple[int, ...], keep_samples_for: int | None) -> None:
+    if X.ndim != 2 or X.shape[0] < 3 or X.shape[1] < 1:
+        raise ValueError(f"X must have shape (n_samples >= 3, n_features >= 1), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinite values")
+    if not ks:
+        raise ValueError("k_values is empty")
+    if list(ks) != sorted(set(ks)):
+        raise ValueError(f"k_values must be strictly increasing, got {list(ks)}")
+    if ks[0] < 2 or ks[-1] > X.shape[0] - 1:
+        raise ValueError(
+            f"every K must lie in 2..n_samples - 1 = {X.shape[0] - 1}, got {list(ks)}"
+        )
+    if keep_samples_for is not None and keep_samples_for not in ks:
+        raise ValueError(f"keep_samples_for={keep_samples_for} is not in k_values {list(ks)}")
+
+
+def _fit_all(
+    X: np.ndarray, ks: tuple[int, ...], seed: int, n_init: int, n_threads: int
+) -> tuple[list[KMeans], list[float]]:
+    """One K-Means++ fit per K, several K at a time, each fit on one core.
+
+    Why not sklearn's own OpenMP threads: a 96k x 9 Lloyd step is too short to amortise
+    OpenMP barriers, and when other processes share the cores the spinning threads made the
+    fits ~10x slower (measured: 14 s instead of 1.5 s for K=4 and 7). Whole fits in parallel
+    scale instead. ``omp_set_num_threads`` is per thread, so each worker limits only itself.
+    """
+
+    def fit(k: int) -> tuple[KMeans, float]:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            t0 = time.perf_counter()
+            km = KMeans(
+                n_clusters=k, init="k-means++", n_init=n_init, random_state=seed,
+                algorithm="lloyd",
+            ).fit(X)
+            seconds = time.perf_counter() - t0
+        logger.info("K=%d: inertia %.1f, %d iterations, %.2f s", k, km.inertia_, km.n_iter_,
+                    seconds)
+        return km, seconds
+
+    # sklearn limits BLAS to one thread inside each fit and restores it afterwards; with
+    # fits in parallel those restores interleave, so hold the limit around all of them.
+    with threadpool_limits(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=max(1, min(n_threads, len(ks)))) as pool:
+            # Largest K first: they take longest, so the workers finish together.
+            done = dict(zip(sorted(ks, reverse=True),
+                            pool.map(fit, sorted(ks, reverse=True)), strict=True))
+    return [done[k][0] for k in ks], [done[k][1] for k in ks]
+
+
+def run_k_loop(
+    X: ArrayLike,
+    k_values: Iterable[int] = DEFAULT_K_VALUES,
+    seed: int = 0,
+    n_init: int = DEFAULT_N_INIT,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    keep_samples_for: int | None = None,
+    n_threads: int | None = None,
+    extra_labelings: Sequence[ArrayLike] = (),
+) -> KLoopResult:
+    """Fit K-Means++ for every K and score each fit exactly on all points.
+
+    Parameters
+    ----------
+    X : float array of shape (n_tracks, n_features)
+        Standardised features (float32 is used as is; K-Means then runs in float32).
+    k_values : iterable of int
+        Strictly increasing K values, each in 2..n_tracks - 1.
+    seed : int
+        ``random_state`` of every K-Means fit: equal inputs give equal results.
+    n_init : int
+        K-Means++ restarts per K (see ``DEFAULT_N_INIT``).
+    chunk_size : int
+        Tile edge of the silhouette pass.
+    keep_samples_for : int or None
+        A K whose labels, centroids and per-sample silhouettes are kept in ``result.kept``.
+    n_threads : int or None
+        Threads for the K-Means fits (whole fits in parallel) and the silhouette pass
+        (None: all cores available to the process).
+    extra_labelings : sequence of int arrays of shape (n_tracks,)
+        Other labelings (e.g. the product's own fit) scored in the same distance pass;
+        their per-sample silhouettes are in ``result.extra_silhouettes``.
+
+    Returns
+    -------
+    KLoopResult
+        Metrics per K in K order, the preferred K of each criterion (elbow of inertia,
+        highest silhouette, lowest Davies-Bouldin, highest Calinski-Harabasz) and timings.
+    """
+    t_start = time.perf_counter()
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    ks = tuple(int(k) for k in k_values)
+    _check_inputs(X, ks, keep_samples_for)
+    if n_init < 1:
+        raise ValueError(f"n_init must be >= 1, got {n_init}")
+
+    threads = n_threads if n_threads is not None else available_cores()
+    t0 = time.perf_counter()
+    fits, fit_seconds = _fit_all(X, ks, seed, n_init, threads)
+    t_kmeans = time.perf_counter() - t0
+
+    labelings = [km.labels_ for km in fits]
+    extras = [np.asarray(labels) for labels in extra_labelings]
+    t0 = time.perf_counter()
+    samples = silhouette_samples_multi(X, labelings + extras, chunk_size=chunk_size,
+                                       n_threads=threads)
+    samples, extra_samples = samples[: len(labelings)], samples[len(labelings):]
+    t_silhouette = time.perf_counter() - t0
+    logger.info("exact silhouette for %d K on %d points: %.2f s", len(ks), X.shape[0],
+                t_silhouette)
+
+    t0 = time.perf_counter()
+    db = [float(davies_bouldin_score(X, labels)) for labels in labelings]
+    t_db = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ch = [float(calinski_harabasz_score(X, labels)) for labels in labelings]
+    t_ch = time.perf_counter() - t0
+
+    metrics = tuple(
+        KMetrics(
+            n_clusters=k,
+            inertia=float(km.inertia_),
+            silhouette=float(s.mean()),
+            davies_bouldin=d,
+            calinski_harabasz=c,
+            n_iter=int(km.n_iter_),
+            fit_seconds=f,
+        )
+        for k, km, s, d, c, f in zip(ks, fits, samples, db, ch, fit_seconds, strict=True)
+    )
+    kept = None
+    if keep_samples_for is not None:
+        idx = ks.index(keep_samples_for)
+        kept = KeptFit(
+            n_clusters=keep_samples_for,
+            labels=fits[idx].labels_.astype(np.int32),
+            centroids=fits[idx].cluster_centers_.astype(np.float64),
+            silhouette_samples=samples[idx],
+        )
+    timings = KLoopTimings(
+        kmeans=t_kmeans,
+        silhouette=t_silhouette,
+        davies_bouldin=t_db,
+        calinski_harabasz=t_ch,
+        total=time.perf_counter() - t_start,
+    )
+    # Ties go to the smaller K (argmax / argmin take the first), the simpler model.
+    return KLoopResult(
+        metrics=metrics,
+        elbow_k=elbow_of_inertia(np.asarray(ks), [m.inertia for m in metrics]),
+        best_silhouette_k=ks[int(np.argmax([m.silhouette for m in metrics]))],
+        best_davies_bouldin_k=ks[int(np.argmin(db))],
+        best_calinski_harabasz_k=ks[int(np.argmax(ch))],
+        n_samples=int(X.shape[0]),
+        n_features=int(X.shape[1]),
+        seed=seed,
+        n_init=n_init,
+        timings=timings,
+        kept=kept,
+        extra_silhouettes=tuple(extra_samples),
+    )
+
+
+def choose_k(result: KLoopResult, requested_k: int = 4) -> tuple[int, str]:
+    """Keep the requested K and say, in plain words, what each criterion prefers.
+
+    The K is never changed here: the product's K is a product decision (default 4). The
+    reason states which K each criterion prefers and whether it agrees with the requested
+    K, so nobody reads the metrics as supporting a K they do not support.
+
+    Returns
+    -------
+    (int, str)
+        ``requested_k`` and the explanation.
+    """
+    if requested_k < 2:
+        raise ValueError(f"requested_k must be >= 2, got {requested_k}")
+    prefs = [
+        ("the elbow of the inertia curve", result.elbow_k),
+        ("the silhouette (higher is better)", result.best_silhouette_k),
+        ("Davies-Bouldin (lower is better)", result.best_davies_bouldin_k),
+        ("Calinski-Harabasz (higher is better)", result.best_calinski_harabasz_k),
+    ]
+    ks = result.k_values
+    span = f"K={ks[0]}..{ks[-1]}" if len(ks) > 1 else f"K={ks[0]}"
+    said = []
+    for name, k in prefs:
+        said.append(f"{name} shows no clear elbow" if k is None else f"{name} prefers K={k}")
+    parts = [f"Using K={requested_k} as requested.", f"Over {span}: " + "; ".join(said) + "."]
+    if requested_k not in ks:
+        parts.append(f"K={requested_k} itself was not evaluated, so no metric speaks for it.")
+        return requested_k, " ".join(parts)
+
+    agree = [name.split(" (")[0] for name, k in prefs if k == requested_k]
+    if not agree:
+        parts.append(f"None of the four criteria prefers K={requested_k}.")
+    elif len(agree) == len(prefs):
+        parts.append(f"All four criteria agree with K={requested_k}.")
+    else:
+        parts.append(
+            f"Agreeing with K={requested_k}: {', '.join(agree)}; "
+            f"the other {len(prefs) - len(agree)} prefer a different K."
+        )
+    m = result.for_k(requested_k)
+    parts.append(
+        f"At K={requested_k}: silhouette {m.silhouette:.3f}, Davies-Bouldin "
+        f"{m.davies_bouldin:.3f}, Calinski-Harabasz {m.calinski_harabasz:.0f}."
+    )
+    return requested_k, " ".join(parts)
