@@ -6,6 +6,7 @@ The only module of the build (with artifact.py) that touches disk.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -229,3 +230,31 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         }
         manifest = artifact.finalize_manifest(staging, manifest)
     return BuildResult(path=Path(settings.out), manifest=manifest, catalogue=catalogue, vibes=vibes)
+
+
+def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
+    """Run the validation analyses on an existing artifact and rewrite it atomically with
+    the new metrics.json / analysis.npz (for artifacts built with --no-eval)."""
+    from indexer.evaluation import evaluate_build
+
+    art = artifact.load_artifact(path)
+    Z = art.scaler.transform(art.tracks[list(art.features)].to_numpy(dtype=np.float64))
+    stages = _Stages(progress)
+    with stages.stage("evaluate"):
+        evaluation = evaluate_build(
+            Z, art.tracks["vibe_id"].to_numpy(), art.tracks,
+            n_clusters=int(art.manifest["n_clusters"]), seed=int(art.manifest["seed"]),
+            n_init=int(art.manifest["build"]["n_init"]), progress=progress,
+        )
+    with stages.stage("write"), artifact.staged_artifact(art.path) as staging:
+        for rel in art.manifest["files"]:
+            if rel in ("metrics.json", "analysis.npz"):
+                continue
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(art.path / rel, staging / rel)
+        artifact.write_json(staging / "metrics.json", evaluation.metrics)
+        np.savez(staging / "analysis.npz", allow_pickle=False, **evaluation.arrays)
+        manifest = {k: v for k, v in art.manifest.items() if k not in ("files", "format_version")}
+        manifest["build"] = {**manifest["build"], "evaluated": True}
+        manifest["timings"] = {**manifest.get("timings", {}), **stages.timings}
+        return artifact.finalize_manifest(staging, manifest)

@@ -39,3 +39,35 @@ def test_real_tracks_index(real_artifact: Path, real_tracks_csv: Path) -> None:
     Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
     np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-3)
     np.testing.assert_allclose(Z.std(axis=0), 1, atol=1e-3)
+
+
+def test_real_tracks_validation_metrics(real_artifact: Path, capsys: pytest.CaptureFixture) -> None:
+    """The K table on real data: sane ranges and a chosen K consistent with the stated rule."""
+    assert main(["evaluate", "--index", str(real_artifact)]) == 0
+    printed = capsys.readouterr().out
+    print(printed)  # the table, for the test log
+    m = load_artifact(real_artifact).metrics
+    rows = m["k_loop"]["metrics"]
+    assert [r["n_clusters"] for r in rows] == list(range(2, 11))
+    inertia = [r["inertia"] for r in rows]
+    assert all(a > b for a, b in zip(inertia, inertia[1:], strict=False))  # falls with K
+    for r in rows:
+        assert 0.05 < r["silhouette"] < 0.5  # weak but real structure on audio features
+        assert 0.5 < r["davies_bouldin"] < 3.0
+        assert r["calinski_harabasz"] > 1_000
+    loop = m["k_loop"]
+    assert loop["best_silhouette_k"] == max(rows, key=lambda r: r["silhouette"])["n_clusters"]
+    best_db = min(rows, key=lambda r: r["davies_bouldin"])["n_clusters"]
+    assert loop["best_davies_bouldin_k"] == best_db
+    # the product keeps K=4 and says which K each criterion prefers, without overclaiming
+    chosen = m["chosen_k"]
+    assert chosen["k"] == 4
+    best_sil = loop["best_silhouette_k"]
+    assert f"silhouette (higher is better) prefers K={best_sil}" in chosen["reason"]
+    if 4 not in (loop["elbow_k"], loop["best_silhouette_k"], loop["best_davies_bouldin_k"],
+                 loop["best_calinski_harabasz_k"]):
+        assert "None of the four criteria prefers K=4" in chosen["reason"]
+    assert 0 < m["outliers"]["outlier_share"] < 0.1
+    assert m["taxonomy"]["n_tracks"] == m["n_tracks"]  # Ward on every track
+    agree = m["genre_agreement"]["cosine"]
+    assert agree["agreement"] > agree["baseline"]

@@ -5,6 +5,7 @@ logging and prints. Subcommands import their module lazily so that, e.g.,
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -83,11 +84,35 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
     console.print(f"building [bold]{out}[/bold] from {source}")
 
     def progress(stage: str, seconds: float) -> None:
-        console.print(f"  [green]✓[/green] {stage:<9} {seconds:6.2f} s")
+        console.print(f"  [green]✓[/green] {stage:<17} {seconds:6.2f} s")
 
     with console.status("building…"):
         result = build_index(settings, progress=progress)
     _print_build_summary(console, result)
+    if settings.evaluate:
+        from vibemap.reports import print_metrics
+
+        metrics = json.loads((result.path / "metrics.json").read_text(encoding="utf-8"))
+        print_metrics(console, result.manifest, metrics)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
+    from indexer.artifact import load_artifact
+    from indexer.pipeline import evaluate_artifact
+    from vibemap.reports import print_metrics
+
+    path = Path(args.index)
+    art = load_artifact(path)
+    if args.rerun or not art.metrics.get("evaluated"):
+        console.print(f"evaluating [bold]{path}[/bold] (K-loop, outliers, Ward, PCA, genres)…")
+
+        def progress(stage: str, seconds: float) -> None:
+            console.print(f"  [green]✓[/green] {stage:<17} {seconds:6.2f} s")
+
+        evaluate_artifact(path, progress=progress)
+        art = load_artifact(path)
+    print_metrics(console, art.manifest, art.metrics)
     return 0
 
 
@@ -119,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="size of the demo catalogue when no CSV is given",
     )
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("evaluate", help="show (or compute) an artifact's validation metrics")
+    p.add_argument("--index", default=_env("INDEX", "indexes/demo"), help="artifact directory")
+    p.add_argument("--rerun", action="store_true", help="recompute even if already evaluated")
+    p.set_defaults(func=cmd_evaluate)
 
     from recommender.commands import register as register_recommender
 

@@ -1,0 +1,108 @@
+"""Rich tables for the CLI: what `vibemap evaluate` prints from an artifact's metrics."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def k_loop_table(k_loop: dict, chosen_k: int | None) -> Table:
+    """One row per K; the best value of each criterion is marked with *."""
+    best = {
+        "silhouette": k_loop["best_silhouette_k"],
+        "davies_bouldin": k_loop["best_davies_bouldin_k"],
+        "calinski_harabasz": k_loop["best_calinski_harabasz_k"],
+    }
+    table = Table(title=f"K-loop on {k_loop['n_samples']:,} tracks (exact silhouette, all tracks)")
+    for col in ("K", "inertia", "silhouette ↑", "Davies-Bouldin ↓", "Calinski-Harabasz ↑", ""):
+        table.add_column(col, justify="right" if col else "left")
+    for m in k_loop["metrics"]:
+        k = m["n_clusters"]
+
+        def mark(key: str, text: str, k: int = k) -> str:
+            return f"[bold green]{text} *[/bold green]" if best[key] == k else text
+
+        notes = []
+        if k == k_loop.get("elbow_k"):
+            notes.append("elbow")
+        if k == chosen_k:
+            notes.append("[bold]chosen[/bold]")
+        table.add_row(
+            str(k),
+            _fmt(m["inertia"], 0),
+            mark("silhouette", _fmt(m["silhouette"], 4)),
+            mark("davies_bouldin", _fmt(m["davies_bouldin"], 4)),
+            mark("calinski_harabasz", _fmt(m["calinski_harabasz"], 0)),
+            ", ".join(notes),
+        )
+    return table
+
+
+def profiles_table(profiles: dict, features: list[str]) -> Table:
+    """Features down, vibes across: mean in original units with the z-score signature."""
+    table = Table(title="Vibe profiles: mean (z-score)")
+    table.add_column("")
+    vibes = profiles["vibes"]
+    for v in vibes:
+        table.add_column(f"{v['vibe_id']} {v.get('name', '')}".strip(), justify="right")
+    table.add_row("tracks", *[f"{v['size']:,} ({v['share']:.0%})" for v in vibes])
+    for f in features:
+        digits = 1 if f in ("tempo", "loudness") else 3
+        cells = [f"{_fmt(v['mean'][f], digits)} ({v['signature'][f]:+.1f})" for v in vibes]
+        table.add_row(f, *cells)
+    return table
+
+
+def print_metrics(console: Console, manifest: dict, metrics: dict) -> None:
+    """Everything an analyst needs from metrics.json, as tables and short lines."""
+    name = manifest["name"]
+    source = manifest["source"]
+    label = source.get("label") or source.get("file")
+    console.print(f"[bold]{name}[/bold] — {label}, {manifest['rows']['kept']:,} tracks, "
+                  f"K={manifest['n_clusters']}")
+    chosen = metrics.get("chosen_k") or {}
+    if "k_loop" in metrics:
+        console.print(k_loop_table(metrics["k_loop"], chosen.get("k")))
+        console.print(f"[dim]{metrics['k_loop']['elbow_method']}[/dim]")
+    if chosen.get("reason"):
+        console.print(chosen["reason"])
+    if metrics.get("silhouette"):
+        per_vibe = metrics["silhouette"]["per_vibe"]
+        per = ", ".join(f"{v['vibe_id']}: {v['mean']:+.3f}" for v in per_vibe if v["size"])
+        console.print(f"silhouette per vibe (chosen K): {per}")
+    names = {v["vibe_id"]: v["name"] for v in manifest["vibes"]}
+    if metrics.get("profiles"):
+        profiles = metrics["profiles"]
+        for v in profiles["vibes"]:
+            v.setdefault("name", names.get(v["vibe_id"], ""))
+        console.print(profiles_table(profiles, manifest["features"]))
+    if metrics.get("outliers"):
+        o = metrics["outliers"]
+        console.print(f"DBSCAN outliers: {o['n_outliers']:,} ({o['outlier_share']:.2%}), "
+                      f"eps={o['eps']}, min_samples={o['min_samples']}")
+    if metrics.get("taxonomy"):
+        t = metrics["taxonomy"]
+        console.print(f"Ward taxonomy on all {t['n_tracks']:,} tracks: ARI vs K-Means "
+                      f"{t['ari_vs_kmeans']:.3f}, cophenetic correlation "
+                      f"{t['cophenetic_correlation']:.3f} "
+                      f"(sample of {t['cophenetic_sample_size']:,})")
+    if metrics.get("pca"):
+        for reading in metrics["pca"]["readings"][:2]:
+            console.print(f"PCA: {reading}")
+    if metrics.get("genres"):
+        g = metrics["genres"]["primary_genre_vs_vibe"]
+        console.print(f"primary genre vs vibe: NMI {g['nmi']:.3f}, ARI {g['ari']:.3f} "
+                      f"({g['n_primary_genres']:,} genres)")
+    if metrics.get("genre_agreement"):
+        a = metrics["genre_agreement"]
+        for metric in ("cosine", "euclidean"):
+            if metric in a:
+                s = a[metric]
+                lift = "-" if s["lift"] is None else f"{s['lift']:.2f}x"
+                console.print(f"neighbour genre agreement@{a['n_neighbours']} ({metric}): "
+                              f"{s['agreement']:.3f} vs random pairs {s['baseline']:.3f} "
+                              f"(lift {lift})")
