@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
-from factories import build_tiny_artifact
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import build_tiny_artifact
 from recommender.api import create_app, get_engine
 from recommender.engine import Engine
 from recommender.settings import ServiceSettings

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from factories import build_tiny_artifact, write_tracks_csv
 
+from factories import build_tiny_artifact, write_tracks_csv
 from indexer.artifact import FORMAT_VERSION, load_artifact, staged_artifact
 from indexer.errors import ArtifactError, BuildError, CatalogueError
 from indexer.features import FEATURES

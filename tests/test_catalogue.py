@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from factories import make_tracks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import make_tracks
 from indexer.catalogue import DROP_REASONS, clean_catalogue, load_catalogue, read_csv_text
 from indexer.errors import CatalogueError
 from indexer.features import FEATURES

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from factories import make_tracks, write_tracks_csv
 
+from factories import make_tracks, write_tracks_csv
 from indexer.artifact import load_artifact
 from vibemap.cli import main
 

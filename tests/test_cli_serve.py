@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 import pytest
-from factories import build_tiny_artifact
 
+from factories import build_tiny_artifact
 from recommender import commands
 from vibemap import cli
 

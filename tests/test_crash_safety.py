@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from factories import build_tiny_artifact, write_tracks_csv
-
 from indexer.artifact import load_artifact
 from vibemap.cli import main
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from factories import build_tiny_artifact
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import build_tiny_artifact
 from indexer.artifact import Artifact
 from indexer.features import FEATURES
 from indexer.personalities import fit_scaler

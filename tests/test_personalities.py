@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import make_tracks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
+from factories import make_tracks
 from indexer.features import FEATURES
 from indexer.personalities import ARCHETYPES, fit_personalities, fit_scaler, name_vibes
 
