@@ -116,6 +116,49 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    """Build the demo artifact if missing, then serve API + UI from one process and port."""
+    import uvicorn
+    from fastapi.responses import RedirectResponse
+
+    from indexer.artifact import read_manifest
+    from recommender.api import create_app
+    from recommender.engine import Engine
+    from recommender.settings import ServiceSettings
+    from ui.app import mount_ui
+
+    index = Path(args.index)
+    if args.rebuild or not (index / "manifest.json").is_file():
+        console.print(f"no artifact at {index}: building the synthetic demo catalogue "
+                      "(about two minutes with the validation analyses)")
+        build_args = argparse.Namespace(csv=None, out=str(index), k=4, seed=0, n_init=10,
+                                        metric="cosine", no_eval=args.no_eval,
+                                        demo_tracks=args.demo_tracks)
+        cmd_index(build_args, console)
+    else:
+        read_manifest(index)  # a clear error now rather than a 503 later
+    settings = ServiceSettings.from_env(index_dir=index, host=args.host, port=args.port)
+    engine = Engine.load(settings.index_dir)
+    app = create_app(settings, engine=engine)
+    local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    mount_ui(app, f"http://{local_host}:{settings.port}")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    summary = engine.artifact_summary()
+    base = f"http://{local_host}:{settings.port}"
+    console.print(f"serving [bold]{summary['name']}[/bold] ({summary['label']}, "
+                  f"{engine.n_tracks:,} tracks, K={summary['n_clusters']})")
+    console.print(f"  UI        {base}/ui/")
+    console.print(f"  API docs  {base}/docs")
+    console.print(f"  health    {base}/health")
+    uvicorn.run(app, host=settings.host, port=settings.port,
+                log_level="info" if args.verbose else "warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vibemap",
@@ -150,9 +193,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="store_true", help="recompute even if already evaluated")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("demo", help="build the demo artifact if missing, serve API + UI")
+    p.add_argument("--index", default=_env("INDEX", "indexes/demo"), help="artifact directory")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    p.add_argument("--port", type=int, default=8000, help="port for both API and UI")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the artifact even if present")
+    p.add_argument("--no-eval", action="store_true", help="build without the validation analyses")
+    p.add_argument("--demo-tracks", type=int, default=96_000, help="size of the demo catalogue")
+    p.set_defaults(func=cmd_demo)
+
     from recommender.commands import register as register_recommender
+    from ui.commands import register as register_ui
 
     register_recommender(sub)
+    register_ui(sub)
     return parser
 
 
