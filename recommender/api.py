@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import ArtifactError, VibemapError
+from recommender import insights
 from recommender.engine import (
     COMBINATION_RULE,
     MAX_LIMIT,
@@ -40,6 +41,7 @@ from recommender.engine import (
 from recommender.errors import (
     AdminDisabled,
     ArtifactNotLoaded,
+    Busy,
     InvalidQuery,
     TrackNotFound,
     Unauthorized,
@@ -52,6 +54,7 @@ from recommender.schemas import (
     BatchResponse,
     ErrorBody,
     Health,
+    LiveKLoopRequest,
     RecommendRequest,
     RecommendResponse,
     ReloadRequest,
@@ -82,6 +85,7 @@ ERROR_MAP: dict[type[Exception], tuple[int, str]] = {
     ArtifactNotLoaded: (503, "artifact_not_loaded"),
     Unauthorized: (401, "unauthorized"),
     AdminDisabled: (403, "admin_disabled"),
+    Busy: (429, "busy"),
     ArtifactError: (422, "artifact_error"),  # only reachable through /admin/reload
     VibemapError: (422, "invalid_request"),
 }
@@ -400,6 +404,49 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     async def validation(engine: EngineDep) -> Any:
         """Validation metrics of the loaded artifact (metrics.json)."""
         return engine.validation()
+
+    @app.get("/v1/validation/pca", tags=["artifact"], responses=ERRORS,
+             response_model=dict[str, Any])
+    async def validation_pca(
+        engine: EngineDep,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        vibe: Annotated[str | None, Query(max_length=200)] = None,
+        genre: Annotated[list[str] | None, Query()] = None,
+        year_min: Annotated[int | None, Query(ge=0, le=3000)] = None,
+        year_max: Annotated[int | None, Query(ge=0, le=3000)] = None,
+        limit: Annotated[int | None, Query(ge=1, le=insights.MAX_PCA_POINTS)] = None,
+    ) -> Any:
+        """The PCA sample (stratified by vibe) with each point's track, filtered like /v1/tracks."""
+        return insights.pca_points(engine, q, vibe, _split(genre), year_min, year_max, limit)
+
+    @app.get("/v1/validation/outliers", tags=["artifact"], responses=ERRORS,
+             response_model=dict[str, Any])
+    async def validation_outliers(
+        engine: EngineDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    ) -> Any:
+        """DBSCAN outlier summary and the most atypical tracks with their metadata."""
+        return insights.outlier_tracks(engine, limit)
+
+    @app.post("/v1/validation/kloop", tags=["artifact"], responses=ERRORS,
+              response_model=dict[str, Any])
+    def validation_kloop(engine: EngineDep, body: LiveKLoopRequest) -> Any:
+        """Run the K-loop now on a seeded sample (exact metrics; one run at a time, else 429)."""
+        return insights.live_k_loop(engine, body.sample_size, body.k_min, body.k_max, body.seed)
+
+    @app.get("/v1/tracks.csv", tags=["tracks"], responses=ERRORS, response_class=Response)
+    async def tracks_csv(
+        engine: EngineDep,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        vibe: Annotated[str | None, Query(max_length=200)] = None,
+        genre: Annotated[list[str] | None, Query()] = None,
+        year_min: Annotated[int | None, Query(ge=0, le=3000)] = None,
+        year_max: Annotated[int | None, Query(ge=0, le=3000)] = None,
+    ) -> Response:
+        """Every track matching the filters (text, vibe, genre, years) as CSV with features."""
+        text = await run_in_threadpool(insights.tracks_csv, engine, q, vibe, _split(genre),
+                                       year_min, year_max)
+        return Response(text, media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="tracks.csv"'})
 
     @app.get("/v1/artifact", response_model=ArtifactSummary, tags=["artifact"],
              responses=ERRORS)

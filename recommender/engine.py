@@ -273,7 +273,19 @@ class Engine:
             "centroid_z": {f: float(z) for f, z in zip(self.features, centroid_z, strict=False)},
             "profile": profile,
             "top_genres": [{"genre": g, "count": c} for g, c in genres.most_common(5)],
+            "typical_tracks": [self.summary(r)
+                               for r in self._typical_rows(start, stop, centroid_z)],
         }
+
+    def _typical_rows(self, start: int, stop: int, centroid_z: list[float], n: int = 5
+                      ) -> list[int]:
+        """The ``n`` rows of a vibe nearest its centroid in z-space, nearest first."""
+        if stop <= start or len(centroid_z) != len(self.features):
+            return []
+        Z = (self._F[start:stop] - np.asarray(self.scaler.mean)) / self._scale
+        d = ((Z - np.asarray(centroid_z)) ** 2).sum(axis=1)
+        top = np.argsort(d, kind="stable")[:n]
+        return [start + int(i) for i in top]
 
     def resolve_vibe(self, key: int | str) -> int:
         """A vibe id from an id (int or digits) or a name / slug (case-insensitive)."""
@@ -681,19 +693,10 @@ class Engine:
             "results": self._results(rows, scores, ref, offset + 1),
         }
 
-    def search_tracks(self, q: str | None = None, vibe: int | str | None = None,
-                      genre: Sequence[str] | str | None = None, limit: int = 20,
-                      offset: int = 0, year_min: int | None = None,
-                      year_max: int | None = None) -> dict:
-        """Tracks whose name or artist matches ``q`` (case- and accent-insensitive), ranked
-        exact > prefix > substring, then by popularity; without ``q``, the most popular.
-
-        vibe : restrict to one vibe (id or name); genre : genre label(s), any matches;
-        year_min, year_max : inclusive release-year bounds (unknown years fail them).
-        Returns {"q", "total", "limit", "offset", "results"}.
-        """
-        limit = _int_param("limit", limit, 1, MAX_SEARCH_LIMIT)
-        offset = _int_param("offset", offset, 0, MAX_OFFSET)
+    def filter_mask(self, vibe: int | str | None = None, genre: Sequence[str] | str | None = None,
+                    year_min: int | None = None, year_max: int | None = None
+                    ) -> np.ndarray | None:
+        """bool (n,) mask of the rows passing the browse filters; None when there are none."""
         allowed = None
         if vibe is not None and not (isinstance(vibe, str)
                                      and vibe.strip().lower() in ("", *ANY_SCOPES)):
@@ -711,6 +714,30 @@ class Engine:
                 raise InvalidQuery(f"year_min={lo:g} is greater than year_max={hi:g}")
             ym = (self._year_arr >= lo) & (self._year_arr <= hi)
             allowed = ym if allowed is None else allowed & ym
+        return allowed
+
+    def matching_rows(self, q: str | None = None, vibe: int | str | None = None,
+                      genre: Sequence[str] | str | None = None, year_min: int | None = None,
+                      year_max: int | None = None) -> np.ndarray:
+        """Every row matching the text query and filters, in search-rank order."""
+        rows, _ = self._search.search(q, self.filter_mask(vibe, genre, year_min, year_max),
+                                      self.n_tracks, 0)
+        return rows
+
+    def search_tracks(self, q: str | None = None, vibe: int | str | None = None,
+                      genre: Sequence[str] | str | None = None, limit: int = 20,
+                      offset: int = 0, year_min: int | None = None,
+                      year_max: int | None = None) -> dict:
+        """Tracks whose name or artist matches ``q`` (case- and accent-insensitive), ranked
+        exact > prefix > substring, then by popularity; without ``q``, the most popular.
+
+        vibe : restrict to one vibe (id or name); genre : genre label(s), any matches;
+        year_min, year_max : inclusive release-year bounds (unknown years fail them).
+        Returns {"q", "total", "limit", "offset", "results"}.
+        """
+        limit = _int_param("limit", limit, 1, MAX_SEARCH_LIMIT)
+        offset = _int_param("offset", offset, 0, MAX_OFFSET)
+        allowed = self.filter_mask(vibe, genre, year_min, year_max)
         rows, total = self._search.search(q, allowed, limit, offset)
         return {
             "q": q or "",

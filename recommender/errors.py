@@ -41,3 +41,7 @@ class AdminDisabled(VibemapError):
 
 class SettingsError(VibemapError):
     """A service setting (flag or environment variable) has an unusable value."""
+
+
+class Busy(VibemapError):
+    """A one-at-a-time computation (the live K-loop) is already running."""

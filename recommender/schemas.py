@@ -122,6 +122,8 @@ class Vibe(BaseModel):
     centroid_z: dict[str, float] = Field(description="centroid in z-scores")
     profile: dict[str, FeatureProfile] = Field(description="per-feature quantiles, original units")
     top_genres: list[GenreCount]
+    typical_tracks: list[TrackSummary] = Field(
+        default_factory=list, description="the tracks nearest the centroid, nearest first")
 
 
 class VibesResponse(BaseModel):
@@ -238,3 +240,14 @@ class ReloadResponse(BaseModel):
     loaded_at: datetime
     previous: str | None
 
+
+
+class LiveKLoopRequest(BaseModel):
+    """Body of POST /v1/validation/kloop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_size: int = Field(5000, ge=100, le=20_000, description="tracks drawn at random")
+    k_min: int = Field(2, ge=2, le=10)
+    k_max: int = Field(10, ge=2, le=10)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
