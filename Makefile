@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: install install-dev demo index test bench lint clean
+.PHONY: install install-dev chromium demo index test bench lint clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vibemap needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -29,10 +29,18 @@ demo: install                          ## build the demo artifact if missing, th
 index: install                         ## (re)build the demo artifact
 	$(BIN)/vibemap index
 
-test: install-dev                      ## the whole suite (benchmarks excluded)
+# Browser tests drive Debian's chromium; install it where missing (root + apt), else they skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and cannot be installed here: browser tests will skip"; fi; }
+
+test: install-dev chromium             ## the whole suite (benchmarks excluded)
 	$(BIN)/python -m pytest
 
-bench: install-dev                     ## slow benchmarks; figures go to bench/RESULTS.md
+bench: install-dev chromium            ## slow benchmarks; figures go to bench/RESULTS.md
 	$(BIN)/python -m pytest -m bench -s
 
 lint: install-dev
