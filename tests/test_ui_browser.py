@@ -1,0 +1,283 @@
+"""The UI in a real browser: headless Debian chromium driven by Playwright against a live
+API + UI server (one process, Gradio mounted at /ui) started as a subprocess.
+
+Screenshots of every tab land in test-output/screenshots/ (git-ignored). Skipped when
+/usr/bin/chromium or Playwright is missing. Set VIBEMAP_UI_TEST_INDEX to an artifact
+directory to drive a real (evaluated) artifact instead of the tiny one built here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update",
+                 "--disable-sync"]
+SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
+TIMEOUT_MS = 15_000
+
+# API + UI in one process, as `vibemap demo` will serve them
+SERVER = """
+import sys
+import uvicorn
+from recommender.api import create_app
+from recommender.settings import ServiceSettings
+from ui.app import mount_ui
+index, port = sys.argv[1], int(sys.argv[2])
+app = create_app(ServiceSettings(index_dir=index, port=port))
+mount_ui(app, f"http://127.0.0.1:{port}")
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+"""
+
+# the UI alone, against an API that is not there
+UI_ONLY = """
+import sys
+from ui.app import run_ui
+run_ui(sys.argv[1], host="127.0.0.1", port=int(sys.argv[2]), timeout=2.0)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(script: str, *args: str, ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
+    """Run ``script`` in a subprocess until ``ready_url`` answers 200; stop it afterwards."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO_ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready after 120 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def artifact_dir(tmp_path_factory) -> Path:
+    given = os.environ.get("VIBEMAP_UI_TEST_INDEX")
+    if given:
+        return Path(given)
+    from tests.factories import build_tiny_artifact
+
+    return build_tiny_artifact(tmp_path_factory.mktemp("ui"), n=3000, n_clusters=4)
+
+
+@pytest.fixture(scope="module")
+def live_server(artifact_dir, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("ui-log") / "server.log"
+    with serve(SERVER, str(artifact_dir), str(port),
+               ready_url=f"http://127.0.0.1:{port}/ui/", log=log):
+        # /ui/ answers before the lifespan has loaded the artifact: wait for the API too
+        deadline = time.monotonic() + 120
+        while httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "API never loaded its artifact"
+            time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}"
+
+
+def table_rows(page, elem_id: str) -> list[list[str]]:
+    """Cell texts of the body rows of the HTML table in ``elem_id``."""
+    return page.evaluate(
+        """id => Array.from(document.querySelectorAll(`#${id} tbody tr`)).map(
+               tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText.trim()))""",
+        elem_id)
+
+
+def table_header(page, elem_id: str) -> list[str]:
+    return [t.strip() for t in page.locator(f"#{elem_id} thead th").all_inner_texts()]
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"ui_{name}.png"), full_page=True)
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def wait_text(page, selector: str, text: str) -> None:
+    """Wait until ``selector`` shows ``text`` (case-sensitive)."""
+    page.locator(selector).filter(has_text=re.compile(re.escape(text))).first.wait_for(
+        timeout=TIMEOUT_MS)
+
+
+def column(rows: list[list[str]], header: list[str], name: str) -> list[str]:
+    j = header.index(name)
+    return [r[j] for r in rows]
+
+
+def test_every_tab_and_the_main_interactions(browser, live_server):
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    art = httpx.get(f"{live_server}/v1/artifact", timeout=10).json()
+    n_vibes, n_rows = art["n_clusters"], art["rows"]
+    # a query that matches: the first word of the most popular track's title
+    top = httpx.get(f"{live_server}/v1/tracks", params={"limit": 1}, timeout=10).json()
+    query = top["results"][0]["name"].split()[0]
+    page.goto(f"{live_server}/ui/")
+    wait_text(page, "#vm-header", "Artifact")
+    assert f"{n_rows:,} tracks" in page.locator("#vm-header").inner_text()
+
+    # -- next best track: search, pick a seed, same-vibe results -------------------------------
+    page.locator("#vm-search textarea, #vm-search input").first.fill(query)
+    page.keyboard.press("Enter")
+    first = page.locator("#vm-picks label").first
+    first.wait_for()
+    seed_label = first.inner_text()
+    seed_vibe = seed_label.rsplit("(", 1)[1].split("·")[0].strip()
+    first.click()  # picking a seed runs the recommendation
+    wait_text(page, "#vm-status", "tracks closest")
+    header = table_header(page, "vm-results")
+    rows = table_rows(page, "vm-results")
+    assert len(rows) == 10, rows
+    assert set(column(rows, header, "vibe")) == {seed_vibe}
+    assert all(0 < float(s) <= 1 for s in column(rows, header, "similarity"))
+    assert page.locator("#vm-profile svg rect").count() >= 18  # 9 features x 2 series
+    shot(page, "1_next_best_track")
+
+    # a named vibe as the scope
+    page.locator("#vm-scope input").click()
+    option = page.get_by_role("option").filter(has_text="Only").filter(
+        has_not_text=seed_vibe).first
+    target_vibe = option.inner_text().replace("Only", "").split("(#")[0].strip()
+    option.click()
+    page.locator("#vm-go").click()
+    wait_text(page, "#vm-status", f"in vibe {target_vibe}")
+    rows = table_rows(page, "vm-results")
+    assert rows and set(column(rows, header, "vibe")) == {target_vibe}
+
+    # an unknown artist: a message, not an error
+    page.locator("#vm-search textarea, #vm-search input").first.fill("zzqx no such artist")
+    page.keyboard.press("Enter")
+    wait_text(page, "#vm-status", "No track or artist matches")
+
+    # -- explore: table, scatter (or its message), a filter that changes both ------------------
+    open_tab(page, "Explore")
+    wait_text(page, "#vm-ex-status", "tracks match")
+    assert f"{n_rows:,} tracks match" in page.locator("#vm-ex-status").inner_text()
+    assert len(table_rows(page, "vm-ex-table")) == 25
+    before = page.locator("#vm-scatter-caption").inner_text()
+    page.locator("#vm-ex-vibe input").click()
+    page.get_by_role("option", name=target_vibe, exact=False).first.click()
+    page.wait_for_function(
+        "n => !document.querySelector('#vm-ex-status').innerText.includes(n + ' tracks')",
+        arg=f"{n_rows:,}")
+    ex_header = table_header(page, "vm-ex-table")
+    assert set(column(table_rows(page, "vm-ex-table"), ex_header, "vibe")) == {target_vibe}
+    after = page.locator("#vm-scatter-caption").inner_text()
+    if "no PCA map" in after:  # a --no-eval artifact: a clear message instead of the map
+        assert page.locator("#vm-scatter svg").count() == 0
+    else:  # the map now holds only the chosen vibe's tracks
+        assert after != before and page.locator("#vm-scatter svg").count() == 1
+        tips = page.locator("#vm-scatter circle title").all_text_contents()
+        assert tips and all(f" · {target_vibe}" in t for t in tips)
+    page.locator("#vm-ex-export").click()
+    page.get_by_text(re.compile(r"[\d,]+ tracks exported")).wait_for()
+    link = page.locator("#vm-ex-file a").first
+    link.wait_for()
+    csv = httpx.get(link.get_attribute("href"), timeout=10).text.splitlines()
+    n_filtered = int(re.search(r"([\d,]+) tracks match",
+                               page.locator("#vm-ex-status").inner_text())[1].replace(",", ""))
+    assert "track_id" in csv[0] and len(csv) == n_filtered + 1
+    shot(page, "2_explore")
+
+    # -- the analysis tabs ----------------------------------------------------------------------
+    open_tab(page, "Vibes")
+    page.locator("#vm-vibe-cards .vm-card").nth(n_vibes - 1).wait_for()
+    assert page.locator("#vm-vibe-cards .vm-card").count() == n_vibes
+    assert page.locator("#vm-vibe-heatmap td").count() == n_vibes * len(art["features"])
+    shot(page, "3_vibes")
+
+    open_tab(page, "Validation")
+    page.wait_for_function("() => /Chosen K|--no-eval/.test("
+                           "document.querySelector('#vm-val-summary').innerText)")
+    if "Chosen K" in page.locator("#vm-val-summary").inner_text():
+        assert page.locator("#vm-val-kloop svg").count() == 4
+    shot(page, "4_validation")
+    page.locator("#vm-val-rerun").click()  # the API fits K = 2..10 on a sample, one K a call
+    page.locator("#vm-val-summary").filter(has_text="Live K-loop").wait_for(timeout=120_000)
+    assert page.locator("#vm-val-kloop svg").count() == 4
+    assert len(table_rows(page, "vm-val-table")) == 9
+    shot(page, "4b_validation_live")
+
+    open_tab(page, "Genres")
+    page.wait_for_function("() => /NMI|--no-eval|no genre/i.test("
+                           "document.querySelector('#vm-genre-stats').innerText)")
+    shot(page, "5_genres")
+
+    open_tab(page, "Outliers & taxonomy")
+    page.wait_for_function("() => /outliers|--no-eval/.test("
+                           "document.querySelector('#vm-outlier-summary').innerText)")
+    shot(page, "6_outliers_taxonomy")
+
+    assert page.locator("text=Traceback").count() == 0
+    assert not errors, errors
+    page.close()
+
+
+def test_api_down_shows_friendly_messages(browser, tmp_path):
+    port, dead = free_port(), free_port()
+    with serve(UI_ONLY, f"http://127.0.0.1:{dead}", str(port),
+               ready_url=f"http://127.0.0.1:{port}/", log=tmp_path / "ui.log"):
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"http://127.0.0.1:{port}/")
+        wait_text(page, "#vm-header", "not reachable")
+        page.locator("#vm-search textarea, #vm-search input").first.fill("anything")
+        page.keyboard.press("Enter")
+        wait_text(page, "#vm-status", "not reachable")
+        open_tab(page, "Vibes")
+        page.get_by_text("not reachable").nth(2).wait_for()
+        shot(page, "0_api_down")
+        assert page.locator("text=Traceback").count() == 0
+        page.close()

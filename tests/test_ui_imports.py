@@ -1,0 +1,39 @@
+"""The UI is a client of the HTTP API only: importing it (and its CLI subcommand) must not
+load the model stack or the other packages of this repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO_ROOT
+
+FORBIDDEN = ("sklearn", "faiss", "indexer", "recommender")
+
+PROBE = """
+import json, sys
+import ui.app, ui.commands, ui.handlers, ui.views, ui.client
+ui.app.build_app(ui.client.ApiClient("http://127.0.0.1:9", timeout=0.1))
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_ui_imports_no_model_code():
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=180, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "gradio" in loaded and "httpx" in loaded  # the probe really imported the UI
+    assert not loaded & set(FORBIDDEN), f"ui imports {sorted(loaded & set(FORBIDDEN))}"
+
+
+def test_ui_subcommand_registers_its_flags():
+    import argparse
+
+    from ui.commands import cmd_ui, register
+
+    parser = argparse.ArgumentParser(prog="vibemap")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["ui", "--api", "http://api:8000", "--port", "7861"])
+    assert (args.api, args.host, args.port, args.func) == ("http://api:8000", "127.0.0.1", 7861,
+                                                          cmd_ui)

@@ -1,0 +1,45 @@
+"""The ``vibemap ui`` subcommand: serve the Gradio UI alone against a running API.
+
+``register(subparsers)`` adds the subcommand; ``vibemap.cli`` calls it. The module
+imports nothing heavy at import time, so ``vibemap --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``vibemap ui --api URL [--host H] [--port P]`` to ``subparsers``."""
+    p = subparsers.add_parser(
+        "ui", help="serve the Gradio UI against a running vibemap API",
+        description="Serve the Gradio UI on its own; every figure it shows comes from the API "
+                    "at --api (start one with `vibemap serve`).")
+    p.add_argument("--api", default=os.environ.get("VIBEMAP_API_URL", "http://127.0.0.1:8000"),
+                   help="base URL of the vibemap API (default $VIBEMAP_API_URL or "
+                        "http://127.0.0.1:8000)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds to wait for each API call (default 10)")
+    p.set_defaults(func=cmd_ui)
+    return p
+
+
+def cmd_ui(args: argparse.Namespace, console: Any) -> int:
+    from ui.app import run_ui
+    from ui.client import ApiClient, ApiError
+
+    with ApiClient(args.api, timeout=args.timeout) as client:
+        try:
+            art = client.artifact()
+            console.print(f"API {args.api}: artifact [bold]{art.get('name')}[/bold], "
+                          f"{art.get('rows')} tracks")
+        except ApiError as err:
+            # the UI still starts and says the same on its pages; the API may come up later
+            console.print(f"[yellow]warning:[/yellow] {err.message}")
+    console.print(f"UI on http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+    run_ui(args.api, host=args.host, port=args.port, timeout=args.timeout)
+    return 0
