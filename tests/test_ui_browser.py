@@ -32,26 +32,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
 TIMEOUT_MS = 15_000
 
-# API + UI in one process, as `vibemap demo` will serve them
-SERVER = """
-import sys
-import uvicorn
-from recommender.api import create_app
-from recommender.settings import ServiceSettings
-from ui.app import mount_ui
-index, port = sys.argv[1], int(sys.argv[2])
-app = create_app(ServiceSettings(index_dir=index, port=port))
-mount_ui(app, f"http://127.0.0.1:{port}")
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-"""
-
-# the UI alone, against an API that is not there
-UI_ONLY = """
-import sys
-from ui.app import run_ui
-run_ui(sys.argv[1], host="127.0.0.1", port=int(sys.argv[2]), timeout=2.0)
-"""
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -60,11 +40,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(script: str, *args: str, ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
-    """Run ``script`` in a subprocess until ``ready_url`` answers 200; stop it afterwards."""
+def serve(argv: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
+    """Run ``python argv...`` in a subprocess until ``ready_url`` answers 200; stop it after."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=REPO_ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, *argv], cwd=REPO_ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
@@ -100,20 +80,22 @@ def browser():
 
 @pytest.fixture(scope="module")
 def artifact_dir(tmp_path_factory) -> Path:
+    """$VIBEMAP_UI_TEST_INDEX, or a path where `vibemap demo` builds a small evaluated demo."""
     given = os.environ.get("VIBEMAP_UI_TEST_INDEX")
     if given:
         return Path(given)
-    from tests.factories import build_tiny_artifact
-
-    return build_tiny_artifact(tmp_path_factory.mktemp("ui"), n=3000, n_clusters=4)
+    return tmp_path_factory.mktemp("ui") / "indexes" / "demo"
 
 
 @pytest.fixture(scope="module")
 def live_server(artifact_dir, tmp_path_factory) -> Iterator[str]:
+    """`vibemap demo` itself: builds the (3,000-track, evaluated) demo if missing, then
+    serves API + UI on one port."""
     port = free_port()
     log = tmp_path_factory.mktemp("ui-log") / "server.log"
-    with serve(SERVER, str(artifact_dir), str(port),
-               ready_url=f"http://127.0.0.1:{port}/ui/", log=log):
+    argv = ["-m", "vibemap.cli", "demo", "--index", str(artifact_dir), "--port", str(port),
+            "--demo-tracks", "3000"]
+    with serve(argv, ready_url=f"http://127.0.0.1:{port}/ui/", log=log):
         # /ui/ answers before the lifespan has loaded the artifact: wait for the API too
         deadline = time.monotonic() + 120
         while httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code != 200:
@@ -267,8 +249,9 @@ def test_every_tab_and_the_main_interactions(browser, live_server):
 
 def test_api_down_shows_friendly_messages(browser, tmp_path):
     port, dead = free_port(), free_port()
-    with serve(UI_ONLY, f"http://127.0.0.1:{dead}", str(port),
-               ready_url=f"http://127.0.0.1:{port}/", log=tmp_path / "ui.log"):
+    argv = ["-m", "vibemap.cli", "ui", "--api", f"http://127.0.0.1:{dead}", "--port", str(port),
+            "--timeout", "2"]
+    with serve(argv, ready_url=f"http://127.0.0.1:{port}/", log=tmp_path / "ui.log"):
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(f"http://127.0.0.1:{port}/")
