@@ -33,7 +33,12 @@ from indexer.personalities import (
     name_vibes,
 )
 from indexer.settings import BuildSettings
-from indexer.vector_index import PartitionedIndex, partitions_from_sorted_labels, to_index_space
+from indexer.vector_index import (
+    PartitionedIndex,
+    index_type_for,
+    partitions_from_sorted_labels,
+    to_index_space,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +172,10 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         Zs = Z[order]
         vectors = to_index_space(Zs, settings.metric)
         partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
-        index = PartitionedIndex.build(vectors, partitions, settings.metric)
+        index = PartitionedIndex.build(
+            vectors, partitions, settings.metric,
+            kind=index_type_for(n, settings.ann_threshold), seed=settings.seed,
+        )
 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
@@ -216,7 +224,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             "seed": settings.seed,
             "build": {
                 "metric": settings.metric,
-                "index": "flat",
+                **index.manifest_fields(),  # index (type), index_params, recall_at_10
                 "n_init": settings.n_init,
                 "kmeans_inertia": p.inertia,
                 "kmeans_n_iter": p.n_iter,
