@@ -12,8 +12,10 @@ Layout (all paths relative to the artifact directory)::
     metrics.json           validation results ({"evaluated": false} with --no-eval)
     analysis.npz           per-track analysis arrays (silhouette, outlier flags, PCA
                            sample rows and coordinates); only when evaluated
-    faiss/all.faiss        FAISS index over all rows
-    faiss/vibe_<v>.faiss   FAISS index over vibe v's contiguous rows
+    faiss/all.faiss        FAISS index over all rows (flat, or IVF-Flat above ann_threshold
+                           with lists grouped by vibe)
+    faiss/vibe_<v>.faiss   flat FAISS index over vibe v's contiguous rows (flat builds only)
+    faiss/index.json       index type and parameters (nprobe per scope for IVF)
 
 Nothing here is pickled: arrays are .npy (loaded with allow_pickle=False), tables
 parquet, facts JSON, indexes FAISS's own format. A build writes into a temporary
