@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -40,10 +41,12 @@ def one_build(args: argparse.Namespace, out: Path) -> tuple[float, dict]:
     if not args.eval:
         cmd.append("--no-eval")
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - start
     manifest = json.loads((out / "manifest.json").read_text())
-    return wall, manifest
+    # the CLI prints "✓ <stage> <seconds> s" as each stage ends (the write stage included)
+    stages = {m[1]: float(m[2]) for m in re.finditer(r"✓ (\S+)\s+([\d.]+) s", proc.stdout)}
+    return wall, {**manifest, "timings": stages}
 
 
 def main() -> None:

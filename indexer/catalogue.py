@@ -212,6 +212,16 @@ def _parse_floats(text: pd.Series) -> np.ndarray:
         )
 
 
+def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as float64 and its 'empty' mask: text is parsed, numbers taken as they are
+    (a typed frame, like the demo catalogue's, skips a round trip through text)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        parsed = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return parsed, np.isnan(parsed)
+    text = values.astype(str).str.strip()
+    return _parse_floats(text), (text == "").to_numpy()
+
+
 def _release_year(text: pd.Series) -> pd.Series:
     year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
     return year.where((year >= 1800) & (year <= 2100)).astype("Int64")
@@ -228,12 +238,12 @@ def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
 
 
 def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogue:
-    """Type and clean a text frame; see DROP_REASONS for what is dropped and why.
+    """Type and clean a frame; see DROP_REASONS for what is dropped and why.
 
     Parameters
     ----------
-    raw : DataFrame of str
-        Every input column as read (no value parsed yet).
+    raw : DataFrame
+        Every input column as read: text (nothing parsed yet), or already numeric.
     source_name : str
         Shown in messages and stored in the report.
     """
@@ -242,22 +252,19 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     if n == 0:
         raise CatalogueError(f"{source_name}: the CSV has a header but no rows")
 
-    def col(name: str) -> pd.Series:
-        return (
-            raw[mapping[name]].astype(str)
-            if name in mapping
-            else pd.Series([""] * n, index=raw.index)
-        )
+    def column(name: str) -> pd.Series:
+        return raw[mapping[name]] if name in mapping else pd.Series([""] * n, index=raw.index)
 
-    text = {f: col(f).str.strip() for f in FEATURES}
+    def col(name: str) -> pd.Series:
+        return column(name).astype(str)
+
     values = np.empty((n, len(FEATURES)), dtype=np.float64)
     unparseable = np.zeros(n, dtype=bool)
     missing = np.zeros(n, dtype=bool)
     out_of_range = np.zeros(n, dtype=bool)
     out_by_feature: dict[str, int] = {}
     for j, name in enumerate(FEATURES):
-        empty = (text[name] == "").to_numpy()
-        parsed = _parse_floats(text[name])
+        parsed, empty = _numbers(column(name))
         bad = ~empty & ~np.isfinite(parsed)
         values[:, j] = parsed
         unparseable |= bad
@@ -314,9 +321,8 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         }
     )
     for name in OPTIONAL_NUMERIC:
-        raw_text = col(name).str.strip().iloc[kept_index].reset_index(drop=True)
-        parsed = _parse_floats(raw_text)
-        bad = int((~np.isfinite(parsed) & (raw_text != "").to_numpy()).sum())
+        parsed, empty = _numbers(column(name).iloc[kept_index].reset_index(drop=True))
+        bad = int((~np.isfinite(parsed) & ~empty).sum())
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
         tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,10 @@ def fit_personalities(
     if n_clusters > len(Z):
         raise ValueError(f"n_clusters={n_clusters} is larger than the {len(Z)} tracks")
     km = KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, random_state=seed)
-    labels = km.fit_predict(Z)
+    # One OpenMP thread: on 9-D data each Lloyd step is tiny, and thread hand-offs cost
+    # more than they save (measured 0.8 s vs 4.1 s for 96k tracks, n_init=10, 2 cores).
+    with threadpool_limits(limits=1, user_api="openmp"):
+        labels = km.fit_predict(Z)
     centroids = km.cluster_centers_.astype(np.float64)
     sizes = np.bincount(labels, minlength=n_clusters)
     order = np.lexsort((*centroids.T[::-1], -sizes))

@@ -83,8 +83,7 @@ def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
     from indexer import demo
 
     frame = demo.generate_catalogue(n_tracks=n_tracks, seed=seed)
-    text = frame.astype(str).replace({"nan": "", "<NA>": "", "None": ""})
-    catalogue = clean_catalogue(text, source_name=demo.DEMO_LABEL)
+    catalogue = clean_catalogue(frame, source_name=demo.DEMO_LABEL)
     stats_path = Path(demo.DEFAULT_STATS_PATH)
     source = {
         "file": None,
