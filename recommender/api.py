@@ -3,7 +3,12 @@ errors become HTTP statuses in one place (``ERROR_MAP`` and the handlers below).
 
 Every request takes the engine reference once, at its start (the ``get_engine``
 dependency), so an artifact reload — which builds the new engine completely and then
-replaces one reference — never changes the engine under a request in flight.
+replaces one reference — never changes the engine under a request in flight. The
+response says which artifact answered in the ``X-Vibemap-Artifact`` header
+(``<name>@<created_at>``), taken from that same reference.
+
+Limits: request bodies over ``settings.max_body_bytes`` (1 MiB) get 413; ids, names and
+labels are at most 200 characters, lists at most 100 items (seeds and negatives 5).
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -49,6 +56,9 @@ from recommender.errors import (
 )
 from recommender.metrics import CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
 from recommender.schemas import (
+    ARTIFACT_NAME_PATTERN,
+    MAX_LIST_ITEMS,
+    MAX_TEXT,
     ArtifactSummary,
     BatchRequest,
     BatchResponse,
@@ -90,7 +100,10 @@ ERROR_MAP: dict[type[Exception], tuple[int, str]] = {
     VibemapError: (422, "invalid_request"),
 }
 VALIDATION_CODE = "invalid_query"
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+              413: "payload_too_large"}
+ARTIFACT_HEADER = "X-Vibemap-Artifact"
+_ARTIFACT_STATE = "vibemap_artifact"  # key in the ASGI scope's state: the engine's tag
 
 
 def error_status(exc: Exception) -> tuple[int, str]:
@@ -133,6 +146,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. not UTF-8):
+            # invalid input like any malformed JSON body, so the same 422
+            return _error_response(422, VALIDATION_CODE,
+                                   "body: not valid JSON (it must be UTF-8 encoded JSON)")
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return _error_response(exc.status_code, code, str(exc.detail))
 
@@ -142,6 +159,79 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(500, "internal_error", "internal server error")
 
 
+class BodyLimitMiddleware:
+    """413 ``payload_too_large`` for a request body over ``max_bytes``: at once when
+    Content-Length says so (the body is never read), else as soon as a streamed body
+    passes the limit. Pure ASGI: nothing is buffered here."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _detail(self) -> str:
+        return f"request body larger than {self.max_bytes} bytes"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    break  # the server rejects a malformed length itself
+                if declared > self.max_bytes:
+                    response = _error_response(413, "payload_too_large", self._detail())
+                    await response(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises an HTTPException from reading the body as is
+                    raise StarletteHTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class ArtifactHeaderMiddleware:
+    """Adds ``X-Vibemap-Artifact: <name>@<created_at>`` of the engine the request used
+    (recorded by ``get_engine`` in the request's state) to its response, errors included."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_artifact(message) -> None:
+            if message["type"] == "http.response.start":
+                tag = state.get(_ARTIFACT_STATE)
+                if tag:
+                    headers = [*message.get("headers", ()),
+                               (ARTIFACT_HEADER.lower().encode("latin-1"), tag)]
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_artifact)
+
+
+def artifact_tag(engine: Engine) -> bytes:
+    """``<name>@<created_at>`` of an engine's artifact, percent-encoded to ASCII for a header."""
+    created = engine.artifact.manifest.get("created_at") or "unknown"
+    return quote(f"{engine.name}@{created}", safe="@:+-._~").encode("ascii")
+
+
 @dataclass(frozen=True)
 class Loaded:
     """One loaded engine and when it was loaded; replaced as a whole on reload."""
@@ -149,6 +239,7 @@ class Loaded:
     engine: Engine
     path: Path
     loaded_at: datetime
+    tag: bytes = b""
 
 
 class ServiceState:
@@ -162,18 +253,21 @@ class ServiceState:
 
     def swap(self, engine: Engine, path: Path | None = None) -> Loaded | None:
         previous = self.current
-        self.current = Loaded(engine, Path(path or engine.artifact.path), datetime.now(UTC))
+        self.current = Loaded(engine, Path(path or engine.artifact.path), datetime.now(UTC),
+                              artifact_tag(engine))
         self.error = None
         self.metrics.artifact_rows.set(engine.n_tracks)
         return previous
 
 
 async def get_engine(request: Request) -> Engine:
-    """The engine serving this request (taken once); 503 while none is loaded."""
+    """The engine serving this request (taken once); 503 while none is loaded. Its tag goes
+    to the X-Vibemap-Artifact response header, so a client can tell which artifact answered."""
     state: ServiceState = request.app.state.service
     loaded = state.current
     if loaded is None:
         raise ArtifactNotLoaded(state.error or "no artifact is loaded yet")
+    setattr(request.state, _ARTIFACT_STATE, loaded.tag)
     return loaded.engine
 
 
@@ -183,6 +277,7 @@ ERRORS = {
     422: {"model": ErrorBody, "description": "invalid parameters"},
     503: {"model": ErrorBody, "description": "no artifact loaded"},
 }
+BODY_ERRORS = {**ERRORS, 413: {"model": ErrorBody, "description": "request body too large"}}
 RECOMMEND_NOTES = (
     "\n\n" + COMBINATION_RULE + "\n\nThe default scope for seeds is every vibe ('any'); "
     "'same' needs all seeds in one vibe. With diversity > 0, results are re-ranked by MMR "
@@ -195,8 +290,35 @@ GET_PARAMS = frozenset((*GET_LIST_PARAMS, "vibe", "min_popularity", "max_popular
                         "max_per_artist", "diversity", "limit", "offset"))
 
 
-def _split(values: list[str] | None) -> list[str]:
-    return [part.strip() for v in values or () for part in v.split(",") if part.strip()]
+def _split(values: list[str] | None, name: str = "value") -> list[str]:
+    return _bounded([part.strip() for v in values or () for part in v.split(",")
+                     if part.strip()], name)
+
+
+def _bounded(parts: list[str], name: str) -> list[str]:
+    """Query-string lists within the same limits as the JSON bodies: at most MAX_LIST_ITEMS
+    items of at most MAX_TEXT characters."""
+    if len(parts) > MAX_LIST_ITEMS:
+        raise InvalidQuery(f"{name}: at most {MAX_LIST_ITEMS} items, got {len(parts)}")
+    for part in parts:
+        if len(part) > MAX_TEXT:
+            raise InvalidQuery(f"{name}: items must be at most {MAX_TEXT} characters, "
+                               f"got one of {len(part)}")
+    return parts
+
+
+_NAME_RE = re.compile(ARTIFACT_NAME_PATTERN)
+
+
+def _artifact_dir(settings: ServiceSettings, name: str) -> Path:
+    """The artifact directory ``name`` stands for: one safe component under the indexes root."""
+    if not _NAME_RE.fullmatch(name):
+        raise InvalidQuery(f"name: not an artifact name ({ARTIFACT_NAME_PATTERN})")
+    root = settings.artifacts_root
+    path = root / name
+    if path.parent != root:  # the pattern already rules this out; belt and braces
+        raise InvalidQuery("name: must name a directory directly under the indexes root")
+    return path
 
 
 def _run_batch(engine: Engine, items: list[Any], threads: int) -> dict:
@@ -255,7 +377,10 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         title="vibemap",
         summary="Musical personalities (vibes) and next-best-track recommendations.",
         description="JSON API over a vibemap artifact. Errors are {\"detail\", \"code\"}: "
-                    "404 unknown track or vibe, 422 invalid parameters, 503 no artifact loaded."
+                    "404 unknown track or vibe, 422 invalid parameters, 413 request body over "
+                    f"{settings.max_body_bytes} bytes, 503 no artifact loaded. Every answer "
+                    f"from an artifact names it in the {ARTIFACT_HEADER} header "
+                    "(<name>@<created_at>)."
                     + RECOMMEND_NOTES,
         version="1",
         lifespan=lifespan,
@@ -264,6 +389,9 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     app.state.service = state
     app.state.settings = settings
     install_error_handlers(app)
+    # innermost first: the metrics count the 413s; the CORS headers go on every answer
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ArtifactHeaderMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -272,7 +400,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     # ------------------------------------------------------------- service
     @app.get("/health", response_model=Health, tags=["service"], response_model_exclude_none=True,
              responses={503: {"model": Health, "description": "no artifact loaded"}})
-    async def health() -> Any:
+    async def health(request: Request) -> Any:
         """Service status and which artifact is loaded."""
         loaded = state.current
         if loaded is None:
@@ -280,6 +408,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
                     "detail": state.error or "no artifact is loaded yet",
                     "code": "artifact_not_loaded"}
             return OrjsonResponse(body, status_code=503)
+        setattr(request.state, _ARTIFACT_STATE, loaded.tag)
         return {"status": "ok", "artifact": loaded.engine.name, "rows": loaded.engine.n_tracks,
                 "loaded_at": loaded.loaded_at}
 
@@ -293,28 +422,33 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     @app.get("/v1/tracks", response_model=SearchResponse, tags=["tracks"], responses=ERRORS)
     async def search_tracks(
         engine: EngineDep,
-        q: Annotated[str | None, Query(max_length=200, description="name or artist text")] = None,
-        vibe: Annotated[str | None, Query(description="vibe id, name or slug")] = None,
+        q: Annotated[str | None, Query(max_length=MAX_TEXT, description="name or artist text")
+                     ] = None,
+        vibe: Annotated[str | None, Query(max_length=MAX_TEXT,
+                                          description="vibe id, name or slug")] = None,
         genre: Annotated[list[str] | None, Query(description="genre label(s), comma-separated")
                          ] = None,
-        year_min: Annotated[int | None, Query(description="earliest release year")] = None,
-        year_max: Annotated[int | None, Query(description="latest release year")] = None,
+        year_min: Annotated[int | None, Query(ge=0, le=3000, description="earliest release year")
+                            ] = None,
+        year_max: Annotated[int | None, Query(ge=0, le=3000, description="latest release year")
+                            ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = 20,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Any:
         """Search tracks by name or artist (accent-insensitive; exact, prefix, then substring)."""
-        return engine.search_tracks(q, vibe=vibe, genre=_split(genre), limit=limit, offset=offset,
-                                    year_min=year_min, year_max=year_max)
+        return engine.search_tracks(q, vibe=vibe, genre=_split(genre, "genre"), limit=limit,
+                                    offset=offset, year_min=year_min, year_max=year_max)
 
     # declared before /v1/tracks/{track_id:path} (track ids may hold '/'), which would match too
     @app.get("/v1/tracks/{track_id:path}/similar", response_model=SimilarResponse, tags=["tracks"],
              responses=ERRORS)
     async def similar_tracks(
         engine: EngineDep,
-        track_id: str,
+        track_id: Annotated[str, PathParam(max_length=MAX_TEXT)],
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-        scope: Annotated[str, Query(description="'same' (the track's vibe), 'any', or a vibe "
+        scope: Annotated[str, Query(max_length=MAX_TEXT,
+                                    description="'same' (the track's vibe), 'any', or a vibe "
                                                 "id / name")] = "same",
         max_per_artist: Annotated[int | None, Query(ge=1)] = None,
     ) -> Any:
@@ -324,7 +458,8 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
 
     @app.get("/v1/tracks/{track_id:path}", response_model=TrackDetail, tags=["tracks"],
              responses=ERRORS)
-    async def get_track(engine: EngineDep, track_id: str) -> Any:
+    async def get_track(engine: EngineDep,
+                        track_id: Annotated[str, PathParam(max_length=MAX_TEXT)]) -> Any:
         """One track: metadata, vibe and audio features."""
         return engine.track(track_id)
 
@@ -339,12 +474,13 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
             description="up to 5 track ids, comma-separated")] = None,
         negative_tracks: Annotated[list[str] | None, Query(
             description="up to 5 track ids to steer away from")] = None,
-        vibe: Annotated[str | None, Query(description="'any' (default), 'same', or a vibe")
+        vibe: Annotated[str | None, Query(max_length=MAX_TEXT,
+                                          description="'any' (default), 'same', or a vibe")
                         ] = None,
         genres: Annotated[list[str] | None, Query(description="genre labels, comma-separated")
                           ] = None,
-        min_popularity: float | None = None,
-        max_popularity: float | None = None,
+        min_popularity: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+        max_popularity: Annotated[float | None, Query(allow_inf_nan=False)] = None,
         exclude_artists: Annotated[list[str] | None, Query(
             description="an artist name; repeat the parameter for several (names may hold "
                         "commas, so they are not split)")] = None,
@@ -364,14 +500,16 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
                 raise InvalidQuery(f"query parameter {key!r} given more than once")
             feature_params[key] = value
         return engine.recommend(
-            _split(seed_tracks), _split(negative_tracks), vibe=vibe, genres=_split(genres),
+            _split(seed_tracks, "seed_tracks"), _split(negative_tracks, "negative_tracks"),
+            vibe=vibe, genres=_split(genres, "genres"),
             min_popularity=min_popularity, max_popularity=max_popularity,
-            exclude_artists=[a for a in exclude_artists or () if a.strip()],
+            exclude_artists=_bounded([a for a in exclude_artists or () if a.strip()],
+                                     "exclude_artists"),
             max_per_artist=max_per_artist, diversity=diversity, limit=limit, offset=offset,
             **feature_params)
 
     @app.post("/v1/recommendations", response_model=RecommendResponse,
-              tags=["recommendations"], responses=ERRORS,
+              tags=["recommendations"], responses=BODY_ERRORS,
               description="Next best tracks from a JSON body (same fields as the GET form)."
               + RECOMMEND_NOTES)
     async def recommend_post(engine: EngineDep, body: RecommendRequest) -> Any:
@@ -379,7 +517,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         return engine.recommend(**body.engine_kwargs())
 
     @app.post("/v1/recommendations/batch", response_model=BatchResponse,
-              tags=["recommendations"], responses=ERRORS)
+              tags=["recommendations"], responses=BODY_ERRORS)
     async def recommend_batch(engine: EngineDep, body: BatchRequest) -> Any:
         """Up to 100 recommendation requests; each item reports its own status or error."""
         return await run_in_threadpool(_run_batch, engine, body.requests,
@@ -393,7 +531,8 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
 
     @app.get("/v1/vibes/{vibe:path}", response_model=Vibe, tags=["vibes"], responses=ERRORS)
     async def get_vibe(engine: EngineDep,
-                       vibe: Annotated[str, PathParam(description="vibe id, name or slug")]
+                       vibe: Annotated[str, PathParam(max_length=MAX_TEXT,
+                                                      description="vibe id, name or slug")]
                        ) -> Any:
         """One vibe, by id, name or slug (case-insensitive)."""
         return engine.vibe(vibe)
@@ -417,7 +556,8 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         limit: Annotated[int | None, Query(ge=1, le=insights.MAX_PCA_POINTS)] = None,
     ) -> Any:
         """The PCA sample (stratified by vibe) with each point's track, filtered like /v1/tracks."""
-        return insights.pca_points(engine, q, vibe, _split(genre), year_min, year_max, limit)
+        return insights.pca_points(engine, q, vibe, _split(genre, "genre"), year_min, year_max,
+                                   limit)
 
     @app.get("/v1/validation/outliers", tags=["artifact"], responses=ERRORS,
              response_model=dict[str, Any])
@@ -427,7 +567,9 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         """DBSCAN outlier summary and the most atypical tracks with their metadata."""
         return insights.outlier_tracks(engine, limit)
 
-    @app.post("/v1/validation/kloop", tags=["artifact"], responses=ERRORS,
+    @app.post("/v1/validation/kloop", tags=["artifact"],
+              responses={**BODY_ERRORS, 429: {"model": ErrorBody,
+                                              "description": "a live K-loop is running"}},
               response_model=dict[str, Any])
     def validation_kloop(engine: EngineDep, body: LiveKLoopRequest) -> Any:
         """Run the K-loop now on a seeded sample (exact metrics; one run at a time, else 429)."""
@@ -443,8 +585,8 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         year_max: Annotated[int | None, Query(ge=0, le=3000)] = None,
     ) -> Response:
         """Every track matching the filters (text, vibe, genre, years) as CSV with features."""
-        text = await run_in_threadpool(insights.tracks_csv, engine, q, vibe, _split(genre),
-                                       year_min, year_max)
+        text = await run_in_threadpool(insights.tracks_csv, engine, q, vibe,
+                                       _split(genre, "genre"), year_min, year_max)
         return Response(text, media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="tracks.csv"'})
 
@@ -455,18 +597,25 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         return engine.artifact_summary()
 
     # --------------------------------------------------------------- admin
+    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        """The bearer token, checked before the body is validated: 403 / 401 come first."""
+        _check_admin(settings, authorization)
+
     @app.post("/admin/reload", response_model=ReloadResponse, tags=["admin"],
+              dependencies=[Depends(require_admin)],
               responses={401: {"model": ErrorBody, "description": "missing or wrong token"},
                          403: {"model": ErrorBody, "description": "no admin token configured"},
-                         422: {"model": ErrorBody, "description": "artifact unusable"}})
+                         413: {"model": ErrorBody, "description": "request body too large"},
+                         422: {"model": ErrorBody,
+                               "description": "not an artifact name, or artifact unusable"}})
     async def reload_artifact(
+        request: Request,
         body: ReloadRequest | None = None,
-        authorization: Annotated[str | None, Header()] = None,
     ) -> Any:
-        """Load an artifact (default: the one served) and swap it in atomically; admin only."""
-        _check_admin(settings, authorization)
+        """Load an artifact by name (default: the one served) and swap it in atomically;
+        admin only."""
         current = state.current
-        path = Path(body.index) if body and body.index else (
+        path = _artifact_dir(settings, body.name) if body and body.name else (
             current.path if current else settings.index_dir)
         async with state.reload_lock:
             try:
@@ -478,6 +627,8 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         metrics.reloads.labels("ok").inc()
         logger.info("reloaded artifact %s from %s", new.name, path)
         loaded = state.current
+        if loaded is not None:
+            setattr(request.state, _ARTIFACT_STATE, loaded.tag)
         return {"status": "reloaded", "artifact": new.name, "rows": new.n_tracks,
                 "loaded_at": loaded.loaded_at if loaded else datetime.now(UTC),
                 "previous": previous.engine.name if previous else None}

@@ -8,9 +8,9 @@ so requests carry them as extra fields and the engine checks them against it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from recommender.engine import (
     COMBINATION_RULE,
@@ -21,6 +21,12 @@ from recommender.engine import (
 )
 
 MAX_BATCH = 100
+MAX_TEXT = 200  # longest track id, vibe, genre or artist name a request may carry
+MAX_LIST_ITEMS = 100  # most genres / excluded artists in one request
+# an artifact name for POST /admin/reload: one path component, never '.', '..' or hidden
+ARTIFACT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+ShortText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 
 
 def _split_commas(value: object) -> object:
@@ -175,18 +181,20 @@ class RecommendRequest(BaseModel):
         },
     )
 
-    seed_tracks: list[str] = Field(default_factory=list, max_length=MAX_SEEDS,
-                                   description="up to 5 track ids (list or comma-separated)")
-    negative_tracks: list[str] = Field(default_factory=list, max_length=MAX_NEGATIVES,
-                                       description="up to 5 track ids to steer away from")
-    vibe: int | str | None = Field(None, description="'any' (default), 'same' (the seeds' "
-                                                     "vibe), or a vibe id / name / slug")
-    genres: list[str] = Field(default_factory=list,
-                              description="genre labels; a track passes if it has any")
+    seed_tracks: list[ShortText] = Field(default_factory=list, max_length=MAX_SEEDS,
+                                         description="up to 5 track ids (list or "
+                                                     "comma-separated)")
+    negative_tracks: list[ShortText] = Field(default_factory=list, max_length=MAX_NEGATIVES,
+                                             description="up to 5 track ids to steer away from")
+    vibe: int | ShortText | None = Field(None, description="'any' (default), 'same' (the "
+                                                           "seeds' vibe), or a vibe id / name "
+                                                           "/ slug")
+    genres: list[ShortText] = Field(default_factory=list, max_length=MAX_LIST_ITEMS,
+                                    description="genre labels; a track passes if it has any")
     min_popularity: float | None = None
     max_popularity: float | None = None
-    exclude_artists: list[str] = Field(default_factory=list,
-                                       description="artist names never returned")
+    exclude_artists: list[ShortText] = Field(default_factory=list, max_length=MAX_LIST_ITEMS,
+                                             description="artist names never returned")
     max_per_artist: int | None = Field(None, ge=1)
     diversity: float = Field(0.0, ge=0.0, le=1.0,
                              description="0 = pure similarity .. 1; > 0 re-ranks by MMR")
@@ -228,9 +236,15 @@ class BatchResponse(BaseModel):
 
 
 class ReloadRequest(BaseModel):
+    """Body of POST /admin/reload: which artifact to load, by name (never a path)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    index: str | None = Field(None, description="artifact directory; default: the one served")
+    name: str | None = Field(
+        None, pattern=ARTIFACT_NAME_PATTERN,
+        description="artifact name: a directory directly under the indexes root "
+                    "(VIBEMAP_INDEXES, default the served artifact's parent directory); "
+                    "default: reload the artifact served now")
 
 
 class ReloadResponse(BaseModel):
@@ -239,7 +253,6 @@ class ReloadResponse(BaseModel):
     rows: int
     loaded_at: datetime
     previous: str | None
-
 
 
 class LiveKLoopRequest(BaseModel):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from recommender.errors import SettingsError
 
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: a 100-item batch of recommendation queries is ~20 KiB
+
 
 def _split_origins(text: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in text.split(",") if o.strip())
@@ -25,6 +27,10 @@ class ServiceSettings:
         separated); empty (the default) adds no CORS headers at all.
     search_threads : threads one query may use in FAISS / BLAS (env VIBEMAP_SEARCH_THREADS);
         1 suits a service of single-vector queries (see ``set_search_threads``).
+    indexes_root : the directory whose artifacts POST /admin/reload may load by name (env
+        VIBEMAP_INDEXES, as for ``vibemap index``); None means the parent of ``index_dir``.
+    max_body_bytes : the largest request body accepted (env VIBEMAP_MAX_BODY_BYTES); a larger
+        one gets 413 ``payload_too_large`` before it is read.
     """
 
     index_dir: Path = field(default_factory=lambda: Path("indexes/demo"))
@@ -33,6 +39,13 @@ class ServiceSettings:
     admin_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     search_threads: int = 1
+    indexes_root: Path | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    @property
+    def artifacts_root(self) -> Path:
+        """Where /admin/reload resolves an artifact name: indexes_root, else index_dir's parent."""
+        return Path(self.indexes_root) if self.indexes_root is not None else self.index_dir.parent
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -41,6 +54,8 @@ class ServiceSettings:
             raise SettingsError(f"search_threads must be >= 1, got {self.search_threads}")
         if self.admin_token is not None and len(self.admin_token) < 8:
             raise SettingsError("VIBEMAP_ADMIN_TOKEN must be at least 8 characters")
+        if self.max_body_bytes < 1024:
+            raise SettingsError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
         if "*" in self.cors_origins and len(self.cors_origins) > 1:
             raise SettingsError("VIBEMAP_CORS_ORIGINS: '*' cannot be combined with other origins")
 
@@ -55,7 +70,10 @@ class ServiceSettings:
             values["index_dir"] = Path(env["VIBEMAP_INDEX"])
         if env.get("VIBEMAP_HOST"):
             values["host"] = env["VIBEMAP_HOST"]
-        for key, name in (("port", "VIBEMAP_PORT"), ("search_threads", "VIBEMAP_SEARCH_THREADS")):
+        if env.get("VIBEMAP_INDEXES"):
+            values["indexes_root"] = Path(env["VIBEMAP_INDEXES"])
+        for key, name in (("port", "VIBEMAP_PORT"), ("search_threads", "VIBEMAP_SEARCH_THREADS"),
+                          ("max_body_bytes", "VIBEMAP_MAX_BODY_BYTES")):
             if env.get(name):
                 try:
                     values[key] = int(env[name])
@@ -67,6 +85,7 @@ class ServiceSettings:
             values["cors_origins"] = _split_origins(env["VIBEMAP_CORS_ORIGINS"])
         settings = cls(**values)  # type: ignore[arg-type]
         given = {k: v for k, v in overrides.items() if v is not None}
-        if "index_dir" in given:
-            given["index_dir"] = Path(given["index_dir"])  # type: ignore[arg-type]
+        for key in ("index_dir", "indexes_root"):
+            if key in given:
+                given[key] = Path(given[key])  # type: ignore[arg-type]
         return replace(settings, **given) if given else settings

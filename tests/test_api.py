@@ -248,7 +248,7 @@ def test_reload_swaps_the_artifact(artifacts: tuple[Path, Path], tmp_path: Path)
         assert_error(c.post("/admin/reload", headers={"Authorization": TOKEN}),
                      401, "unauthorized")
         old_engine = app.state.service.current.engine
-        swapped = c.post("/admin/reload", headers=AUTH, json={"index": str(second)})
+        swapped = c.post("/admin/reload", headers=AUTH, json={"name": "tiny2"})
         assert swapped.status_code == 200, swapped.text
         assert swapped.json()["artifact"] == "tiny2" and swapped.json()["previous"] == "tiny"
         assert c.get("/v1/artifact").json()["name"] == "tiny2"
@@ -256,7 +256,7 @@ def test_reload_swaps_the_artifact(artifacts: tuple[Path, Path], tmp_path: Path)
         # a request that took the old engine before the swap still completes on it
         assert old_engine.similar(old_engine._ids[0], limit=3)["results"]
         # a bad artifact is refused and the served one stays
-        assert_error(c.post("/admin/reload", headers=AUTH, json={"index": str(tmp_path / "x")}),
+        assert_error(c.post("/admin/reload", headers=AUTH, json={"name": "x"}),
                      422, "artifact_error")
         assert c.get("/v1/artifact").json()["name"] == "tiny2"
         # without a body: reload what is served
@@ -266,10 +266,11 @@ def test_reload_swaps_the_artifact(artifacts: tuple[Path, Path], tmp_path: Path)
 
 def test_reload_recovers_from_a_failed_start(artifacts: tuple[Path, Path], tmp_path: Path
                                              ) -> None:
-    app = create_app(ServiceSettings(index_dir=tmp_path / "missing", admin_token=TOKEN))
+    app = create_app(ServiceSettings(index_dir=tmp_path / "missing", admin_token=TOKEN,
+                                     indexes_root=artifacts[0].parent))
     with TestClient(app) as c:
         assert c.get("/health").status_code == 503
-        ok = c.post("/admin/reload", headers=AUTH, json={"index": str(artifacts[0])})
+        ok = c.post("/admin/reload", headers=AUTH, json={"name": "tiny"})
         assert ok.status_code == 200 and ok.json()["previous"] is None
         assert c.get("/health").json()["status"] == "ok"
 
