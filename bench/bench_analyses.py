@@ -71,9 +71,9 @@ def prepare(csv: Path, n_clusters: int, seed: int, rows: int | None, out: Path) 
 
 def run_child(name: str, data: Path, seed: int) -> dict[str, Any]:
     """One analysis on the stored arrays: seconds, peak RSS and a few headline numbers."""
-    X = np.load(data / "X.npy")
-    raw = np.load(data / "raw.npy")
-    labels = np.load(data / "labels.npy")
+    X = np.load(data / "X.npy", allow_pickle=False)
+    raw = np.load(data / "raw.npy", allow_pickle=False)
+    labels = np.load(data / "labels.npy", allow_pickle=False)
     genre_cells = json.loads((data / "genres.json").read_text())
     # Imports first, so the timing is the analysis alone.
     from indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement

@@ -110,7 +110,7 @@ def build_matrix(n: int, csv: Path | None, seed: int) -> tuple[np.ndarray, str]:
 
 
 def child_loop(data: Path, seed: int) -> dict[str, Any]:
-    X = np.load(data / "X.npy")
+    X = np.load(data / "X.npy", allow_pickle=False)
     from indexer.kloop import run_k_loop
 
     start = time.perf_counter()
@@ -122,8 +122,8 @@ def child_loop(data: Path, seed: int) -> dict[str, Any]:
 
 
 def child_sklearn(data: Path) -> dict[str, Any]:
-    X = np.load(data / "X.npy")
-    labels = np.load(data / "labels.npy")
+    X = np.load(data / "X.npy", allow_pickle=False)
+    labels = np.load(data / "labels.npy", allow_pickle=False)
     from sklearn.metrics import silhouette_score
 
     start = time.perf_counter()

@@ -40,6 +40,10 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 
 OPTIONAL_NUMERIC = ("popularity", "duration_ms")
 
+# limits on what a track CSV can look like, so hostile files fail fast with a message
+MAX_HEADER_BYTES = 64 * 1024
+MAX_COLUMNS = 1_000
+
 # Drop reasons, in the order they are tested: a row is counted under the first that applies.
 DROP_REASONS: tuple[str, ...] = (
     "missing_id",
@@ -134,6 +138,18 @@ def _sniff(path: Path) -> None:
         raise CatalogueError(f"{path}: looks like HTML/XML, not a CSV")
     if start[:1] in (b"{", b"["):
         raise CatalogueError(f"{path}: looks like JSON, not a CSV")
+    # a pathological header (pandas renames duplicate names in quadratic time) is refused
+    with open(path, "rb") as fh:
+        header = fh.readline(MAX_HEADER_BYTES + 1)
+    if len(header) > MAX_HEADER_BYTES:
+        raise CatalogueError(
+            f"{path}: header line longer than {MAX_HEADER_BYTES // 1024} KiB; not a track CSV"
+        )
+    if header.count(b",") + 1 > MAX_COLUMNS:
+        raise CatalogueError(
+            f"{path}: {header.count(b',') + 1} columns in the header (at most {MAX_COLUMNS}); "
+            "not a track CSV"
+        )
 
 
 def read_csv_text(path: Path) -> pd.DataFrame:

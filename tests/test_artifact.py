@@ -63,7 +63,7 @@ def test_labelled_export_keeps_every_input_column(built: Path) -> None:
 
 def test_tampered_file_is_refused_naming_it(built: Path, tmp_path: Path) -> None:
     art_dir = _copy(built, tmp_path)
-    vec = np.load(art_dir / "vectors.npy")
+    vec = np.load(art_dir / "vectors.npy", allow_pickle=False)
     vec[0, 0] += 1
     np.save(art_dir / "vectors.npy", vec)
     with pytest.raises(ArtifactError, match=r"vectors\.npy: checksum mismatch"):

@@ -203,3 +203,14 @@ def test_read_csv_text_keeps_text(tmp_path: Path) -> None:
     frame = read_csv_text(path)
     assert frame.loc[0, "id_songs"] == "007"
     assert frame.loc[0, "energy"] == "0.50"
+
+
+def test_pathological_headers_are_refused_fast(tmp_path: Path) -> None:
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(["a"] * 5_000) + "\n1\n")
+    with pytest.raises(CatalogueError, match="5000 columns"):
+        load_catalogue(wide)
+    long = tmp_path / "long.csv"
+    long.write_text("x" * 70_000 + "\n1\n")
+    with pytest.raises(CatalogueError, match="header line longer"):
+        load_catalogue(long)
