@@ -103,6 +103,15 @@ VALIDATION_CODE = "invalid_query"
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
               413: "payload_too_large"}
 ARTIFACT_HEADER = "X-Vibemap-Artifact"
+
+
+def fast_json(content: Any) -> OrjsonResponse:
+    """Hot routes return the engine's plain-JSON dict as is: FastAPI then skips re-validating
+    it against the response model (the model still documents it in OpenAPI, and the
+    schemathesis tests check every response against it), which costs more than the search."""
+    return OrjsonResponse(content)
+
+
 _ARTIFACT_STATE = "vibemap_artifact"  # key in the ASGI scope's state: the engine's tag
 
 
@@ -436,8 +445,9 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Any:
         """Search tracks by name or artist (accent-insensitive; exact, prefix, then substring)."""
-        return engine.search_tracks(q, vibe=vibe, genre=_split(genre, "genre"), limit=limit,
-                                    offset=offset, year_min=year_min, year_max=year_max)
+        return fast_json(engine.search_tracks(q, vibe=vibe, genre=_split(genre, "genre"),
+                                              limit=limit, offset=offset, year_min=year_min,
+                                              year_max=year_max))
 
     # declared before /v1/tracks/{track_id:path} (track ids may hold '/'), which would match too
     @app.get("/v1/tracks/{track_id:path}/similar", response_model=SimilarResponse, tags=["tracks"],
@@ -453,15 +463,15 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         max_per_artist: Annotated[int | None, Query(ge=1)] = None,
     ) -> Any:
         """Tracks most similar to one track, within its vibe by default."""
-        return engine.similar(track_id, limit=limit, scope=scope, max_per_artist=max_per_artist,
-                              offset=offset)
+        return fast_json(engine.similar(track_id, limit=limit, scope=scope,
+                                        max_per_artist=max_per_artist, offset=offset))
 
     @app.get("/v1/tracks/{track_id:path}", response_model=TrackDetail, tags=["tracks"],
              responses=ERRORS)
     async def get_track(engine: EngineDep,
                         track_id: Annotated[str, PathParam(max_length=MAX_TEXT)]) -> Any:
         """One track: metadata, vibe and audio features."""
-        return engine.track(track_id)
+        return fast_json(engine.track(track_id))
 
     # ----------------------------------------------------- recommendations
     @app.get("/v1/recommendations", response_model=RecommendResponse,
@@ -499,14 +509,14 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
             if key in feature_params:
                 raise InvalidQuery(f"query parameter {key!r} given more than once")
             feature_params[key] = value
-        return engine.recommend(
+        return fast_json(engine.recommend(
             _split(seed_tracks, "seed_tracks"), _split(negative_tracks, "negative_tracks"),
             vibe=vibe, genres=_split(genres, "genres"),
             min_popularity=min_popularity, max_popularity=max_popularity,
             exclude_artists=_bounded([a for a in exclude_artists or () if a.strip()],
                                      "exclude_artists"),
             max_per_artist=max_per_artist, diversity=diversity, limit=limit, offset=offset,
-            **feature_params)
+            **feature_params))
 
     @app.post("/v1/recommendations", response_model=RecommendResponse,
               tags=["recommendations"], responses=BODY_ERRORS,
@@ -514,7 +524,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
               + RECOMMEND_NOTES)
     async def recommend_post(engine: EngineDep, body: RecommendRequest) -> Any:
         """Next best tracks from a JSON body (same fields as the GET form)."""
-        return engine.recommend(**body.engine_kwargs())
+        return fast_json(engine.recommend(**body.engine_kwargs()))
 
     @app.post("/v1/recommendations/batch", response_model=BatchResponse,
               tags=["recommendations"], responses=BODY_ERRORS)
