@@ -40,6 +40,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from indexer.checks import as_matrix
+
 logger = logging.getLogger(__name__)
 
 _RANGE_BATCH = 1024  # queries per radius search: bounds memory at ~batch x neighbours
@@ -167,7 +169,7 @@ def find_outliers(
     -------
     OutlierReport
     """
-    X = _as_matrix(X)
+    X = as_matrix(X, np.float32)
     n, d = X.shape
     if min_samples is None:
         min_samples = 2 * d
@@ -268,18 +270,6 @@ def find_outliers(
         100 * report.outlier_share,
     )
     return report
-
-
-def _as_matrix(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
-    return X
 
 
 def _choose_eps(

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from sklearn.decomposition import PCA
 
+from indexer.checks import as_labels, as_matrix
+
 logger = logging.getLogger(__name__)
 
 
@@ -95,10 +97,10 @@ def pca_projection(
         Component signs are fixed so the feature with the largest absolute loading loads
         positively (PCA's sign is otherwise arbitrary).
     """
-    X = _as_matrix(X)
+    X = as_matrix(X)
     n, d = X.shape
     names = _as_names(feature_names, d)
-    labels = _as_labels(labels, n)
+    labels = as_labels(labels, n)
     if n < 2:
         raise ValueError(f"need at least 2 tracks for PCA, got {n}")
     if not 0.0 < threshold < 1.0:
@@ -237,18 +239,6 @@ def stratified_sample(
     return np.sort(np.concatenate(picks)).astype(np.int64)
 
 
-def _as_matrix(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-    X = np.asarray(X, dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
-    return X
-
-
 def _as_names(feature_names: Sequence[str], d: int) -> tuple[str, ...]:
     if isinstance(feature_names, str):
         raise ValueError("feature_names must be a sequence of names, not one string")
@@ -258,12 +248,3 @@ def _as_names(feature_names: Sequence[str], d: int) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"feature names must be unique, got {names}")
     return names
-
-
-def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
-    return labels.astype(np.int64)

@@ -21,6 +21,8 @@ from scipy.cluster.hierarchy import cophenet, dendrogram, fcluster
 from scipy.spatial.distance import pdist
 from sklearn.metrics import adjusted_rand_score
 
+from indexer.checks import as_labels, as_matrix
+
 logger = logging.getLogger(__name__)
 
 
@@ -81,9 +83,9 @@ def ward_taxonomy(
     -------
     Taxonomy
     """
-    X = _as_matrix(X)
+    X = as_matrix(X)
     n = X.shape[0]
-    labels_km = _as_labels(kmeans_labels, n)
+    labels_km = as_labels(kmeans_labels, n, "kmeans_labels")
     if n < 3:
         raise ValueError(f"need at least 3 tracks for a Ward tree, got {n}")
     if n_clusters is None:
@@ -193,24 +195,3 @@ def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     return rank[inverse].astype(np.int64)
-
-
-def _as_matrix(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
-    return X
-
-
-def _as_labels(labels: np.ndarray, n: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (n,):
-        raise ValueError(f"kmeans_labels must have shape ({n},), got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"kmeans_labels must be integers, got dtype {labels.dtype}")
-    return labels.astype(np.int64)
