@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 SCOPE_SAME = "same"
 SCOPE_ANY = "any"
 TARGET_FEATURES = ("energy", "valence", "danceability", "tempo")
-MAX_SCATTER_POINTS = 3000  # the browser draws this many of the API's sample at most
+MAX_SCATTER_POINTS = 2000  # the browser draws this many of the API's sample at most
 CSV_PAGE = 100  # rows per request when the API has no CSV route (its search limit)
 CSV_MAX_ROWS = 10_000  # the search route's largest offset
 
