@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -29,6 +28,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import cpu_model  # noqa: E402  (bench/machine.py)
+
 from recommender.engine import Engine, set_search_threads  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
@@ -38,16 +39,6 @@ TARGET_SIMILAR_P99_MS = 1.0
 def _emit(line: str = "") -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _build(out: Path, csv: Path | None) -> str:
@@ -140,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     _emit()
     _emit(f"Source: {summary['label']}{' (synthetic)' if summary['synthetic'] else ''}. "
           f"{args.queries:,} calls per row, random seeds, limit 10, FAISS threads "
-          f"{args.threads}; {_cpu_model()}, {os.cpu_count()} CPUs, load average {load:.2f}. "
+          f"{args.threads}; {cpu_model()}, {os.cpu_count()} CPUs, load average {load:.2f}. "
           f"Artifact load + engine build: {load_s:.2f} s.")
     _emit()
     _emit("| operation | p50 ms | p90 ms | p99 ms | max ms | mean ms |")

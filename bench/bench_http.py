@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import socket
@@ -45,6 +44,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -100,16 +100,6 @@ end
 def _emit(line: str = "") -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _free_port() -> int:
@@ -285,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     _emit("### HTTP: GET /v1/tracks/{id}/similar vs a bare FastAPI endpoint (wrk, loopback)")
     _emit()
     _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_http.py', *argv])}` on "
-          f"{_cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end (a "
+          f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end (a "
           f"shared machine; wrk, {args.wrk_threads} thread(s), {args.connections} connections, "
           f"{args.duration} s per endpoint in {args.rounds} interleaved round(s) after a "
           f"{WARMUP_S} s warm-up, shares the cores). "
@@ -309,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     _emit(f"similar / bare = {ratio:.2f} ({verdict} the >= {TARGET_RATIO} target).")
     if args.json:
         args.json.write_text(json.dumps({
-            "machine": {"cpu": _cpu_model(), "nproc": os.cpu_count(), "load_average": load},
+            "machine": {"cpu": cpu_model(), "nproc": os.cpu_count(), "load_average": load},
             "argv": argv, "build_s": build_s, "rows": rows, "results": results,
             "ratio": ratio}, indent=2))
     return 0

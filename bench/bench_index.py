@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -22,17 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model  # noqa: E402  (bench/machine.py)
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def one_build(args: argparse.Namespace, out: Path) -> tuple[float, dict]:

@@ -34,6 +34,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import cpu_model  # noqa: E402  (bench/machine.py)
+
 from indexer.features import FEATURES  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
@@ -51,16 +53,6 @@ def _emit(line: str = "") -> None:
 
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _cores() -> int:
@@ -232,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "command": command,
         "cores": _cores(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "python": f"Python {platform.python_version()}",
         "load_before": load_before,
         "load_after": ", ".join(f"{v:.1f}" for v in os.getloadavg()),

@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import resource
 import shlex
 import subprocess
@@ -47,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -61,16 +61,6 @@ EXACT_TIMED_QUERIES = 50
 def _emit(line: str = "") -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # ----------------------------------------------------------------- memory probes
@@ -346,7 +336,7 @@ def _report(results: list[dict], argv: list[str]) -> None:
     _emit(f"### Vibe index at scale (synthetic features, K={results[0]['n_clusters']}, cosine)")
     _emit()
     _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_scale.py', *argv])}` on "
-          f"{_cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end "
+          f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end "
           "(a shared machine). Features from `indexer.demo.sample_features`; build = scale + "
           "K-Means + sort + index build (incl. recall tuning) + write (vectors.npy, a "
           "minimal tracks.parquet, FAISS files, sha256). Queries: one thread, one vector, "
@@ -436,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(_child(args, "build", n, Path(tmp)))
     _report(results, argv)
     if args.json:
-        machine = {"cpu": _cpu_model(), "nproc": os.cpu_count(),
+        machine = {"cpu": cpu_model(), "nproc": os.cpu_count(),
                    "load_average": os.getloadavg()[0]}
         args.json.write_text(json.dumps({"machine": machine, "argv": argv,
                                          "results": results}, indent=2))
