@@ -195,9 +195,11 @@ def test_the_artifact_reader_loads_a_pickled_npy_never(indexes: Path, tmp_path: 
 
     art = tmp_path / "pickled"
     shutil.copytree(indexes / "good", art)
-    vectors = np.load(art / "vectors.npy", allow_pickle=False)
-    np.save(art / "vectors.npy", np.array([row for row in vectors] + [object()], dtype=object),
-            allow_pickle=True)
+    # an object-dtype .npy header: loading it would need unpickling; no pickle is written here
+    with open(art / "vectors.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "|O", "fortran_order": False, "shape": (2,)})
+        fh.write(b"\x80\x04N.")  # the bytes a pickle stream would start with
     manifest = json.loads((art / "manifest.json").read_text())
     manifest.pop("files")
     finalize_manifest(art, manifest)  # checksums now match the object array
