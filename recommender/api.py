@@ -281,6 +281,29 @@ async def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+class BrowseFilters:
+    """The browse filters shared by /v1/tracks, /v1/tracks.csv and /v1/validation/pca."""
+
+    def __init__(
+        self,
+        q: Annotated[str | None, Query(max_length=MAX_TEXT, description="name or artist text")
+                     ] = None,
+        vibe: Annotated[str | None, Query(max_length=MAX_TEXT,
+                                          description="vibe id, name or slug")] = None,
+        genre: Annotated[list[str] | None, Query(description="genre label(s), comma-separated")
+                         ] = None,
+        year_min: Annotated[int | None, Query(ge=0, le=3000, description="earliest release year")
+                            ] = None,
+        year_max: Annotated[int | None, Query(ge=0, le=3000, description="latest release year")
+                            ] = None,
+    ) -> None:
+        self.q, self.vibe, self.year_min, self.year_max = q, vibe, year_min, year_max
+        self.genres = _split(genre, "genre")
+
+
+FiltersDep = Annotated[BrowseFilters, Depends()]
 ERRORS = {
     404: {"model": ErrorBody, "description": "unknown track or vibe"},
     422: {"model": ErrorBody, "description": "invalid parameters"},
@@ -431,23 +454,14 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     @app.get("/v1/tracks", response_model=SearchResponse, tags=["tracks"], responses=ERRORS)
     async def search_tracks(
         engine: EngineDep,
-        q: Annotated[str | None, Query(max_length=MAX_TEXT, description="name or artist text")
-                     ] = None,
-        vibe: Annotated[str | None, Query(max_length=MAX_TEXT,
-                                          description="vibe id, name or slug")] = None,
-        genre: Annotated[list[str] | None, Query(description="genre label(s), comma-separated")
-                         ] = None,
-        year_min: Annotated[int | None, Query(ge=0, le=3000, description="earliest release year")
-                            ] = None,
-        year_max: Annotated[int | None, Query(ge=0, le=3000, description="latest release year")
-                            ] = None,
+        f: FiltersDep,
         limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = 20,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Any:
         """Search tracks by name or artist (accent-insensitive; exact, prefix, then substring)."""
-        return fast_json(engine.search_tracks(q, vibe=vibe, genre=_split(genre, "genre"),
-                                              limit=limit, offset=offset, year_min=year_min,
-                                              year_max=year_max))
+        return fast_json(engine.search_tracks(f.q, vibe=f.vibe, genre=f.genres, limit=limit,
+                                              offset=offset, year_min=f.year_min,
+                                              year_max=f.year_max))
 
     # declared before /v1/tracks/{track_id:path} (track ids may hold '/'), which would match too
     @app.get("/v1/tracks/{track_id:path}/similar", response_model=SimilarResponse, tags=["tracks"],
@@ -558,16 +572,11 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
              response_model=dict[str, Any])
     async def validation_pca(
         engine: EngineDep,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-        vibe: Annotated[str | None, Query(max_length=200)] = None,
-        genre: Annotated[list[str] | None, Query()] = None,
-        year_min: Annotated[int | None, Query(ge=0, le=3000)] = None,
-        year_max: Annotated[int | None, Query(ge=0, le=3000)] = None,
+        f: FiltersDep,
         limit: Annotated[int | None, Query(ge=1, le=insights.MAX_PCA_POINTS)] = None,
     ) -> Any:
         """The PCA sample (stratified by vibe) with each point's track, filtered like /v1/tracks."""
-        return insights.pca_points(engine, q, vibe, _split(genre, "genre"), year_min, year_max,
-                                   limit)
+        return insights.pca_points(engine, f.q, f.vibe, f.genres, f.year_min, f.year_max, limit)
 
     @app.get("/v1/validation/outliers", tags=["artifact"], responses=ERRORS,
              response_model=dict[str, Any])
@@ -586,17 +595,10 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         return insights.live_k_loop(engine, body.sample_size, body.k_min, body.k_max, body.seed)
 
     @app.get("/v1/tracks.csv", tags=["tracks"], responses=ERRORS, response_class=Response)
-    async def tracks_csv(
-        engine: EngineDep,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-        vibe: Annotated[str | None, Query(max_length=200)] = None,
-        genre: Annotated[list[str] | None, Query()] = None,
-        year_min: Annotated[int | None, Query(ge=0, le=3000)] = None,
-        year_max: Annotated[int | None, Query(ge=0, le=3000)] = None,
-    ) -> Response:
+    async def tracks_csv(engine: EngineDep, f: FiltersDep) -> Response:
         """Every track matching the filters (text, vibe, genre, years) as CSV with features."""
-        text = await run_in_threadpool(insights.tracks_csv, engine, q, vibe,
-                                       _split(genre, "genre"), year_min, year_max)
+        text = await run_in_threadpool(insights.tracks_csv, engine, f.q, f.vibe, f.genres,
+                                       f.year_min, f.year_max)
         return Response(text, media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="tracks.csv"'})
 
