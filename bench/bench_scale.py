@@ -34,7 +34,6 @@ for scale. Peak RSS per stage comes from /proc/self/status (VmHWM, reset per sta
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -47,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 from machine import cpu_model  # noqa: E402  (bench/machine.py)
+
+from indexer.files import sha256_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -145,14 +146,6 @@ def _assign(Z: np.ndarray, centroids: np.ndarray, chunk: int = 1 << 20
     return labels, inertia
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write(out: Path, F: np.ndarray, order: np.ndarray, labels: np.ndarray,
            vectors: np.ndarray, index) -> dict:
     import pyarrow as pa
@@ -172,7 +165,7 @@ def _write(out: Path, F: np.ndarray, order: np.ndarray, labels: np.ndarray,
     pq.write_table(pa.table(columns), out / "tracks.parquet")
     del columns
     files = ["vectors.npy", "tracks.parquet", *index.save(out)]
-    return {rel: {"bytes": (out / rel).stat().st_size, "sha256": _sha256(out / rel)}
+    return {rel: {"bytes": (out / rel).stat().st_size, "sha256": sha256_file(out / rel)}
             for rel in files}
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import re
 import sys
@@ -58,6 +57,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from indexer.demo import sample_features  # noqa: E402
 from indexer.features import FEATURES, VALID_RANGES  # noqa: E402
+from indexer.files import sha256_file  # noqa: E402
 
 STATS_VERSION = 1
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "tracks_real.csv"
@@ -75,14 +75,6 @@ CALIBRATION_TOLERANCE = 0.004
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def rounded(values: np.ndarray | list, digits: int = 6) -> list:

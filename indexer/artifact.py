@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import logging
 import os
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from indexer.errors import ArtifactError
+from indexer.files import sha256_file
 from indexer.personalities import Scaler
 from indexer.vector_index import Partition, PartitionedIndex
 
@@ -57,14 +57,6 @@ REQUIRED_FILES = (
     "metrics.json",
     "faiss/all.faiss",
 )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_json(path: Path, data: object) -> None:
@@ -165,7 +157,7 @@ def finalize_manifest(directory: Path, manifest: dict) -> dict:
         rel = path.relative_to(directory).as_posix()
         if rel == MANIFEST:
             continue
-        files[rel] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+        files[rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     manifest = {**manifest, "format_version": FORMAT_VERSION, "files": files}
     write_json(directory / MANIFEST, manifest)
     return manifest
@@ -228,7 +220,7 @@ def verify_files(path: Path, manifest: dict) -> None:
         file = path / rel
         if not file.is_file():
             raise ArtifactError(f"{file}: missing (listed in {MANIFEST})")
-        actual = sha256_of(file)
+        actual = sha256_file(file)
         if actual != meta.get("sha256"):
             raise ArtifactError(
                 f"{file}: checksum mismatch (manifest sha256 {str(meta.get('sha256'))[:12]}…, "

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from indexer.errors import CatalogueError
 from indexer.features import FEATURES, VALID_RANGES
+from indexer.files import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -109,14 +110,6 @@ class Catalogue:
     source_name: str
     source_sha256: str = ""
     extra: dict = field(default_factory=dict)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sniff(path: Path) -> None:

@@ -24,6 +24,7 @@ from indexer import artifact
 from indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
 from indexer.errors import BuildError
 from indexer.features import FEATURES
+from indexer.files import sha256_file
 from indexer.personalities import (
     Personalities,
     Scaler,
@@ -94,7 +95,7 @@ def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
         "n_tracks": n_tracks,
         "generator_seed": seed,
         "stats_file": stats_path.name,
-        "stats_sha256": artifact.sha256_of(stats_path),
+        "stats_sha256": sha256_file(stats_path),
     }
     return catalogue, source
 
