@@ -1,29 +1,36 @@
-"""HTTP throughput of GET /v1/tracks/{id}/similar against a bare FastAPI ceiling, with wrk.
+"""HTTP throughput of GET /v1/tracks/{id}/similar against bare FastAPI ceilings, with wrk.
 
     .venv/bin/python bench/bench_http.py [--index DIR] [--duration 20] [--connections 32]
-                                         [--wrk-threads 1] [--ids 2000] [--seed 0]
-                                         [--json OUT]
+                                         [--rounds 2] [--wrk-threads 1] [--ids 2000]
+                                         [--seed 0] [--json OUT]
 
-In one run, on loopback only (127.0.0.1, free ports):
+In one run, on loopback only (127.0.0.1, free ports), five servers, each one uvicorn
+worker with the same defaults and log level as ``vibemap serve``:
 
-1. ``vibemap serve --index DIR`` as a subprocess (one process, as shipped). Without
-   ``--index`` the 96k-track demo artifact is built first into a temporary directory
-   with ``vibemap index --no-eval``.
-2. The ceiling: a bare FastAPI app on one uvicorn worker (same uvicorn defaults and log
-   level as ``vibemap serve``) whose one route returns a constant JSON list: the
-   ``results`` of a real ``similar`` response, encoded once at startup (so no
-   serialisation per request, and about the same bytes as ``similar`` sends).
-3. wrk (``/usr/bin/wrk``, a separate process, bounded by ``--duration``) drives each
-   after a short warm-up, with ``--connections`` keep-alive connections; a Lua script
-   rotates over ``--ids`` track ids drawn at random (seeded) from the artifact, and
-   reports exact latency percentiles and error counts from wrk's own histogram. Each
-   endpoint gets ``--rounds`` runs of ``--duration / --rounds`` seconds in the order
-   similar, bare, bare, similar, ... so that drift in the machine's load hits both alike.
+- ``similar``: ``vibemap serve --index DIR`` as a subprocess, as shipped. Without
+  ``--index`` the 96k-track demo artifact is built first into a temporary directory
+  with ``vibemap index --no-eval``.
+- ``similar_web``: the same app (``create_app``, every middleware) over an engine whose
+  ``similar`` returns one fixed answer: the web layer's own cost for this route
+  (routing, parameters, metrics, artifact header, encoding the same bytes), no search.
+- three bare FastAPI apps whose one route returns a constant JSON list, the ``results``
+  of a real ``similar`` response (the same bytes): ``bare_bytes`` encoded once at
+  start-up (no work per request: the strictest ceiling, the target's denominator),
+  ``bare_orjson`` encoded per request with orjson (as the service's routes encode), and
+  ``bare_default`` returned as a Python list, so FastAPI's defaults encode it per
+  request (``jsonable_encoder`` + ``json.dumps``).
+
+wrk (``/usr/bin/wrk``, a separate process, bounded by ``--duration``) drives each after a
+short warm-up, with ``--connections`` keep-alive connections; a Lua script rotates over
+``--ids`` track ids drawn at random (seeded) from the artifact, and reports exact latency
+percentiles and error counts from wrk's own histogram. Each endpoint gets ``--rounds`` runs
+of ``--duration / --rounds`` seconds; the order of the endpoints rotates every round, so
+drift in the machine's load hits all alike.
 
 Reported: requests/s (all rounds) and p50/p99 latency (median over rounds) of each
-endpoint, and the ratio of requests/s similar / bare (target >= 0.75). wrk and the
-servers share this machine's cores, so the ratio, measured in the same run, is the
-figure to compare across machines.
+endpoint; the ratio similar / bare_bytes (target >= 0.75) and similar / each other
+ceiling. wrk and the servers share this machine's cores, so ratios measured in the same
+run are the figures to compare across machines.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
+import orjson
 from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,19 +60,68 @@ TARGET_RATIO = 0.75
 WARMUP_S = 3
 
 BARE_APP = '''
-"""The HTTP ceiling: FastAPI + uvicorn returning a constant JSON list, encoded once."""
+\"\"\"HTTP ceilings: FastAPI + uvicorn returning a constant JSON list (the similar results).\"\"\"
 from pathlib import Path
 
+import orjson
 from fastapi import FastAPI, Response
 
-PAYLOAD = Path(__file__).with_name("payload.json").read_bytes()
-app = FastAPI()
+PAYLOAD_BYTES = Path(__file__).with_name("payload.json").read_bytes()
+PAYLOAD = orjson.loads(PAYLOAD_BYTES)
+
+bytes_app = FastAPI()  # encoded once: no work per request
 
 
-@app.get("/bare/{track_id:path}/similar")
-async def bare(track_id: str) -> Response:
-    return Response(content=PAYLOAD, media_type="application/json")
+@bytes_app.get("/bare/{track_id:path}/similar")
+async def bare_bytes(track_id: str) -> Response:
+    return Response(content=PAYLOAD_BYTES, media_type="application/json")
+
+
+orjson_app = FastAPI()  # encoded per request, as the service's routes encode
+
+
+@orjson_app.get("/bare/{track_id:path}/similar")
+async def bare_orjson(track_id: str) -> Response:
+    return Response(content=orjson.dumps(PAYLOAD), media_type="application/json")
+
+
+default_app = FastAPI()  # FastAPI's defaults: jsonable_encoder + json.dumps per request
+
+
+@default_app.get("/bare/{track_id:path}/similar")
+async def bare_default(track_id: str):
+    return PAYLOAD
 '''
+
+# The service's own app and uvicorn settings, with an engine that does no search.
+WEB_ONLY_APP = '''
+import sys
+
+import uvicorn
+
+from recommender.api import create_app
+from recommender.engine import Engine
+from recommender.settings import ServiceSettings
+
+index, seed, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+settings = ServiceSettings.from_env(index_dir=index, host="127.0.0.1", port=port)
+engine = Engine.load(index)
+answer = engine.similar(seed)
+engine.similar = lambda *args, **kwargs: answer  # the one change: no search per request
+uvicorn.run(create_app(settings, engine=engine), host=settings.host, port=settings.port,
+            log_level="warning")
+'''
+
+# name -> (label in the report, what it is)
+ENDPOINTS = {
+    "similar": ("/v1/tracks/{id}/similar", "the service, as shipped"),
+    "similar_web": ("same route, fixed answer", "the service's web layer, no search"),
+    "bare_bytes": ("bare, encoded once", "constant list, pre-encoded bytes"),
+    "bare_orjson": ("bare, orjson per request", "constant list, orjson.dumps per request"),
+    "bare_default": ("bare, FastAPI defaults", "constant list, jsonable_encoder + json.dumps"),
+}
+CEILING = "bare_bytes"  # the target's denominator: the strictest ceiling
+
 
 LUA = '''
 -- rotate over track ids; each wrk thread starts at its own offset
@@ -234,74 +291,87 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads((index / "manifest.json").read_text(encoding="utf-8"))["rows"]["kept"]
 
         env = {**os.environ, "VIBEMAP_SEARCH_THREADS": "1"}
-        port = _free_port()
-        base = f"http://{HOST}:{port}"
+        vibemap = str(REPO / ".venv" / "bin" / "vibemap")
+        bases = {name: f"http://{HOST}:{_free_port()}" for name in ENDPOINTS}
+        ports = {name: base.rsplit(":", 1)[1] for name, base in bases.items()}
         stack.enter_context(_server(
-            [str(REPO / ".venv" / "bin" / "vibemap"), "serve", "--index", str(index),
-             "--host", HOST, "--port", str(port)], f"{base}/health", tmp / "serve.log", env))
-        status, body = _get(f"{base}/v1/tracks/{ids[0]}/similar")
+            [vibemap, "serve", "--index", str(index), "--host", HOST, "--port",
+             ports["similar"]], f"{bases['similar']}/health", tmp / "serve.log", env))
+        status, body = _get(f"{bases['similar']}/v1/tracks/{ids[0]}/similar")
         if status != 200:
             raise RuntimeError(f"similar answered {status}: {body[:200]!r}")
-        (tmp / "payload.json").write_text(json.dumps(json.loads(body)["results"]))
+        # compact, as the service's orjson responses are: the same bytes on every server
+        (tmp / "payload.json").write_bytes(orjson.dumps(orjson.loads(body)["results"]))
         (tmp / "bare_app.py").write_text(BARE_APP)
-        bare_port = _free_port()
-        bare_base = f"http://{HOST}:{bare_port}"
+        (tmp / "web_only.py").write_text(WEB_ONLY_APP)
         stack.enter_context(_server(
-            [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(tmp), "--host",
-             HOST, "--port", str(bare_port), "--workers", "1", "--log-level", "warning"],
-            f"{bare_base}/bare/x/similar", tmp / "bare.log", env))
+            [sys.executable, str(tmp / "web_only.py"), str(index), ids[0], ports["similar_web"]],
+            f"{bases['similar_web']}/health", tmp / "web_only.log", env))
+        for name in ("bare_bytes", "bare_orjson", "bare_default"):
+            app = name.removeprefix("bare_") + "_app"
+            stack.enter_context(_server(
+                [sys.executable, "-m", "uvicorn", f"bare_app:{app}", "--app-dir", str(tmp),
+                 "--host", HOST, "--port", ports[name], "--workers", "1", "--log-level",
+                 "warning"], f"{bases[name]}/bare/x/similar", tmp / f"{name}.log", env))
 
         quoted = ", ".join(json.dumps(t) for t in ids)
-        targets = {"similar": (base, "/v1/tracks/"), "bare": (bare_base, "/bare/")}
         scripts = {}
-        for name, (url, prefix) in targets.items():
+        for name, base in bases.items():
+            prefix = "/bare/" if name.startswith("bare") else "/v1/tracks/"
             scripts[name] = tmp / f"{name}.lua"
             scripts[name].write_text(LUA % {"ids": quoted, "prefix": prefix})
-            _wrk(wrk, url, scripts[name], WARMUP_S, args.connections, args.wrk_threads)
-        runs: dict[str, list[dict]] = {name: [] for name in targets}
+            _wrk(wrk, base, scripts[name], WARMUP_S, args.connections, args.wrk_threads)
+        runs: dict[str, list[dict]] = {name: [] for name in ENDPOINTS}
         seconds = max(1, args.duration // args.rounds)
+        names = list(ENDPOINTS)
         for i in range(args.rounds):
-            for name in (("similar", "bare") if i % 2 == 0 else ("bare", "similar")):
-                r = _wrk(wrk, targets[name][0], scripts[name], seconds, args.connections,
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                r = _wrk(wrk, bases[name], scripts[name], seconds, args.connections,
                          args.wrk_threads)
                 runs[name].append(r)
                 _emit(f"round {i + 1} {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms,"
                       f" p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
         results = {name: _combine(rs) for name, rs in runs.items()}
 
-    ratio = results["similar"]["rps"] / results["bare"]["rps"]
+    ratios = {name: round(results["similar"]["rps"] / r["rps"], 3)
+              for name, r in results.items() if name != "similar"}
+    ratio = ratios[CEILING]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     _emit()
-    _emit("### HTTP: GET /v1/tracks/{id}/similar vs a bare FastAPI endpoint (wrk, loopback)")
+    _emit("### HTTP: GET /v1/tracks/{id}/similar vs bare FastAPI endpoints (wrk, loopback)")
     _emit()
     _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_http.py', *argv])}` on "
           f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end (a "
           f"shared machine; wrk, {args.wrk_threads} thread(s), {args.connections} connections, "
-          f"{args.duration} s per endpoint in {args.rounds} interleaved round(s) after a "
+          f"{args.duration} s per endpoint in {args.rounds} rotated round(s) after a "
           f"{WARMUP_S} s warm-up, shares the cores). "
           f"Artifact: {'the 96k demo, built for the run' if args.index is None else index}"
           f"{f' ({rows:,} tracks)' if rows else ''}; {len(ids):,} track ids rotated; "
-          "similar = default limit 10, scope same, one search thread; bare = one uvicorn "
-          "worker returning the same results list, JSON-encoded once. req/s over all rounds; "
-          "latency: median of the rounds' percentiles.")
+          "similar = default limit 10, scope same, one search thread; every server is one "
+          "uvicorn worker; the bare ones return the same results list. req/s over all "
+          "rounds; latency: median of the rounds' percentiles.")
     _emit()
-    _emit("| endpoint | req/s | req/s per round | p50 ms | p90 ms | p99 ms | max ms | errors | "
-          "bytes/resp |")
-    _emit("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    _emit("| endpoint | what | req/s | req/s per round | CPU us/req | p50 ms | p99 ms | "
+          "errors | bytes/resp | similar / this |")
+    _emit("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
-        label = "/v1/tracks/{id}/similar" if name == "similar" else "bare constant list"
+        label, what = ENDPOINTS[name]
         per_round = ", ".join(f"{x:,.0f}" for x in r["rounds_rps"])
-        _emit(f"| {label} | {r['rps']:,.0f} | {per_round} | {r['p50_ms']:.2f} | "
-              f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['errors']} | "
-              f"{r['bytes_per_response']:,.0f} |")
+        share = f"{ratios[name]:.2f}" if name in ratios else ""
+        _emit(f"| {label} | {what} | {r['rps']:,.0f} | {per_round} | {1e6 / r['rps']:,.0f} | "
+              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
+              f"{r['bytes_per_response']:,.0f} | {share} |")
     _emit()
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
-    _emit(f"similar / bare = {ratio:.2f} ({verdict} the >= {TARGET_RATIO} target).")
+    _emit(f"similar / {CEILING} = {ratio:.2f} ({verdict} the >= {TARGET_RATIO} target); "
+          f"the web layer alone (similar_web / {CEILING}) = "
+          f"{results['similar_web']['rps'] / results[CEILING]['rps']:.2f}. "
+          "CPU us/req = 1e6 / req/s: one server core's time per request (wrk runs beside it).")
     if args.json:
         args.json.write_text(json.dumps({
             "machine": {"cpu": cpu_model(), "nproc": os.cpu_count(), "load_average": load},
             "argv": argv, "build_s": build_s, "rows": rows, "results": results,
-            "ratio": ratio}, indent=2))
+            "ratio": ratio, "ratios": ratios, "ceiling": CEILING}, indent=2))
     return 0
 
 

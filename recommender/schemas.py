@@ -78,6 +78,20 @@ class Scope(BaseModel):
     vibe_name: str | None
 
 
+class SimilarQuery(BaseModel):
+    """Query string of GET /v1/tracks/{track_id}/similar (validated in one pass by
+    ``recommender.api.parse_query``; unknown parameters are ignored, as FastAPI does)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(10, ge=1, le=MAX_LIMIT, description="results per page")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="results to skip (paging)")
+    scope: ShortText = Field("same", description="'same' (the track's vibe), 'any', or a vibe "
+                                                 "id / name")
+    max_per_artist: int | None = Field(None, ge=1, description="at most this many results "
+                                                               "per artist")
+
+
 class SimilarResponse(BaseModel):
     seed: TrackSummary
     scope: Scope

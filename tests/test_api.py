@@ -112,6 +112,25 @@ def test_similar(client: TestClient, seed: dict) -> None:
                             params={"scope": "nowhere"}), 404, "vibe_not_found")
 
 
+
+def test_similar_query_string_is_parsed_like_fastapi_and_documented(client: TestClient,
+                                                                    seed: dict) -> None:
+    """/similar validates its query string in one pydantic pass (``parse_query``): the
+    same 422s naming each bad parameter, last of a repeated key wins, unknown keys are
+    ignored, and OpenAPI still lists every parameter with its bounds."""
+    path = f"/v1/tracks/{seed['track_id']}/similar"
+    detail = assert_error(client.get(path, params={"limit": "ten", "offset": -1}), 422,
+                          "invalid_query")["detail"]
+    assert detail.startswith(("limit:", "offset:")) and "offset" in detail and "limit" in detail
+    got = client.get(path, params=[("limit", 5), ("limit", 2), ("colour", "blue")])
+    assert got.status_code == 200, got.text
+    assert len(got.json()["results"]) == 2
+    ops = client.get("/openapi.json").json()["paths"]["/v1/tracks/{track_id}/similar"]["get"]
+    params = {p["name"]: p for p in ops["parameters"]}
+    assert set(params) == {"track_id", "limit", "offset", "scope", "max_per_artist"}
+    assert params["limit"]["in"] == "query" and params["limit"]["schema"]["maximum"] == 100
+    assert params["track_id"]["in"] == "path" and params["track_id"]["required"]
+
 # -------------------------------------------------------- recommendations
 def test_get_and_post_agree(client: TestClient, seed: dict) -> None:
     params = {"seed_tracks": seed["track_id"], "target_energy": 0.8, "min_tempo": 90,
