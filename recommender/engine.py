@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +116,10 @@ def _as_list(value: str | Iterable[str] | None) -> list[str]:
     return [str(v) for v in value]
 
 
+def _int_or_none(value: float) -> int | None:
+    return int(value) if math.isfinite(value) else None
+
+
 def _number_or_none(value: float) -> int | float | None:
     if value is None or not math.isfinite(value):
         return None
@@ -149,22 +153,24 @@ class Engine:
                 return [""] * n
             return ["" if v is None or v != v else str(v) for v in tracks[name].tolist()]
 
+        def shared(values: list[str]) -> list[str]:
+            """One string object per distinct value (artists and genre cells repeat)."""
+            seen: dict[str, str] = {}
+            return [seen.setdefault(v, v) for v in values]
+
         self._ids = text_column("track_id")
         self._row_of = {tid: row for row, tid in enumerate(self._ids)}
         self._names = text_column("name")
-        self._artists = text_column("artist")
+        self._artists = shared(text_column("artist"))
         parsed: dict[str, list[str]] = {}  # genre cells repeat (one per artist): parse each once
         self._genres = [parsed[g] if g in parsed else parsed.setdefault(g, split_genres(g))
                         for g in text_column("genres")]
+        # per-row numbers stay in arrays (NaN = unknown); summary() converts the few it returns
         self._popularity = (tracks["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
                             if "popularity" in tracks else np.full(n, np.nan))
-        self._popularity_out = [_number_or_none(v) for v in self._popularity.tolist()]
-        self._years = self._optional_ints(tracks, "release_year")
-        self._year_arr = np.asarray([np.nan if y is None else y for y in self._years],
-                                    dtype=np.float64)
-        self._durations = self._optional_ints(tracks, "duration_ms")
-        vibe_ids = tracks["vibe_id"].to_numpy(dtype=np.int64)
-        self._vibe_of = vibe_ids.tolist()
+        self._year_arr = self._optional_numbers(tracks, "release_year")
+        self._durations = self._optional_numbers(tracks, "duration_ms")
+        self._vibe_of = tracks["vibe_id"].to_numpy(dtype=np.int64)
 
         self._vibes = {int(v["vibe_id"]): v for v in artifact.vibes}
         self._vibe_names = {v: str(d["name"]) for v, d in self._vibes.items()}
@@ -175,10 +181,12 @@ class Engine:
         self._partitions = {v: (p.start, p.stop) for v, p in self._index.partitions.items()}
 
         folded_names = [fold(s) for s in self._names]
-        artist_keys = [fold(a) for a in self._artists]
+        folded_artist: dict[str, str] = {}  # fold each distinct artist once
+        artist_keys = [folded_artist[a] if a in folded_artist
+                       else folded_artist.setdefault(a, fold(a)) for a in self._artists]
         codes: dict[str, int] = {}
-        self._artist_code = [codes.setdefault(a, len(codes)) for a in artist_keys]
-        self._artist_code_arr = np.asarray(self._artist_code, dtype=np.int64)
+        self._artist_code = np.asarray([codes.setdefault(a, len(codes)) for a in artist_keys],
+                                       dtype=np.int64)
         self._artist_codes = codes
 
         genre_rows: dict[str, list[int]] = {}
@@ -191,13 +199,16 @@ class Engine:
 
         self._search = TrackSearch(folded_names, artist_keys, self._popularity)
         self._vibe_table = [self._vibe_entry(v) for v in sorted(self._vibes)]
+        # every per-row value now lives in the lists and arrays above: release the frame's
+        # own copy of them (GBs at 10M rows), keeping its columns for reference
+        self.artifact = replace(artifact, tracks=tracks.head(0).copy())
 
     @staticmethod
-    def _optional_ints(tracks, name: str) -> list[int | None]:
+    def _optional_numbers(tracks, name: str) -> np.ndarray:
+        """float64 (n,) of a numeric column, NaN where unknown or absent."""
         if name not in tracks:
-            return [None] * len(tracks)
-        values = tracks[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        return [None if not math.isfinite(v) else int(v) for v in values.tolist()]
+            return np.full(len(tracks), np.nan)
+        return tracks[name].to_numpy(dtype=np.float64, na_value=np.nan)
 
     @classmethod
     def load(cls, path: Path | str, verify: bool = True) -> Engine:
@@ -314,23 +325,27 @@ class Engine:
 
     def summary(self, row: int) -> dict:
         """Metadata of catalogue row ``row`` (the fields every result carries)."""
-        v = self._vibe_of[row]
+        v = int(self._vibe_of[row])
         return {
             "track_id": self._ids[row],
             "name": self._names[row],
             "artist": self._artists[row],
             "genres": list(self._genres[row]),
-            "popularity": self._popularity_out[row],
-            "release_year": self._years[row],
+            "popularity": _number_or_none(float(self._popularity[row])),
+            "release_year": _int_or_none(float(self._year_arr[row])),
             "vibe_id": v,
             "vibe_name": self._vibe_names[v],
         }
+
+    def feature_rows(self, rows: np.ndarray) -> np.ndarray:
+        """float64 (len(rows), d): the features of catalogue rows, in original units."""
+        return self._F[np.asarray(rows, dtype=np.int64)]
 
     def track(self, track_id: str) -> dict:
         """One track: metadata, duration and the features in original units."""
         row = self.row_of(track_id)
         out = self.summary(row)
-        out["duration_ms"] = self._durations[row]
+        out["duration_ms"] = _int_or_none(float(self._durations[row]))
         out["features"] = dict(zip(self.features, self._F[row].tolist(), strict=True))
         return out
 
@@ -350,7 +365,7 @@ class Engine:
         if isinstance(value, str) and value.strip().lower() == SAME_SCOPE:
             if not seed_rows:
                 raise InvalidQuery("scope 'same' needs at least one seed track")
-            vibes = sorted({self._vibe_of[r] for r in seed_rows})
+            vibes = sorted({int(self._vibe_of[r]) for r in seed_rows})
             if len(vibes) > 1:
                 names = ", ".join(f"{v} ({self._vibe_names[v]})" for v in vibes)
                 raise InvalidQuery(f"scope 'same' is ambiguous: the seeds are in vibes {names}; "
@@ -377,7 +392,7 @@ class Engine:
             if r < 0 or r in exclude:
                 continue
             if max_per_artist is not None:
-                a = codes[r]
+                a = int(codes[r])
                 c = counts.get(a, 0)
                 if c >= max_per_artist:
                     continue
@@ -433,7 +448,7 @@ class Engine:
         R = np.asarray(rows, dtype=np.int64)
         S = np.asarray(scores, dtype=np.float64)
         V = self._X[R].astype(np.float64)
-        codes = self._artist_code_arr[R]
+        codes = self._artist_code[R]
         available = np.ones(len(R), dtype=bool)
         max_sim = np.full(len(R), -np.inf)
         counts: dict[int, int] = {}
@@ -598,7 +613,7 @@ class Engine:
             codes = [self._artist_codes[a] for a in {fold(x) for x in exclude_artists}
                      if a in self._artist_codes]
             if codes:
-                mask &= ~np.isin(self._artist_code_arr[sl], codes)
+                mask &= ~np.isin(self._artist_code[sl], codes)
         return mask
 
     def _genre_mask(self, tokens: list[str]) -> np.ndarray:

@@ -88,11 +88,11 @@ def tracks_csv(engine: Engine, q: str | None = None, vibe: int | str | None = No
     fields = ["track_id", "name", "artist", "genres", "popularity", "release_year",
               "vibe_id", "vibe_name"]
     writer.writerow([*fields, *engine.features])
-    F = engine.artifact.tracks[list(engine.features)].to_numpy()
-    for row in rows.tolist():
+    F = engine.feature_rows(rows)
+    for i, row in enumerate(rows.tolist()):
         s = engine.summary(row)
         s["genres"] = ";".join(s["genres"])
-        writer.writerow([*(("" if s[f] is None else s[f]) for f in fields), *F[row].tolist()])
+        writer.writerow([*(("" if s[f] is None else s[f]) for f in fields), *F[i].tolist()])
     return out.getvalue()
 
 
@@ -114,7 +114,7 @@ def live_k_loop(engine: Engine, sample_size: int = 5000, k_min: int = 2, k_max: 
         raise Busy("a live K-loop is already running; try again in a few seconds")
     try:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
-        F = engine.artifact.tracks[list(engine.features)].to_numpy()[rows]
+        F = engine.feature_rows(rows)
         Z = engine.scaler.transform(F)
         result = run_k_loop(Z, range(k_min, k_max + 1), seed=seed, n_init=LIVE_N_INIT)
     finally:

@@ -34,11 +34,6 @@ class TrackSearch:
                  popularity: np.ndarray) -> None:
         n = len(folded_names)
         self.n = n
-        self._exact: dict[str, list[int]] = {}
-        for row, (name, artist) in enumerate(zip(folded_names, folded_artists, strict=True)):
-            self._exact.setdefault(name, []).append(row)
-            if artist != name:
-                self._exact.setdefault(artist, []).append(row)
         self._sorted: list[tuple[list[str], np.ndarray]] = []
         for folded in (folded_names, folded_artists):
             order = sorted(range(n), key=folded.__getitem__)
@@ -56,13 +51,15 @@ class TrackSearch:
         self.popularity_rank[order] = np.arange(n)
         self.popularity_order = order
 
-    def _prefix_rows(self, q: str) -> np.ndarray:
-        out = []
+    def _prefix_rows(self, q: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows whose name or artist starts with q, rows whose name or artist is q)."""
+        prefix, exact = [], []
         for keys, rows in self._sorted:
             lo = bisect.bisect_left(keys, q)
             hi = bisect.bisect_left(keys, q + "\U0010ffff")
-            out.append(rows[lo:hi])
-        return np.concatenate(out)
+            prefix.append(rows[lo:hi])
+            exact.append(rows[lo:bisect.bisect_right(keys, q, lo, hi)])
+        return np.concatenate(prefix), np.concatenate(exact)
 
     def _substring_rows(self, q: str) -> np.ndarray:
         needle = np.frombuffer(q.encode("utf-8"), dtype=np.uint8)
@@ -84,10 +81,9 @@ class TrackSearch:
         if not q:
             return cls
         cls[self._substring_rows(q)] = SUBSTRING
-        cls[self._prefix_rows(q)] = PREFIX
-        exact = self._exact.get(q)
-        if exact:
-            cls[exact] = EXACT
+        prefix, exact = self._prefix_rows(q)
+        cls[prefix] = PREFIX
+        cls[exact] = EXACT
         return cls
 
     def search(self, q: str | None, allowed: np.ndarray | None, limit: int, offset: int
