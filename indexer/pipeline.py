@@ -57,7 +57,6 @@ def vibemap_version() -> str:
 class BuildResult:
     path: Path
     manifest: dict
-    catalogue: Catalogue
     vibes: list[dict]
 
 
@@ -118,6 +117,9 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
     ]
 
 
+CSV_CHUNK_ROWS = 1 << 18  # rows per batch of the labelled CSV export
+
+
 def _tracks_table(
     catalogue: Catalogue, labels: np.ndarray, names: list[str], order: np.ndarray
 ) -> pd.DataFrame:
@@ -130,12 +132,25 @@ def _tracks_table(
 
 
 def _write_labelled_csv(
-    path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray
+    path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray,
+    chunk_rows: int = CSV_CHUNK_ROWS,
 ) -> None:
-    export = raw.iloc[order].reset_index(drop=True)
-    export["vibe_id"] = tracks["vibe_id"].to_numpy()
-    export["vibe_name"] = tracks["vibe_name"].to_numpy()
-    pacsv.write_csv(pa.Table.from_pandas(export, preserve_index=False), path)
+    """The input rows in artifact order plus vibe_id / vibe_name, ``chunk_rows`` rows at a
+    time: a whole reordered copy of the input would double its memory at 10M rows."""
+    vibe_id = tracks["vibe_id"].to_numpy()
+    vibe_name = tracks["vibe_name"].to_numpy()
+    # column types from the whole input, so that a batch whose cells happen to be all
+    # empty is not typed differently from the others
+    schema = (pa.Schema.from_pandas(raw, preserve_index=False)
+              .append(pa.field("vibe_id", pa.from_numpy_dtype(vibe_id.dtype)))
+              .append(pa.field("vibe_name", pa.string())))
+    with pacsv.CSVWriter(path, schema) as writer:
+        for start in range(0, len(order), chunk_rows):
+            stop = min(start + chunk_rows, len(order))
+            chunk = raw.iloc[order[start:stop]].reset_index(drop=True)
+            chunk["vibe_id"] = vibe_id[start:stop]
+            chunk["vibe_name"] = vibe_name[start:stop]
+            writer.write_table(pa.Table.from_pandas(chunk, preserve_index=False, schema=schema))
 
 
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> BuildResult:
@@ -162,6 +177,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         F = catalogue.tracks[list(FEATURES)].to_numpy(dtype=np.float64)
         scaler = fit_scaler(F)
         Z = scaler.transform(F)
+        del F  # at 10M rows every n x 9 float64 copy is 0.7 GB
     with stages.stage("cluster"):
         p = fit_personalities(Z, settings.n_clusters, seed=settings.seed, n_init=settings.n_init)
         names = name_vibes(p.centroids, FEATURES)
@@ -169,7 +185,12 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
     with stages.stage("index"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
         tracks = _tracks_table(catalogue, p.labels, names, order)
+        # from here on only the sorted copies, the raw rows (for the CSV export) and the
+        # cleaning report are needed
+        raw, report = catalogue.raw, catalogue.report
+        del catalogue
         Zs = Z[order]
+        del Z
         vectors = to_index_space(Zs, settings.metric)
         partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
         index = PartitionedIndex.build(
@@ -201,12 +222,11 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         )
         np.save(staging / "vectors.npy", vectors, allow_pickle=False)
         tracks.to_parquet(staging / "tracks.parquet", index=False)
-        _write_labelled_csv(staging / "tracks_labelled.csv", catalogue.raw, tracks, order)
+        _write_labelled_csv(staging / "tracks_labelled.csv", raw, tracks, order)
         artifact.write_json(staging / "metrics.json", metrics)
         if arrays:
             np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
         index.save(staging)
-        report = catalogue.report
         manifest = {
             "vibemap_version": vibemap_version(),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -237,7 +257,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             "timings": dict(stages.timings),
         }
         manifest = artifact.finalize_manifest(staging, manifest)
-    return BuildResult(path=Path(settings.out), manifest=manifest, catalogue=catalogue, vibes=vibes)
+    return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 
 
 def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:

@@ -14,7 +14,7 @@ from factories import build_tiny_artifact, write_tracks_csv
 from indexer.artifact import FORMAT_VERSION, load_artifact, staged_artifact
 from indexer.errors import ArtifactError, BuildError, CatalogueError
 from indexer.features import FEATURES
-from indexer.pipeline import build_index
+from indexer.pipeline import _write_labelled_csv, build_index
 from indexer.settings import BuildSettings
 
 
@@ -60,6 +60,28 @@ def test_labelled_export_keeps_every_input_column(built: Path) -> None:
     assert export["id_songs"].tolist() == art.tracks["track_id"].tolist()
     assert export["vibe_name"].tolist() == art.tracks["vibe_name"].tolist()
 
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 11, 1000])
+def test_labelled_export_in_batches_matches_one_pass(tmp_path: Path, chunk_rows: int) -> None:
+    """The export is written in batches (memory at 10M rows); the bytes must not depend
+    on the batch size, even when a text column is empty throughout the first batch."""
+    raw = pd.DataFrame({
+        "name": np.array([None] * 6 + ["Ünïcode", 'a "quoted", cell', "line\nbreak", "x",
+                                       "", "z"], dtype=object),
+        "n": np.arange(12) * 3,
+        "f": np.linspace(-1, 1, 12),
+    })
+    order = np.random.default_rng(0).permutation(len(raw))
+    tracks = pd.DataFrame({"vibe_id": (np.arange(12) % 3).astype(np.int32),
+                           "vibe_name": np.array(["Calm", "Loud, fast", "Mid"], dtype=object)
+                           [np.arange(12) % 3]})
+    _write_labelled_csv(tmp_path / "batched.csv", raw, tracks, order, chunk_rows=chunk_rows)
+    _write_labelled_csv(tmp_path / "whole.csv", raw, tracks, order, chunk_rows=10**6)
+    assert (tmp_path / "batched.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    back = pd.read_csv(tmp_path / "batched.csv", keep_default_na=False)
+    assert back["n"].tolist() == (order * 3).tolist()
+    assert back["vibe_name"].tolist() == tracks["vibe_name"].tolist()
 
 def test_tampered_file_is_refused_naming_it(built: Path, tmp_path: Path) -> None:
     art_dir = _copy(built, tmp_path)
