@@ -284,12 +284,14 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         out_by_feature[name] = int(outside.sum())
         out_of_range |= outside
 
-    names = col("name").str.strip()
-    artists = col("artist").str.strip()
+    # text stays in pandas string arrays throughout (no per-row Python objects: at 10M
+    # rows each object column of temporaries costs about a GB)
+    names = col("name").str.strip().reset_index(drop=True)
+    artists = col("artist").str.strip().reset_index(drop=True)
     # rows without an id get one derived from name + artist (per row: merged exports mix both)
-    ids = col("track_id").str.strip().to_numpy(dtype=object)
+    ids = col("track_id").str.strip().reset_index(drop=True)
     named = ((names != "") & (artists != "")).to_numpy()
-    needs_id = ids == ""
+    needs_id = (ids == "").to_numpy()
     derive = needs_id & named
     if derive.any():
         ids[derive] = _derive_ids(names[derive], artists[derive]).to_numpy()
@@ -306,12 +308,12 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         reason[(reason == "") & mask] = name
 
     alive = reason == ""
-    dup_id = pd.Series(ids).where(alive).duplicated(keep="first").to_numpy() & alive
+    dup_id = ids.where(alive).duplicated(keep="first").to_numpy() & alive
     reason[dup_id] = "duplicate_id"
     alive = reason == ""
     key = pd.DataFrame(values).round(6)
-    key["name"] = names.str.lower().to_numpy()
-    key["artist"] = artists.str.lower().to_numpy()
+    key["name"] = names.str.lower()
+    key["artist"] = artists.str.lower()
     # a track without name/artist cannot be "the same track" as another; only ids tell.
     dup_track = key[alive].duplicated(keep="first").reindex(range(n), fill_value=False).to_numpy()
     dup_track = dup_track & named
@@ -321,12 +323,15 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     dropped = {r: int((reason == r).sum()) for r in DROP_REASONS}
     notes: list[str] = []
     kept_index = np.flatnonzero(keep)
+    def kept(text: pd.Series) -> pd.Series:
+        return text.iloc[kept_index].reset_index(drop=True)
+
     tracks = pd.DataFrame(
         {
-            "track_id": ids[kept_index],
-            "name": names.to_numpy(dtype=object)[kept_index],
-            "artist": artists.to_numpy(dtype=object)[kept_index],
-            "genres": col("genres").str.strip().to_numpy(dtype=object)[kept_index],
+            "track_id": kept(ids),
+            "name": kept(names),
+            "artist": kept(artists),
+            "genres": kept(col("genres").str.strip().reset_index(drop=True)),
         }
     )
     for name in OPTIONAL_NUMERIC:
@@ -335,9 +340,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
         tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)
-    tracks["release_year"] = _release_year(
-        pd.Series(col("release_date").to_numpy(dtype=object)[kept_index], dtype=str)
-    )
+    tracks["release_year"] = _release_year(kept(col("release_date").reset_index(drop=True)))
     for j, name in enumerate(FEATURES):
         tracks[name] = values[kept_index, j]
     tracks["source_row"] = kept_index.astype(np.int64)
