@@ -310,14 +310,17 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     alive = reason == ""
     dup_id = ids.where(alive).duplicated(keep="first").to_numpy() & alive
     reason[dup_id] = "duplicate_id"
-    alive = reason == ""
-    key = pd.DataFrame(values).round(6)
-    key["name"] = names.str.lower()
-    key["artist"] = artists.str.lower()
+    # the "same track" key of the rows still alive only: a full-length key and its
+    # filtered copy were two more copies of every feature and name
+    alive_rows = np.flatnonzero(reason == "")
+    key = pd.DataFrame(np.round(values[alive_rows], 6))
+    key["name"] = names.iloc[alive_rows].str.lower().reset_index(drop=True)
+    key["artist"] = artists.iloc[alive_rows].str.lower().reset_index(drop=True)
+    dup_track = np.zeros(n, dtype=bool)
+    dup_track[alive_rows] = key.duplicated(keep="first").to_numpy()
+    del key
     # a track without name/artist cannot be "the same track" as another; only ids tell.
-    dup_track = key[alive].duplicated(keep="first").reindex(range(n), fill_value=False).to_numpy()
-    dup_track = dup_track & named
-    reason[dup_track & alive] = "duplicate_track"
+    reason[dup_track & named] = "duplicate_track"
     keep = reason == ""
 
     dropped = {r: int((reason == r).sum()) for r in DROP_REASONS}
