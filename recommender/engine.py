@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from indexer.artifact import Artifact, load_artifact
 from indexer.errors import ArtifactError
@@ -153,18 +154,21 @@ class Engine:
                 return [""] * n
             return ["" if v is None or v != v else str(v) for v in tracks[name].tolist()]
 
-        def shared(values: list[str]) -> list[str]:
-            """One string object per distinct value (artists and genre cells repeat)."""
-            seen: dict[str, str] = {}
-            return [seen.setdefault(v, v) for v in values]
+        def text_codes(name: str) -> tuple[np.ndarray, list[str]]:
+            """(code per row, distinct values) of a text column whose values repeat
+            (artists, genre cells): no Python string per row."""
+            if name not in tracks:
+                return np.zeros(n, dtype=np.int64), [""]
+            codes, uniques = pd.factorize(tracks[name])  # uniques in order of first row
+            values = ["" if v is None or v != v else str(v) for v in uniques.tolist()]
+            return np.where(codes < 0, len(values), codes).astype(np.int64), [*values, ""]
 
         self._ids = text_column("track_id")
         self._row_of = {tid: row for row, tid in enumerate(self._ids)}
         self._names = text_column("name")
-        self._artists = shared(text_column("artist"))
-        parsed: dict[str, list[str]] = {}  # genre cells repeat (one per artist): parse each once
-        self._genres = [parsed[g] if g in parsed else parsed.setdefault(g, split_genres(g))
-                        for g in text_column("genres")]
+        self._artist_of, self._artist_values = text_codes("artist")
+        self._genre_cell, cells = text_codes("genres")
+        self._genre_labels = [split_genres(cell) for cell in cells]
         # per-row numbers stay in arrays (NaN = unknown); summary() converts the few it returns
         self._popularity = (tracks["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
                             if "popularity" in tracks else np.full(n, np.nan))
@@ -181,23 +185,26 @@ class Engine:
         self._partitions = {v: (p.start, p.stop) for v, p in self._index.partitions.items()}
 
         folded_names = [fold(s) for s in self._names]
-        folded_artist: dict[str, str] = {}  # fold each distinct artist once
-        artist_keys = [folded_artist[a] if a in folded_artist
-                       else folded_artist.setdefault(a, fold(a)) for a in self._artists]
-        codes: dict[str, int] = {}
-        self._artist_code = np.asarray([codes.setdefault(a, len(codes)) for a in artist_keys],
-                                       dtype=np.int64)
+        folded_artists = [fold(a) for a in self._artist_values]
+        codes: dict[str, int] = {}  # one code per folded artist (for max_per_artist, exclusion)
+        fold_code = np.asarray([codes.setdefault(a, len(codes)) for a in folded_artists],
+                               dtype=np.int64)
+        self._artist_code = fold_code[self._artist_of]
         self._artist_codes = codes
 
-        genre_rows: dict[str, list[int]] = {}
-        tokens = {label: fold(label) for labels in parsed.values() for label in labels}
-        for row, labels in enumerate(self._genres):
+        # rows per folded genre label, from the rows of each distinct genre cell
+        by_cell = np.argsort(self._genre_cell, kind="stable")
+        bounds = np.searchsorted(self._genre_cell[by_cell], np.arange(len(cells) + 1))
+        genre_parts: dict[str, list[np.ndarray]] = {}
+        for cell, labels in enumerate(self._genre_labels):
             for label in labels:
-                genre_rows.setdefault(tokens[label], []).append(row)
-        self._genre_rows = {g: np.unique(np.asarray(r, dtype=np.int64))
-                            for g, r in genre_rows.items()}
+                genre_parts.setdefault(fold(label), []).append(
+                    by_cell[bounds[cell]:bounds[cell + 1]])
+        self._genre_rows = {g: np.unique(np.concatenate(parts))
+                            for g, parts in genre_parts.items()}
 
-        self._search = TrackSearch(folded_names, artist_keys, self._popularity)
+        self._search = TrackSearch(folded_names, [folded_artists[c] for c in
+                                                  self._artist_of.tolist()], self._popularity)
         self._vibe_table = [self._vibe_entry(v) for v in sorted(self._vibes)]
         # every per-row value now lives in the lists and arrays above: release the frame's
         # own copy of them (GBs at 10M rows), keeping its columns for reference
@@ -270,7 +277,14 @@ class Engine:
             for j, f in enumerate(self.features):
                 profile[f] = {k: round(float(q[i, j]), 6)
                               for i, k in enumerate(("p10", "p25", "median", "p75", "p90"))}
-        genres = Counter(label for row in range(start, stop) for label in self._genres[row])
+        # labels counted per distinct genre cell, cells in order of first row (as a row-by-row
+        # count would meet them: most_common breaks ties by that order)
+        cells = self._genre_cell[start:stop]
+        sizes = np.bincount(cells, minlength=len(self._genre_labels))
+        genres: Counter[str] = Counter()
+        for cell in pd.unique(cells).tolist():
+            for label in self._genre_labels[cell]:
+                genres[label] += int(sizes[cell])
         centroid = d.get("centroid") or {}
         centroid_z = list(d.get("centroid_z") or [])
         return {
@@ -329,8 +343,8 @@ class Engine:
         return {
             "track_id": self._ids[row],
             "name": self._names[row],
-            "artist": self._artists[row],
-            "genres": list(self._genres[row]),
+            "artist": self._artist_values[self._artist_of[row]],
+            "genres": list(self._genre_labels[self._genre_cell[row]]),
             "popularity": _number_or_none(float(self._popularity[row])),
             "release_year": _int_or_none(float(self._year_arr[row])),
             "vibe_id": v,

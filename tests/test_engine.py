@@ -162,7 +162,8 @@ def test_max_per_artist_holds_and_stays_exact(e: Engine, data: st.DataObject) ->
     others = [i for i in range(e.n_tracks) if i != row]
     per_artist: dict[str, int] = {}
     for i in others:
-        per_artist[e._artists[i]] = per_artist.get(e._artists[i], 0) + 1
+        artist = e.summary(i)["artist"]
+        per_artist[artist] = per_artist.get(artist, 0) + 1
     possible = sum(min(c, cap) for c in per_artist.values())
     assert len(result["results"]) == min(20, possible)
 
@@ -187,7 +188,7 @@ def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
             continue
         if min_pop is not None and not e._popularity[i] >= min_pop:
             continue
-        if tokens and not tokens & {g.lower() for g in e._genres[i]}:
+        if tokens and not tokens & {g.lower() for g in e.summary(i)["genres"]}:
             continue
         passing.append(i)
     for r in result["results"]:
