@@ -246,6 +246,15 @@ def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
     )
 
 
+def _stripped(text: pd.Series) -> pd.Series:
+    """``text.str.strip()`` with a fresh index; the input's own array when nothing needed
+    stripping (the usual case), so the cleaned columns share the raw columns' memory."""
+    out = text.str.strip()
+    if out.equals(text):
+        out = text
+    return out.reset_index(drop=True)
+
+
 def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogue:
     """Type and clean a frame; see DROP_REASONS for what is dropped and why.
 
@@ -286,10 +295,10 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
 
     # text stays in pandas string arrays throughout (no per-row Python objects: at 10M
     # rows each object column of temporaries costs about a GB)
-    names = col("name").str.strip().reset_index(drop=True)
-    artists = col("artist").str.strip().reset_index(drop=True)
+    names = _stripped(col("name"))
+    artists = _stripped(col("artist"))
     # rows without an id get one derived from name + artist (per row: merged exports mix both)
-    ids = col("track_id").str.strip().reset_index(drop=True)
+    ids = _stripped(col("track_id"))
     named = ((names != "") & (artists != "")).to_numpy()
     needs_id = (ids == "").to_numpy()
     derive = needs_id & named
@@ -334,7 +343,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
             "track_id": kept(ids),
             "name": kept(names),
             "artist": kept(artists),
-            "genres": kept(col("genres").str.strip().reset_index(drop=True)),
+            "genres": kept(_stripped(col("genres"))),
         }
     )
     for name in OPTIONAL_NUMERIC:

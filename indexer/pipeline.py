@@ -120,15 +120,20 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
 CSV_CHUNK_ROWS = 1 << 18  # rows per batch of the labelled CSV export
 
 
-def _tracks_table(
-    catalogue: Catalogue, labels: np.ndarray, names: list[str], order: np.ndarray
+def _sorted_tracks(
+    tracks: pd.DataFrame, labels: np.ndarray, names: list[str], order: np.ndarray
 ) -> pd.DataFrame:
-    tracks = catalogue.tracks.iloc[order].reset_index(drop=True)
-    tracks.insert(0, "row", np.arange(len(tracks), dtype=np.int64))
+    """The cleaned tracks in artifact order, with row, vibe_id and vibe_name. Consumes
+    ``tracks``: each column is dropped from it once copied, so that one column at a time,
+    not the whole table, is held twice (GBs at 10M rows)."""
+    out = pd.DataFrame({"row": np.arange(len(order), dtype=np.int64)})
+    for column in list(tracks.columns):
+        out[column] = tracks[column].take(order).reset_index(drop=True)
+        del tracks[column]
     sorted_labels = labels[order]
-    tracks["vibe_id"] = sorted_labels.astype(np.int32)
-    tracks["vibe_name"] = np.asarray(names, dtype=object)[sorted_labels]
-    return tracks
+    out["vibe_id"] = sorted_labels.astype(np.int32)
+    out["vibe_name"] = np.asarray(names, dtype=object)[sorted_labels]
+    return out
 
 
 def _write_labelled_csv(
@@ -184,14 +189,16 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         vibes = vibe_table(p, names, scaler)
     with stages.stage("index"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
-        tracks = _tracks_table(catalogue, p.labels, names, order)
         # from here on only the sorted copies, the raw rows (for the CSV export) and the
         # cleaning report are needed
         raw, report = catalogue.raw, catalogue.report
+        tracks = _sorted_tracks(catalogue.tracks, p.labels, names, order)
         del catalogue
         Zs = Z[order]
         del Z
         vectors = to_index_space(Zs, settings.metric)
+        if not settings.evaluate:
+            del Zs  # only the analyses read the z-scores; the index has its own vectors
         partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
         index = PartitionedIndex.build(
             vectors, partitions, settings.metric,
