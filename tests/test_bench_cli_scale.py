@@ -1,0 +1,29 @@
+"""bench/bench_cli_scale.py end to end at a toy size, so the script cannot rot unnoticed
+(its real sizes, 1M and 10M, run by hand: see bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bench_cli_scale_runs_build_and_engine_at_a_toy_size(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_cli_scale.py"), "--sizes", "3000",
+         "--queries", "20", "--json", str(out), "--workdir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (r,) = json.loads(out.read_text())["results"]
+    assert r["rows"] == 3000 and r["index"] == "flat"
+    assert 0 < r["build_s"] and 0 < r["build_peak_gib"] and 0 < r["load_peak_gib"]
+    assert set(r["timings"]) >= {"load", "cluster", "index", "write"}
+    for name, q in r["queries"].items():
+        assert 0 < q["p50_ms"] <= q["p99_ms"], name
+    assert "| **build peak RSS**, GiB |" in done.stdout
+    assert list(tmp_path.glob("vibemap-cli-scale-*")) == []  # the artifacts were removed
