@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
 from rich.console import Console
 from rich.table import Table
@@ -31,12 +32,14 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from recommender.engine import Engine
 
     settings = _settings(args)
-    console.print(f"loading [bold]{settings.index_dir}[/bold]")
+    console.print(f"loading [bold]{settings.index_dir}[/bold] (about 10 s per million tracks)")
+    started = time.perf_counter()
     engine = Engine.load(settings.index_dir)
     summary = engine.artifact_summary()
     label = " [yellow](synthetic)[/yellow]" if summary["synthetic"] else ""
     console.print(f"serving {summary['name']} — {summary['label']}{label}: "
-                  f"{engine.n_tracks:,} tracks, K={summary['n_clusters']} "
+                  f"{engine.n_tracks:,} tracks, K={summary['n_clusters']}, loaded in "
+                  f"{time.perf_counter() - started:.1f} s, "
                   f"on http://{settings.host}:{settings.port} (docs at /docs)")
     app = create_app(settings, engine=engine)
     uvicorn.run(app, host=settings.host, port=settings.port,
