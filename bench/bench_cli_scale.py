@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
+from machine import cpu_model, status_kib  # noqa: E402  (bench/machine.py)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -52,13 +52,6 @@ def _emit(line: str = "") -> None:
 
 def _gib(kib: float) -> float:
     return round(kib / 2**20, 2)
-
-
-def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _peak_kib() -> int:
@@ -111,7 +104,7 @@ def _serve(out: Path, queries: int, seed: int) -> dict:
     engine = Engine.load(out)
     load_s = time.perf_counter() - t0
     result = {"load_s": round(load_s, 1), "load_peak_gib": _gib(_peak_kib()),
-              "settled_gib": _gib(_rss_kib())}
+              "settled_gib": _gib(status_kib("VmRSS"))}
     rng = np.random.default_rng(seed)
     rows = rng.choice(engine.n_tracks, size=queries, replace=False).tolist()
     ids = [engine.summary(r)["track_id"] for r in rows]

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
+from machine import cpu_model, status_kib  # noqa: E402  (bench/machine.py)
 
 from indexer.files import sha256_file  # noqa: E402
 
@@ -65,13 +65,6 @@ def _emit(line: str = "") -> None:
 
 
 # ----------------------------------------------------------------- memory probes
-def _status_kib(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def _reset_peak() -> bool:
     """Reset VmHWM to the current RSS (Linux >= 4.0); False where not allowed."""
     try:
@@ -93,7 +86,7 @@ class _Stages:
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - t0, 3)
-        self.peak_mib[name] = round(_status_kib("VmHWM") / 1024, 1)
+        self.peak_mib[name] = round(status_kib("VmHWM") / 1024, 1)
         _emit(f"  {name}: {self.seconds[name]:.1f} s, peak RSS {self.peak_mib[name]:,.0f} MiB")
         return out
 

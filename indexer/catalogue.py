@@ -335,6 +335,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     dropped = {r: int((reason == r).sum()) for r in DROP_REASONS}
     notes: list[str] = []
     kept_index = np.flatnonzero(keep)
+
     def kept(text: pd.Series) -> pd.Series:
         return text.iloc[kept_index].reset_index(drop=True)
 
@@ -352,7 +353,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
         tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)
-    tracks["release_year"] = _release_year(kept(col("release_date").reset_index(drop=True)))
+    tracks["release_year"] = _release_year(kept(col("release_date")))
     for j, name in enumerate(FEATURES):
         tracks[name] = values[kept_index, j]
     tracks["source_row"] = kept_index.astype(np.int64)

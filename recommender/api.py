@@ -120,8 +120,8 @@ def parse_query(model: type[M], request: Request) -> M:
     """The request's query string validated by ``model`` in one pydantic call.
 
     For the hottest route: FastAPI's per-parameter path (one field lookup, validation and
-    error merge per ``Query``) cost ~160 us of a ~550 us /similar request, more than half
-    the search. Same semantics: the last of repeated keys wins, unknown keys are ignored,
+    error merge per ``Query``) made a /similar request ~10% dearer (552 vs 498 us in
+    process). Same semantics: the last of repeated keys wins, unknown keys are ignored,
     errors are a 422 located at ``query.<name>``. Document the route with
     ``openapi_extra=query_parameters(model)``."""
     try:

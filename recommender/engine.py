@@ -170,8 +170,7 @@ class Engine:
         self._genre_cell, cells = text_codes("genres")
         self._genre_labels = [split_genres(cell) for cell in cells]
         # per-row numbers stay in arrays (NaN = unknown); summary() converts the few it returns
-        self._popularity = (tracks["popularity"].to_numpy(dtype=np.float64, na_value=np.nan)
-                            if "popularity" in tracks else np.full(n, np.nan))
+        self._popularity = self._optional_numbers(tracks, "popularity")
         self._year_arr = self._optional_numbers(tracks, "release_year")
         self._durations = self._optional_numbers(tracks, "duration_ms")
         self._vibe_of = tracks["vibe_id"].to_numpy(dtype=np.int64)
