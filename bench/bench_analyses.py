@@ -29,7 +29,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.features import FEATURES  # noqa: E402
+from vibemap.indexer.features import FEATURES  # noqa: E402
 
 ANALYSES = ("profiles", "projection", "genre_map", "genre_agreement", "outliers", "ward")
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
@@ -76,11 +76,11 @@ def run_child(name: str, data: Path, seed: int) -> dict[str, Any]:
     labels = np.load(data / "labels.npy", allow_pickle=False)
     genre_cells = json.loads((data / "genres.json").read_text())
     # Imports first, so the timing is the analysis alone.
-    from indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement
-    from indexer.outliers import find_outliers
-    from indexer.profiles import profile_vibes
-    from indexer.projection import pca_projection
-    from indexer.taxonomy import ward_taxonomy
+    from vibemap.indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement
+    from vibemap.indexer.outliers import find_outliers
+    from vibemap.indexer.profiles import profile_vibes
+    from vibemap.indexer.projection import pca_projection
+    from vibemap.indexer.taxonomy import ward_taxonomy
 
     base = _peak_rss_mib()
     start = time.perf_counter()

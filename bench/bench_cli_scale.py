@@ -97,7 +97,7 @@ def _pcts(fn, args: list) -> dict:
 
 
 def _serve(out: Path, queries: int, seed: int) -> dict:
-    from recommender.engine import Engine, set_search_threads
+    from vibemap.recommender.engine import Engine, set_search_threads
 
     set_search_threads(1)
     t0 = time.perf_counter()

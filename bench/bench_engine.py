@@ -5,7 +5,7 @@
 
 Artifact: ``--index DIR`` when given; otherwise one is built (K=4, no evaluation) into a
 temporary directory from ``--csv``, else from the synthetic demo catalogue (96,000 tracks)
-when ``indexer.demo`` is there, else from ../shared/data/tracks_real.csv.
+when ``vibemap.indexer.demo`` is there, else from ../shared/data/tracks_real.csv.
 
 Each operation runs ``--queries`` times on seeds drawn uniformly at random (seeded), after
 a warm-up, timed per call with ``time.perf_counter_ns``; FAISS runs with ``--threads``
@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
-from recommender.engine import Engine, set_search_threads  # noqa: E402
+from vibemap.recommender.engine import Engine, set_search_threads  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
 TARGET_SIMILAR_P99_MS = 1.0
@@ -42,12 +42,12 @@ def _emit(line: str = "") -> None:
 
 
 def _build(out: Path, csv: Path | None) -> str:
-    from indexer.pipeline import build_index
-    from indexer.settings import BuildSettings
+    from vibemap.indexer.pipeline import build_index
+    from vibemap.indexer.settings import BuildSettings
 
     if csv is None:
         try:
-            from indexer import demo  # noqa: F401
+            from vibemap.indexer import demo  # noqa: F401
         except ImportError:
             csv = DEFAULT_CSV
     settings = BuildSettings(csv=csv, out=out, n_clusters=4, n_init=3, evaluate=False)

@@ -99,9 +99,9 @@ import sys
 
 import uvicorn
 
-from recommender.api import create_app
-from recommender.engine import Engine
-from recommender.settings import ServiceSettings
+from vibemap.recommender.api import create_app
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 
 index, seed, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 settings = ServiceSettings.from_env(index_dir=index, host="127.0.0.1", port=port)

@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_kloop.py [--n 96000] [--csv PATH] [--seed 0] [--json OUT]
 
 Data: with ``--csv``, the nine feature columns of that file; otherwise the synthetic demo
-catalogue (``indexer.demo.generate_catalogue``) when that module exists, else
-../shared/data/tracks_real.csv. Features are z-scored (``indexer.personalities.fit_scaler``,
+catalogue (``vibemap.indexer.demo.generate_catalogue``) when that module exists, else
+../shared/data/tracks_real.csv. Features are z-scored (``vibemap.indexer.personalities.fit_scaler``,
 StandardScaler's maths) and cast to float32. A CSV with fewer rows than ``--n`` is topped
 up by resampling its rows with replacement (said in the output); ``--n 0`` keeps the file's
 rows as they are.
@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
-from indexer.features import FEATURES  # noqa: E402
+from vibemap.indexer.features import FEATURES  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
 K_VALUES = tuple(range(2, 11))
@@ -64,7 +64,7 @@ def _cores() -> int:
 
 def _demo_available() -> bool:
     try:
-        from indexer import demo
+        from vibemap.indexer import demo
     except ImportError:
         return False
     return hasattr(demo, "generate_catalogue")
@@ -74,14 +74,14 @@ def build_matrix(n: int, csv: Path | None, seed: int) -> tuple[np.ndarray, str]:
     """The standardised float32 (n, 9) matrix and a sentence saying where it came from."""
     import pandas as pd
 
-    from indexer.personalities import fit_scaler
+    from vibemap.indexer.personalities import fit_scaler
 
     if csv is None and _demo_available():
-        from indexer import demo
+        from vibemap.indexer import demo
 
         frame = demo.generate_catalogue(n_tracks=n or 96_000, seed=seed)
         raw = frame[list(FEATURES)].to_numpy(np.float64)
-        source = f"synthetic demo catalogue (indexer.demo.generate_catalogue, seed {seed})"
+        source = f"synthetic demo catalogue (vibemap.indexer.demo.generate_catalogue, seed {seed})"
     else:
         path = csv or DEFAULT_CSV
         frame = pd.read_csv(path, usecols=list(FEATURES))
@@ -103,7 +103,7 @@ def build_matrix(n: int, csv: Path | None, seed: int) -> tuple[np.ndarray, str]:
 
 def child_loop(data: Path, seed: int) -> dict[str, Any]:
     X = np.load(data / "X.npy", allow_pickle=False)
-    from indexer.kloop import run_k_loop
+    from vibemap.indexer.kloop import run_k_loop
 
     start = time.perf_counter()
     result = run_k_loop(X, k_values=K_VALUES, seed=seed, keep_samples_for=SKLEARN_K)
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         sk = _run_child("sklearn", data, args.seed)
         _emit(f"  sklearn {sk['wall_s']:.1f} s, peak RSS {sk['peak_rss_mib']:.0f} MiB")
 
-    from indexer.kloop import KLoopResult, KLoopTimings, KMetrics, choose_k
+    from vibemap.indexer.kloop import KLoopResult, KLoopTimings, KMetrics, choose_k
 
     res = loop["result"]
     result = KLoopResult(

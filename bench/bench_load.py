@@ -103,8 +103,8 @@ class Expected:
 
 def expected_of(paths: dict[str, Path]) -> dict[str, Expected]:
     """tag -> Expected, with the tag made by the service's own function."""
-    from recommender.api import artifact_tag
-    from recommender.engine import Engine
+    from vibemap.recommender.api import artifact_tag
+    from vibemap.recommender.engine import Engine
 
     out = {}
     for name, path in paths.items():

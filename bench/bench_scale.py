@@ -5,7 +5,7 @@
         [--n-init 10] [--ann-threshold N] [--seed 0] [--json OUT] [--workdir DIR]
 
 Each size runs in two fresh child processes, so that one size's memory does not count
-against the next: the first draws the nine features with ``indexer.demo.sample_features``
+against the next: the first draws the nine features with ``vibemap.indexer.demo.sample_features``
 (the demo generator's features, without its text metadata) and saves them to a
 scratch ``features.npy``; the second, whose peak RSS is what is reported, runs the
 pipeline's pure steps on them and then queries the index it wrote:
@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from machine import cpu_model, status_kib  # noqa: E402  (bench/machine.py)
 
-from indexer.files import sha256_file  # noqa: E402
+from vibemap.indexer.files import sha256_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -93,7 +93,7 @@ class _Stages:
 
 # ------------------------------------------------------------------ child steps
 def _generate(n: int, seed: int, path: Path) -> None:
-    from indexer.demo import sample_features
+    from vibemap.indexer.demo import sample_features
 
     t0 = time.perf_counter()
     F = sample_features(n, seed)
@@ -105,7 +105,7 @@ def _cluster(Z: np.ndarray, n_clusters: int, seed: int, n_init: int, sample: int
              full_max: int) -> dict:
     """The pipeline's K-Means on every row up to ``full_max`` rows, else on a sample
     followed by nearest-centroid assignment of every row."""
-    from indexer.personalities import fit_personalities
+    from vibemap.indexer.personalities import fit_personalities
 
     n = len(Z)
     out: dict = {}
@@ -145,7 +145,7 @@ def _write(out: Path, F: np.ndarray, order: np.ndarray, labels: np.ndarray,
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from indexer.features import FEATURES
+    from vibemap.indexer.features import FEATURES
 
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "vectors.npy", vectors, allow_pickle=False)
@@ -184,8 +184,8 @@ def _pcts(ms: np.ndarray) -> dict:
 def _query(index, X: np.ndarray, labels: np.ndarray, n_queries: int, seed: int) -> dict:
     import faiss
 
-    from indexer.vector_index import _drop_self, exact_search, recall_at_k
-    from recommender.engine import set_search_threads
+    from vibemap.indexer.vector_index import _drop_self, exact_search, recall_at_k
+    from vibemap.recommender.engine import set_search_threads
 
     n = len(X)
     rows = np.random.default_rng(seed + 1).choice(n, min(n_queries, n), replace=False)
@@ -225,9 +225,9 @@ def _query(index, X: np.ndarray, labels: np.ndarray, n_queries: int, seed: int) 
 
 
 def _build_and_query(args: argparse.Namespace) -> dict:
-    from indexer.personalities import fit_scaler
-    from indexer.settings import BuildSettings
-    from indexer.vector_index import (
+    from vibemap.indexer.personalities import fit_scaler
+    from vibemap.indexer.settings import BuildSettings
+    from vibemap.indexer.vector_index import (
         PartitionedIndex,
         index_type_for,
         partitions_from_sorted_labels,
@@ -323,7 +323,7 @@ def _report(results: list[dict], argv: list[str]) -> None:
     _emit()
     _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_scale.py', *argv])}` on "
           f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end "
-          "(a shared machine). Features from `indexer.demo.sample_features`; build = scale + "
+          "(a shared machine). Features from `vibemap.indexer.demo.sample_features`; build = scale + "
           "K-Means + sort + index build (incl. recall tuning) + write (vectors.npy, a "
           "minimal tracks.parquet, FAISS files, sha256). Queries: one thread, one vector, "
           "limit 11, on the index loaded back from disk.")

@@ -45,9 +45,9 @@ PAGE_TARGET_MS, ACTION_TARGET_MS = 2000.0, 500.0
 SERVER = """
 import sys
 import uvicorn
-from recommender.api import create_app
-from recommender.settings import ServiceSettings
-from ui.app import mount_ui
+from vibemap.recommender.api import create_app
+from vibemap.recommender.settings import ServiceSettings
+from vibemap.ui.app import mount_ui
 index, port = sys.argv[1], int(sys.argv[2])
 app = create_app(ServiceSettings(index_dir=index, port=port))
 mount_ui(app, f"http://127.0.0.1:{port}")

@@ -12,7 +12,7 @@ Run by hand from the repository root::
 
 Method (recorded in the JSON's ``note``):
 
-1. keep the rows whose nine features lie in ``indexer.features.VALID_RANGES``;
+1. keep the rows whose nine features lie in ``vibemap.indexer.features.VALID_RANGES``;
 2. per feature, a quantile table (the marginal distribution);
 3. per feature, tie-aware normal scores (the expected standard-normal value of
    each value's rank interval, so point masses such as instrumentalness == 0 get
@@ -55,9 +55,9 @@ from scipy import special
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from indexer.demo import sample_features  # noqa: E402
-from indexer.features import FEATURES, VALID_RANGES  # noqa: E402
-from indexer.files import sha256_file  # noqa: E402
+from vibemap.indexer.demo import sample_features  # noqa: E402
+from vibemap.indexer.features import FEATURES, VALID_RANGES  # noqa: E402
+from vibemap.indexer.files import sha256_file  # noqa: E402
 
 STATS_VERSION = 1
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "tracks_real.csv"

@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from indexer.errors import ArtifactError
-from indexer.files import sha256_file
-from indexer.personalities import Scaler
-from indexer.vector_index import Partition, PartitionedIndex
+from vibemap.indexer.errors import ArtifactError
+from vibemap.indexer.files import sha256_file
+from vibemap.indexer.personalities import Scaler
+from vibemap.indexer.vector_index import Partition, PartitionedIndex
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from indexer.errors import CatalogueError
-from indexer.features import FEATURES, VALID_RANGES
-from indexer.files import sha256_file
+from vibemap.indexer.errors import CatalogueError
+from vibemap.indexer.features import FEATURES, VALID_RANGES
+from vibemap.indexer.files import sha256_file
 
 logger = logging.getLogger(__name__)
 

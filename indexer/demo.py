@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from indexer.features import FEATURES, VALID_RANGES
+from vibemap.indexer.features import FEATURES, VALID_RANGES
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from indexer.features import FEATURES
-from indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement
-from indexer.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
-from indexer.outliers import find_outliers
-from indexer.profiles import profile_vibes
-from indexer.projection import pca_projection
-from indexer.taxonomy import ward_taxonomy
+from vibemap.indexer.features import FEATURES
+from vibemap.indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement
+from vibemap.indexer.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
+from vibemap.indexer.outliers import find_outliers
+from vibemap.indexer.profiles import profile_vibes
+from vibemap.indexer.projection import pca_projection
+from vibemap.indexer.taxonomy import ward_taxonomy
 
 logger = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from indexer import artifact
-from indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
-from indexer.errors import BuildError
-from indexer.features import FEATURES
-from indexer.files import sha256_file
-from indexer.personalities import (
+from vibemap.indexer import artifact
+from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
+from vibemap.indexer.errors import BuildError
+from vibemap.indexer.features import FEATURES
+from vibemap.indexer.files import sha256_file
+from vibemap.indexer.personalities import (
     Personalities,
     Scaler,
     describe_signature,
@@ -33,8 +33,8 @@ from indexer.personalities import (
     fit_scaler,
     name_vibes,
 )
-from indexer.settings import BuildSettings
-from indexer.vector_index import (
+from vibemap.indexer.settings import BuildSettings
+from vibemap.indexer.vector_index import (
     PartitionedIndex,
     index_type_for,
     partitions_from_sorted_labels,
@@ -80,7 +80,7 @@ class _Stages:
 
 def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
     """The synthetic demo catalogue, through the same cleaning as a user CSV."""
-    from indexer import demo
+    from vibemap.indexer import demo
 
     frame = demo.generate_catalogue(n_tracks=n_tracks, seed=seed)
     catalogue = clean_catalogue(frame, source_name=demo.DEMO_LABEL)
@@ -90,7 +90,7 @@ def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
         "kind": "demo",
         "synthetic": True,
         "label": demo.DEMO_LABEL,
-        "generator": "indexer.demo.generate_catalogue",
+        "generator": "vibemap.indexer.demo.generate_catalogue",
         "n_tracks": n_tracks,
         "generator_seed": seed,
         "stats_file": stats_path.name,
@@ -208,7 +208,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
     if settings.evaluate:
-        from indexer.evaluation import evaluate_build  # heavy imports only when evaluating
+        from vibemap.indexer.evaluation import evaluate_build  # heavy imports only when evaluating
 
         with stages.stage("evaluate"):
             evaluation = evaluate_build(
@@ -270,7 +270,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
 def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
     """Run the validation analyses on an existing artifact and rewrite it atomically with
     the new metrics.json / analysis.npz (for artifacts built with --no-eval)."""
-    from indexer.evaluation import evaluate_build
+    from vibemap.indexer.evaluation import evaluate_build
 
     art = artifact.load_artifact(path)
     Z = art.scaler.transform(art.tracks[list(art.features)].to_numpy(dtype=np.float64))

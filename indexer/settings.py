@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.errors import BuildError
-from indexer.vector_index import METRICS
+from vibemap.indexer.errors import BuildError
+from vibemap.indexer.vector_index import METRICS
 
 MAX_CLUSTERS = 50
 
@@ -19,7 +19,7 @@ class BuildSettings:
     out : the artifact directory (``indexes/<name>``).
     ann_threshold : catalogues of up to this many rows (in all) get exact flat FAISS
         search; larger ones an approximate IVF-Flat index tuned to recall@10 >= 0.99
-        (see indexer.vector_index). Flat search of 1M 9-D rows takes ~5 ms per query
+        (see vibemap.indexer.vector_index). Flat search of 1M 9-D rows takes ~5 ms per query
         on one core, over the 5 ms p99 target; 500k keeps flat under it.
     """
 

@@ -35,9 +35,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indexer.errors import ArtifactError, VibemapError
-from recommender import insights
-from recommender.engine import (
+from vibemap.indexer.errors import ArtifactError, VibemapError
+from vibemap.recommender import insights
+from vibemap.recommender.engine import (
     COMBINATION_RULE,
     MAX_LIMIT,
     MAX_OFFSET,
@@ -45,7 +45,7 @@ from recommender.engine import (
     Engine,
     set_search_threads,
 )
-from recommender.errors import (
+from vibemap.recommender.errors import (
     AdminDisabled,
     ArtifactNotLoaded,
     Busy,
@@ -54,8 +54,8 @@ from recommender.errors import (
     Unauthorized,
     VibeNotFound,
 )
-from recommender.metrics import CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
-from recommender.schemas import (
+from vibemap.recommender.metrics import CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
+from vibemap.recommender.schemas import (
     ARTIFACT_NAME_PATTERN,
     MAX_LIST_ITEMS,
     MAX_TEXT,
@@ -76,7 +76,7 @@ from recommender.schemas import (
     Vibe,
     VibesResponse,
 )
-from recommender.settings import ServiceSettings
+from vibemap.recommender.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 

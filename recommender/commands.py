@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def _settings(args: argparse.Namespace):
-    from recommender.settings import ServiceSettings
+    from vibemap.recommender.settings import ServiceSettings
 
     return ServiceSettings.from_env(index_dir=getattr(args, "index", None),
                                     host=getattr(args, "host", None),
@@ -28,8 +28,8 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     """Load the artifact (failing fast on a bad one), then run uvicorn on the app."""
     import uvicorn
 
-    from recommender.api import create_app
-    from recommender.engine import Engine
+    from vibemap.recommender.api import create_app
+    from vibemap.recommender.engine import Engine
 
     settings = _settings(args)
     console.print(f"loading [bold]{settings.index_dir}[/bold] (about 10 s per million tracks)")
@@ -53,7 +53,7 @@ def _features_text(items: list[dict]) -> str:
 
 def cmd_recommend(args: argparse.Namespace, console: Console) -> int:
     """Print the tracks most similar to one track as a table."""
-    from recommender.engine import Engine, set_search_threads
+    from vibemap.recommender.engine import Engine, set_search_threads
 
     settings = _settings(args)
     set_search_threads(settings.search_threads)

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from indexer.artifact import Artifact, load_artifact
-from indexer.errors import ArtifactError
-from indexer.vector_index import to_index_space
-from recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
-from recommender.search import TrackSearch
-from recommender.text import fold, genre_tokens, split_genres
+from vibemap.indexer.artifact import Artifact, load_artifact
+from vibemap.indexer.errors import ArtifactError
+from vibemap.indexer.vector_index import to_index_space
+from vibemap.recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
+from vibemap.recommender.search import TrackSearch
+from vibemap.recommender.text import fold, genre_tokens, split_genres
 
 MAX_SEEDS = 5
 MAX_NEGATIVES = 5

@@ -1,9 +1,9 @@
 """Domain errors of the online service. The API maps each to one HTTP status and
-code in one place (``recommender.api.ERROR_MAP``); the CLI prints them as one line."""
+code in one place (``vibemap.recommender.api.ERROR_MAP``); the CLI prints them as one line."""
 
 from __future__ import annotations
 
-from indexer.errors import VibemapError
+from vibemap.indexer.errors import VibemapError
 
 
 class TrackNotFound(VibemapError):

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recommender.engine import Engine
-from recommender.errors import Busy, InvalidQuery
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.errors import Busy, InvalidQuery
 
 MAX_PCA_POINTS = 20_000
 LIVE_MAX_SAMPLE = 20_000
@@ -99,7 +99,7 @@ def tracks_csv(engine: Engine, q: str | None = None, vibe: int | str | None = No
 def live_k_loop(engine: Engine, sample_size: int = 5000, k_min: int = 2, k_max: int = 10,
                 seed: int = 0) -> dict:
     """K-Means++ and the exact metrics for K = k_min..k_max on a seeded random sample."""
-    from indexer.kloop import choose_k, run_k_loop  # sklearn is loaded only when asked
+    from vibemap.indexer.kloop import choose_k, run_k_loop  # sklearn is loaded only when asked
 
     if not LIVE_MIN_SAMPLE <= sample_size <= LIVE_MAX_SAMPLE:
         raise InvalidQuery(f"sample_size must be between {LIVE_MIN_SAMPLE} and "

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from recommender.engine import (
+from vibemap.recommender.engine import (
     COMBINATION_RULE,
     MAX_LIMIT,
     MAX_NEGATIVES,
@@ -80,7 +80,7 @@ class Scope(BaseModel):
 
 class SimilarQuery(BaseModel):
     """Query string of GET /v1/tracks/{track_id}/similar (validated in one pass by
-    ``recommender.api.parse_query``; unknown parameters are ignored, as FastAPI does)."""
+    ``vibemap.recommender.api.parse_query``; unknown parameters are ignored, as FastAPI does)."""
 
     model_config = ConfigDict(extra="ignore")
 

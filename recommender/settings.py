@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from recommender.errors import SettingsError
+from vibemap.recommender.errors import SettingsError
 
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a 100-item batch of recommendation queries is ~20 KiB
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from indexer.features import FEATURES
+from vibemap.indexer.features import FEATURES
 
 GENRES = ("dance pop", "indie folk", "hard rock", "rap", "ambient")
 
@@ -61,8 +61,8 @@ def build_tiny_artifact(
     name: str = "tiny",
 ) -> Path:
     """Build a real artifact from a tiny CSV (no evaluation) and return its directory."""
-    from indexer.pipeline import build_index
-    from indexer.settings import BuildSettings
+    from vibemap.indexer.pipeline import build_index
+    from vibemap.indexer.settings import BuildSettings
 
     csv = write_tracks_csv(tmp_path / f"{name}.csv", n=n, seed=seed, n_blobs=n_clusters)
     out = tmp_path / "indexes" / name

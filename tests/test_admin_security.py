@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import build_tiny_artifact
-from recommender import api
-from recommender.api import create_app
-from recommender.engine import Engine
-from recommender.errors import SettingsError
-from recommender.settings import ServiceSettings
+from vibemap.recommender import api
+from vibemap.recommender.api import create_app
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.errors import SettingsError
+from vibemap.recommender.settings import ServiceSettings
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import build_tiny_artifact
-from recommender.api import create_app, get_engine
-from recommender.engine import Engine
-from recommender.settings import ServiceSettings
+from vibemap.recommender.api import create_app, get_engine
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

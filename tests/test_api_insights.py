@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import write_tracks_csv
-from recommender.api import create_app
-from recommender.engine import Engine
-from recommender.settings import ServiceSettings
+from vibemap.recommender.api import create_app
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 from vibemap.cli import main
 
 

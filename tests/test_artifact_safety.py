@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import build_tiny_artifact
-from recommender.api import create_app
-from recommender.engine import Engine
-from recommender.settings import ServiceSettings
+from vibemap.recommender.api import create_app
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 from vibemap import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,8 +190,8 @@ def test_the_artifact_reader_loads_a_pickled_npy_never(indexes: Path, tmp_path: 
     checksums, and never unpickled."""
     import numpy as np
 
-    from indexer.artifact import finalize_manifest
-    from indexer.errors import ArtifactError
+    from vibemap.indexer.artifact import finalize_manifest
+    from vibemap.indexer.errors import ArtifactError
 
     art = tmp_path / "pickled"
     shutil.copytree(indexes / "good", art)

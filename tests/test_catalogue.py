@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import make_tracks
-from indexer.catalogue import DROP_REASONS, clean_catalogue, load_catalogue, read_csv_text
-from indexer.errors import CatalogueError
-from indexer.features import FEATURES
+from vibemap.indexer.catalogue import DROP_REASONS, clean_catalogue, load_catalogue, read_csv_text
+from vibemap.indexer.errors import CatalogueError
+from vibemap.indexer.features import FEATURES
 
 
 def _text(frame: pd.DataFrame) -> pd.DataFrame:

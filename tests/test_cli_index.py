@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from factories import make_tracks, write_tracks_csv
-from indexer.artifact import load_artifact
+from vibemap.indexer.artifact import load_artifact
 from vibemap.cli import main
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from factories import build_tiny_artifact
-from recommender import commands
+from vibemap.recommender import commands
 from vibemap import cli
 
 
@@ -35,7 +35,7 @@ def run(monkeypatch: pytest.MonkeyPatch):
 
 
 def _first_track(artifact: Path) -> tuple[str, str]:
-    from recommender.engine import Engine
+    from vibemap.recommender.engine import Engine
 
     engine = Engine.load(artifact)
     top = engine.search_tracks(limit=1)["results"][0]

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from factories import build_tiny_artifact, write_tracks_csv
-from indexer.artifact import load_artifact
+from vibemap.indexer.artifact import load_artifact
 from vibemap.cli import main
 
 

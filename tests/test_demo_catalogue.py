@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-from indexer.demo import (
+from vibemap.indexer.demo import (
     COLUMNS,
     DEFAULT_STATS_PATH,
     DEMO_LABEL,
@@ -21,7 +21,7 @@ from indexer.demo import (
     load_demo_stats,
     sample_features,
 )
-from indexer.features import FEATURES, VALID_RANGES
+from vibemap.indexer.features import FEATURES, VALID_RANGES
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def test_point_mass_at_zero_instrumentalness(catalogue: pd.DataFrame) -> None:
 
 
 def test_loader_keeps_every_demo_row(tmp_path: Path, stats: dict) -> None:
-    from indexer.catalogue import clean_catalogue, read_csv_text
+    from vibemap.indexer.catalogue import clean_catalogue, read_csv_text
 
     path = tmp_path / "demo.csv"
     generate_catalogue(3_000, seed=2, stats=stats).to_csv(path, index=False)

@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import build_tiny_artifact
-from indexer.artifact import Artifact
-from indexer.features import FEATURES
-from indexer.personalities import fit_scaler
-from indexer.vector_index import PartitionedIndex, partitions_from_sorted_labels, to_index_space
-from recommender.engine import MAX_LIMIT, Engine
-from recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
+from vibemap.indexer.artifact import Artifact
+from vibemap.indexer.features import FEATURES
+from vibemap.indexer.personalities import fit_scaler
+from vibemap.indexer.vector_index import PartitionedIndex, partitions_from_sorted_labels, to_index_space
+from vibemap.recommender.engine import MAX_LIMIT, Engine
+from vibemap.recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
 
 GENRES = ("dance pop", "indie folk", "hard rock", "rap", "ambient")
 FAST = settings(max_examples=25, deadline=None,

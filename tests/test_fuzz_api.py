@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from factories import write_tracks_csv
-from recommender.api import create_app
-from recommender.engine import Engine
-from recommender.settings import ServiceSettings
+from vibemap.recommender.api import create_app
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 from vibemap.cli import main
 
 schemathesis = pytest.importorskip("schemathesis")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indexer.genres import (
+from vibemap.indexer.genres import (
     _drop_self,
     genre_lists,
     genre_vibe_map,

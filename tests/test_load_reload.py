@@ -18,9 +18,9 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from recommender.api import ARTIFACT_HEADER, create_app
-from recommender.engine import Engine
-from recommender.settings import ServiceSettings
+from vibemap.recommender.api import ARTIFACT_HEADER, create_app
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "load-admin-token"

@@ -11,8 +11,8 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
 from factories import make_tracks
-from indexer.features import FEATURES
-from indexer.personalities import ARCHETYPES, fit_personalities, fit_scaler, name_vibes
+from vibemap.indexer.features import FEATURES
+from vibemap.indexer.personalities import ARCHETYPES, fit_personalities, fit_scaler, name_vibes
 
 
 def test_scaler_equals_sklearn_and_round_trips() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indexer.features import FEATURES
-from indexer.profiles import profile_vibes
+from vibemap.indexer.features import FEATURES
+from vibemap.indexer.profiles import profile_vibes
 
 
 def catalogue(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

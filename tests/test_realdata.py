@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.artifact import load_artifact
-from indexer.features import FEATURES
+from vibemap.indexer.artifact import load_artifact
+from vibemap.indexer.features import FEATURES
 from vibemap.cli import main
 
 pytestmark = pytest.mark.realdata

@@ -13,8 +13,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from ui import charts, handlers, views
-from ui.client import ROUTE_MISSING, ApiClient, ApiError
+from vibemap.ui import charts, handlers, views
+from vibemap.ui.client import ROUTE_MISSING, ApiClient, ApiError
 
 FEATURES = ["energy", "danceability", "loudness", "speechiness", "acousticness",
             "instrumentalness", "liveness", "valence", "tempo"]

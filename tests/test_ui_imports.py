@@ -9,13 +9,14 @@ import sys
 
 from tests.conftest import REPO_ROOT
 
-FORBIDDEN = ("sklearn", "faiss", "indexer", "recommender")
+FORBIDDEN = ("sklearn", "faiss", "vibemap.indexer", "vibemap.recommender")
 
 PROBE = """
 import json, sys
-import ui.app, ui.commands, ui.handlers, ui.views, ui.client
-ui.app.build_app(ui.client.ApiClient("http://127.0.0.1:9", timeout=0.1))
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+import vibemap.ui.app, vibemap.ui.commands, vibemap.ui.handlers, vibemap.ui.views, vibemap.ui.client
+vibemap.ui.app.build_app(vibemap.ui.client.ApiClient("http://127.0.0.1:9", timeout=0.1))
+print(json.dumps(sorted({".".join(name.split(".")[:2]) if name.startswith("vibemap.") else name.split(".")[0]
+                        for name in sys.modules})))
 """
 
 
@@ -30,7 +31,7 @@ def test_ui_imports_no_model_code():
 def test_ui_subcommand_registers_its_flags():
     import argparse
 
-    from ui.commands import cmd_ui, register
+    from vibemap.ui.commands import cmd_ui, register
 
     parser = argparse.ArgumentParser(prog="vibemap")
     register(parser.add_subparsers(dest="command"))

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.artifact import load_artifact
-from indexer.errors import BuildError
-from indexer.pipeline import build_index
-from indexer.settings import BuildSettings
-from indexer.vector_index import (
+from vibemap.indexer.artifact import load_artifact
+from vibemap.indexer.errors import BuildError
+from vibemap.indexer.pipeline import build_index
+from vibemap.indexer.settings import BuildSettings
+from vibemap.indexer.vector_index import (
     FLAT,
     IVF_FLAT,
     SPEC_FILE,
@@ -231,7 +231,7 @@ def test_pipeline_uses_ivf_above_the_threshold(tmp_path: Path) -> None:
     spec = json.loads((broken / SPEC_FILE).read_text())
     spec["nprobe"] = 1
     (broken / SPEC_FILE).write_text(json.dumps(spec))
-    from indexer.errors import ArtifactError
+    from vibemap.indexer.errors import ArtifactError
 
     with pytest.raises(ArtifactError, match="checksum mismatch"):
         load_artifact(broken)

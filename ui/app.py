@@ -1,9 +1,9 @@
-"""The Gradio Blocks app: layout and wiring only, over :mod:`ui.handlers`.
+"""The Gradio Blocks app: layout and wiring only, over :mod:`vibemap.ui.handlers`.
 
 ``build_app(client)`` lays out six tabs and connects each control to a handler with
 ``.click(fn, inputs, outputs)``; ``mount_ui`` puts the app at ``/ui`` of a FastAPI app (one
 process, one port, as ``vibemap demo`` does) and ``run_ui`` serves it on its own against a
-remote API. Every number comes from the HTTP API through :class:`ui.client.ApiClient`.
+remote API. Every number comes from the HTTP API through :class:`vibemap.ui.client.ApiClient`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from ui import handlers as h  # noqa: E402
-from ui import views  # noqa: E402
-from ui.charts import CSS, table_html  # noqa: E402
-from ui.client import ApiClient  # noqa: E402
+from vibemap.ui import handlers as h  # noqa: E402
+from vibemap.ui import views  # noqa: E402
+from vibemap.ui.charts import CSS, table_html  # noqa: E402
+from vibemap.ui.client import ApiClient  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

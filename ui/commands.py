@@ -29,8 +29,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_ui(args: argparse.Namespace, console: Any) -> int:
-    from ui.app import run_ui
-    from ui.client import ApiClient, ApiError
+    from vibemap.ui.app import run_ui
+    from vibemap.ui.client import ApiClient, ApiError
 
     with ApiClient(args.api, timeout=args.timeout) as client:
         try:

@@ -1,9 +1,9 @@
 """What each UI interaction does: plain functions of (client, inputs) -> outputs.
 
-Outputs are pandas frames (tables, drawn by ``ui.app`` as plain HTML tables), HTML/SVG and
-markdown strings, and (label, value) choice lists; ``ui.app`` wires them to components.
+Outputs are pandas frames (tables, drawn by ``vibemap.ui.app`` as plain HTML tables), HTML/SVG and
+markdown strings, and (label, value) choice lists; ``vibemap.ui.app`` wires them to components.
 No Gradio import here, and no model code: every number shown comes from the API through
-:class:`ui.client.ApiClient`.
+:class:`vibemap.ui.client.ApiClient`.
 Every handler catches :class:`ApiError` and returns a friendly message in place of its
 outputs, so a page never shows a stack trace.
 """
@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from ui import charts
-from ui.client import ApiError
-from ui.shapes import (
+from vibemap.ui import charts
+from vibemap.ui.client import ApiError
+from vibemap.ui.shapes import (
     Client,
     as_track,
     error_md,

@@ -1,6 +1,6 @@
 """Readers of the API's JSON that tolerate small shape differences, and page messages.
 
-Pure functions on dicts; shared by :mod:`ui.handlers` and :mod:`ui.views`.
+Pure functions on dicts; shared by :mod:`vibemap.ui.handlers` and :mod:`vibemap.ui.views`.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any, Protocol
 
-from ui.client import ApiError
+from vibemap.ui.client import ApiError
 
 
 class Client(Protocol):
-    """The methods of :class:`ui.client.ApiClient` the handlers use (fakes implement these)."""
+    """The methods of :class:`vibemap.ui.client.ApiClient` the handlers use (fakes implement these)."""
 
     def artifact(self) -> dict: ...
     def search_tracks(self, q: str | None = None, **kw: Any) -> dict: ...

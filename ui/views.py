@@ -1,5 +1,5 @@
 """The read-only analysis tabs (vibes, validation, genres, outliers & taxonomy): plain
-functions of (client) -> outputs, like :mod:`ui.handlers`, over GET /v1/vibes and
+functions of (client) -> outputs, like :mod:`vibemap.ui.handlers`, over GET /v1/vibes and
 GET /v1/validation (metrics.json). The only request that computes anything is the live
 K-loop, which the API runs on a sample.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ui import charts
-from ui.client import ApiError
-from ui.shapes import (
+from vibemap.ui import charts
+from vibemap.ui.client import ApiError
+from vibemap.ui.shapes import (
     Client,
     as_track,
     error_md,

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from indexer.errors import VibemapError
+from vibemap.indexer.errors import VibemapError
 
 logger = logging.getLogger("vibemap")
 
@@ -61,8 +61,8 @@ def _print_build_summary(console: Console, result) -> None:
 
 
 def cmd_index(args: argparse.Namespace, console: Console) -> int:
-    from indexer.pipeline import build_index
-    from indexer.settings import BuildSettings
+    from vibemap.indexer.pipeline import build_index
+    from vibemap.indexer.settings import BuildSettings
 
     csv = Path(args.csv) if args.csv else None
     out = (
@@ -98,8 +98,8 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
-    from indexer.artifact import load_artifact
-    from indexer.pipeline import evaluate_artifact
+    from vibemap.indexer.artifact import load_artifact
+    from vibemap.indexer.pipeline import evaluate_artifact
     from vibemap.reports import print_metrics
 
     path = Path(args.index)
@@ -121,11 +121,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
     from fastapi.responses import RedirectResponse
 
-    from indexer.artifact import read_manifest
-    from recommender.api import create_app
-    from recommender.engine import Engine
-    from recommender.settings import ServiceSettings
-    from ui.app import mount_ui
+    from vibemap.indexer.artifact import read_manifest
+    from vibemap.recommender.api import create_app
+    from vibemap.recommender.engine import Engine
+    from vibemap.recommender.settings import ServiceSettings
+    from vibemap.ui.app import mount_ui
 
     index = Path(args.index)
     if args.rebuild or not (index / "manifest.json").is_file():
@@ -202,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-tracks", type=int, default=96_000, help="size of the demo catalogue")
     p.set_defaults(func=cmd_demo)
 
-    from recommender.commands import register as register_recommender
-    from ui.commands import register as register_ui
+    from vibemap.recommender.commands import register as register_recommender
+    from vibemap.ui.commands import register as register_ui
 
     register_recommender(sub)
     register_ui(sub)
