@@ -184,7 +184,9 @@ def _pcts(ms: np.ndarray) -> dict:
 def _query(index, X: np.ndarray, labels: np.ndarray, n_queries: int, seed: int) -> dict:
     import faiss
 
-    from vibemap.indexer.vector_index import _drop_self, exact_search, recall_at_k
+    from vibemap.indexer.exhaustive_search import exact_search
+    from vibemap.indexer.recall import drop_self as _drop_self
+    from vibemap.indexer.recall import recall_at_k
     from vibemap.recommender.engine import set_search_threads
 
     n = len(X)

@@ -10,12 +10,23 @@ Layout (all paths relative to the artifact directory)::
     tracks.parquet         the cleaned tracks sorted by vibe; row i = FAISS id i
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
+    vibes.json             per-vibe facts as GET /v1/vibes shows them (format 2):
+                           {"features", "top_genres_limit", "typical_tracks_limit",
+                            "vibes": [{vibe_id, name, slug, size, share, signature, centroid,
+                            centroid_z, profile, top_genres, typical_rows}]}
+    genres/vocabulary.json {"labels": [...]} distinct parsed genre labels (format 2)
+    genres/offsets.npy     int64 (n + 1,): row i's labels are codes[offsets[i]:offsets[i+1]]
+    genres/codes.npy       int32 (offsets[-1],): indexes into the vocabulary
     analysis.npz           per-track analysis arrays (silhouette, outlier flags, PCA
                            sample rows and coordinates); only when evaluated
     faiss/all.faiss        FAISS index over all rows (flat, or IVF-Flat above ann_threshold
                            with lists grouped by vibe)
     faiss/vibe_<v>.faiss   flat FAISS index over vibe v's contiguous rows (flat builds only)
-    faiss/index.json       index type and parameters (nprobe per scope for IVF)
+
+The index type and parameters live in the manifest only (``build.index``,
+``build.index_params``); format 1 also wrote them to ``faiss/index.json``, which is now
+ignored. Format-1 artifacts still load: their parsed genres and vibe facts are derived on
+load by the same functions the build uses.
 
 Nothing here is pickled: arrays are .npy (loaded with allow_pickle=False), tables
 parquet, facts JSON, indexes FAISS's own format. A build writes into a temporary
@@ -32,23 +43,38 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from vibemap.indexer import artifact_checks as checks
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
+from vibemap.indexer.genre_labels import GenreCodes, encode_genres
+from vibemap.indexer.index_io import spec_from_manifest
+from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
 from vibemap.indexer.vector_index import Partition, PartitionedIndex
+from vibemap.indexer.vibe_facts import vibe_facts, vibes_document
+
+__all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "genre_summary",
+           "load_artifact", "read_genres", "read_manifest", "read_vibe_facts", "staged_artifact",
+           "verify_files", "write_genres", "write_json", "write_vibes"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)  # format 1: no vibes.json / genres/ (derived on load)
 MANIFEST = "manifest.json"
-REQUIRED_FILES = (
+VIBES = "vibes.json"
+GENRE_VOCABULARY = "genres/vocabulary.json"
+GENRE_OFFSETS = "genres/offsets.npy"
+GENRE_CODES = "genres/codes.npy"
+_FORMAT_1_FILES = (
     "scaler.json",
     "centroids.json",
     "vectors.npy",
@@ -57,6 +83,10 @@ REQUIRED_FILES = (
     "metrics.json",
     "faiss/all.faiss",
 )
+REQUIRED_FILES = {
+    1: _FORMAT_1_FILES,
+    2: (*_FORMAT_1_FILES, VIBES, GENRE_VOCABULARY, GENRE_OFFSETS, GENRE_CODES),
+}
 
 
 def write_json(path: Path, data: object) -> None:
@@ -163,9 +193,46 @@ def finalize_manifest(directory: Path, manifest: dict) -> dict:
     return manifest
 
 
+def write_genres(directory: Path, genres: GenreCodes) -> None:
+    """The parsed genres (see :class:`GenreCodes`) under ``genres/``."""
+    (directory / "genres").mkdir(parents=True, exist_ok=True)
+    write_json(directory / GENRE_VOCABULARY, {"labels": list(genres.vocabulary)})
+    np.save(directory / GENRE_OFFSETS, genres.offsets.astype(np.int64), allow_pickle=False)
+    np.save(directory / GENRE_CODES, genres.codes.astype(np.int32), allow_pickle=False)
+
+
+def read_genres(path: Path, n_rows: int) -> GenreCodes:
+    """The parsed genres of a format-2 artifact, checked against its ``n_rows`` rows."""
+    path = Path(path)
+    labels = _read_json(path / GENRE_VOCABULARY)["labels"]
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{GENRE_VOCABULARY}: labels must be a list of strings")
+    offsets = checks.read_npy(path / GENRE_OFFSETS, np.int64, (n_rows + 1,))
+    codes = checks.read_npy(path / GENRE_CODES, np.int32, (None,))
+    genres = GenreCodes(tuple(labels), offsets, codes)
+    genres.check(n_rows)
+    return genres
+
+
+def write_vibes(directory: Path, features: Sequence[str], facts: list[dict]) -> None:
+    write_json(directory / VIBES, vibes_document(features, facts))
+
+
+def read_vibe_facts(path: Path) -> list[dict]:
+    """The per-vibe facts of vibes.json (format 2), by ascending vibe id; each has vibe_id,
+    name, slug, size, share, signature, centroid, centroid_z, profile, top_genres and
+    typical_rows (catalogue rows, nearest the centroid first)."""
+    doc = _read_json(Path(path) / VIBES)
+    return sorted(doc["vibes"], key=lambda v: int(v["vibe_id"]))
+
+
 @dataclass(frozen=True)
 class Artifact:
-    """A verified artifact in memory. Row i of ``tracks`` is row i of ``vectors`` and FAISS id i."""
+    """A verified artifact in memory. Row i of ``tracks`` is row i of ``vectors`` and FAISS id i.
+
+    ``genres`` and ``vibe_facts`` are read from the files of a format-2 artifact and derived
+    (by the build's own functions) for a format-1 one.
+    """
 
     path: Path
     manifest: dict
@@ -177,6 +244,8 @@ class Artifact:
     index: PartitionedIndex
     metrics: dict
     analysis: dict[str, np.ndarray]
+    genres: GenreCodes | None = None
+    vibe_facts: list[dict] | None = None
 
     @property
     def metric(self) -> str:
@@ -185,6 +254,10 @@ class Artifact:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def format_version(self) -> int:
+        return int(self.manifest["format_version"])
 
 
 def read_manifest(path: Path) -> dict:
@@ -202,10 +275,11 @@ def read_manifest(path: Path) -> dict:
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{manifest_path}: expected a JSON object")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in READABLE_FORMATS:
         raise ArtifactError(
-            f"{manifest_path}: artifact format version {version!r} does not match this "
-            f"vibemap's format version {FORMAT_VERSION}; rebuild it with `vibemap index`"
+            f"{manifest_path}: artifact format version {version!r} is not one this vibemap "
+            f"reads (formats {', '.join(map(str, READABLE_FORMATS))}; it writes "
+            f"{FORMAT_VERSION}); rebuild it with `vibemap index`"
         )
     return manifest
 
@@ -213,7 +287,7 @@ def read_manifest(path: Path) -> dict:
 def verify_files(path: Path, manifest: dict) -> None:
     """Check every required file is listed, present, and matches its recorded sha256."""
     files = manifest.get("files") or {}
-    for rel in REQUIRED_FILES:
+    for rel in REQUIRED_FILES[manifest["format_version"]]:
         if rel not in files:
             raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
     for rel, meta in files.items():
@@ -228,54 +302,70 @@ def verify_files(path: Path, manifest: dict) -> None:
             )
 
 
-def _read_json(path: Path) -> object:
+def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _read_scaler(path: Path, features: tuple[str, ...]) -> Scaler:
+    data = _read_json(path / "scaler.json")
+    if list(data["features"]) != list(features):
+        raise ArtifactError(f"{path}: scaler features {data['features']} do not match "
+                            f"manifest features {list(features)}")
+    scaler = Scaler.from_dict(data)
+    d = len(features)
+    if scaler.mean.shape != (d,) or scaler.scale.shape != (d,) or not (
+            np.isfinite(scaler.mean).all() and np.isfinite(scaler.scale).all()
+            and (scaler.scale > 0).all()):
+        raise ValueError(f"scaler.json: mean and scale must be {d} finite numbers, scale > 0")
+    return scaler
+
+
+def _load_checked(path: Path, manifest: dict) -> Artifact:
+    """Read every file, checking its structure against the manifest (ValueError if not)."""
+    features = tuple(manifest["features"])
+    d, n = len(features), int(manifest["rows"]["kept"])
+    scaler = _read_scaler(path, features)
+    vibes = list(_read_json(path / "centroids.json")["vibes"])
+    partitions = [Partition(**p) for p in manifest["partitions"]]
+    checks.check_partitions(partitions, [int(v["vibe_id"]) for v in vibes], n)
+    vectors = checks.read_npy(path / "vectors.npy", np.float32, (n, d))
+    if checks.parquet_rows(path / "tracks.parquet") != n:
+        raise ValueError(f"tracks.parquet has {checks.parquet_rows(path / 'tracks.parquet')} "
+                         f"rows, the manifest {n}")
+    tracks = pd.read_parquet(path / "tracks.parquet")
+    if not np.array_equal(tracks["row"].to_numpy(), np.arange(n)):
+        raise ValueError(f"tracks.parquet row ids are not 0..{n - 1} in order")
+    checks.check_vibe_labels(tracks["vibe_id"].to_numpy(), partitions)
+    metrics = dict(_read_json(path / "metrics.json"))
+    index = PartitionedIndex.load(path, manifest["build"]["metric"], partitions,
+                                  spec_from_manifest(manifest["build"]), d)
+    analysis: dict[str, np.ndarray] = {}
+    if (path / "analysis.npz").is_file():
+        analysis = checks.read_npz(path / "analysis.npz", n)
+    ranges = {p.vibe_id: (p.start, p.stop) for p in partitions}
+    if manifest["format_version"] >= 2:
+        genres, facts = read_genres(path, n), read_vibe_facts(path)
+    else:  # format 1: derive what format 2 stores, with the build's own functions
+        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * n)
+        facts = vibe_facts(features, tracks[list(features)].to_numpy(dtype=np.float64),
+                           scaler, vibes, ranges, genres)
+    checks.check_vibe_facts(facts, ranges)
+    return Artifact(path, manifest, features, scaler, vibes, tracks, vectors, index, metrics,
+                    analysis, genres, facts)
+
+
 def load_artifact(path: Path, verify: bool = True) -> Artifact:
-    """Load an artifact, refusing a wrong format version, a missing file or a checksum mismatch."""
+    """Load an artifact of a readable format, refusing with ArtifactError a wrong format
+    version, a missing file, a checksum mismatch or a file whose structure (dtype, shape,
+    row count, index dimension and size) disagrees with the manifest."""
     path = Path(path)
     manifest = read_manifest(path)
     if verify:
         verify_files(path, manifest)
     try:
-        features = tuple(manifest["features"])
-        scaler_data = _read_json(path / "scaler.json")
-        if list(scaler_data["features"]) != list(features):
-            raise ArtifactError(
-                f"{path}: scaler features {scaler_data['features']} do not match "
-                f"manifest features {list(features)}"
-            )
-        scaler = Scaler.from_dict(scaler_data)
-        vibes = list(_read_json(path / "centroids.json")["vibes"])
-        vectors = np.load(path / "vectors.npy", allow_pickle=False)
-        tracks = pd.read_parquet(path / "tracks.parquet")
-        metrics = dict(_read_json(path / "metrics.json"))
-        partitions = [Partition(**p) for p in manifest["partitions"]]
-        index = PartitionedIndex.load(path, manifest["build"]["metric"], partitions)
-        analysis: dict[str, np.ndarray] = {}
-        if (path / "analysis.npz").is_file():
-            with np.load(path / "analysis.npz", allow_pickle=False) as npz:
-                analysis = {key: npz[key] for key in npz.files}
+        return _load_checked(path, manifest)
     except ArtifactError:
         raise
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path}: unreadable artifact ({type(exc).__name__}: {exc})") from None
-    n = int(manifest["rows"]["kept"])
-    if not (len(tracks) == vectors.shape[0] == index.ntotal == n):
-        raise ArtifactError(
-            f"{path}: row counts disagree (manifest {n}, tracks {len(tracks)}, "
-            f"vectors {vectors.shape[0]}, faiss {index.ntotal})"
-        )
-    if vectors.shape[1] != len(features):
-        raise ArtifactError(
-            f"{path}: vectors have {vectors.shape[1]} columns, features {len(features)}"
-        )
-    if not np.array_equal(tracks["row"].to_numpy(), np.arange(n)):
-        raise ArtifactError(f"{path}: tracks.parquet row ids are not 0..{n - 1} in order")
-    for key, values in analysis.items():
-        if not key.startswith("pca_") and len(values) != n:  # pca_* hold a sample
-            raise ArtifactError(f"{path}: analysis.npz {key} has {len(values)} rows, expected {n}")
-    return Artifact(
-        path, manifest, features, scaler, vibes, tracks, vectors, index, metrics, analysis
-    )
+    except (OSError, KeyError, TypeError, ValueError, IndexError, MemoryError) as exc:
+        raise ArtifactError(f"{path}: unreadable artifact ({type(exc).__name__}: {exc})"
+                            ) from None

@@ -1,17 +1,11 @@
-"""Genres against vibes: parsing genre cells, the genre x vibe map, and whether audio
-neighbours share genres more often than random pairs do.
-
-Genre cells come in several shapes: python-list strings (``"['vintage chanson', 'pop']"``,
-the reference export), ``;``- or ``,``-separated text (``"dance pop;pop"``), or nothing.
-:func:`split_genres` turns any of them into a clean token list.
+"""Genres against vibes: the genre x vibe map, and whether audio neighbours share genres
+more often than random pairs do. Genre cells are parsed by
+:mod:`vibemap.indexer.genre_labels` (the one parser; re-exported here).
 """
 
 from __future__ import annotations
 
-import ast
 import logging
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,89 +15,12 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from vibemap.indexer.genre_labels import genre_lists, split_genres
+
+__all__ = ["GenreVibeMap", "genre_lists", "genre_vibe_map", "neighbour_genre_agreement",
+           "split_genres"]
+
 logger = logging.getLogger(__name__)
-
-_SEPARATORS = re.compile(r"[;,]")
-_QUOTES = "'\"[]"  # stripped from token ends, with whitespace
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def split_genres(value: object) -> list[str]:
-    """Genre tokens of one cell: lower-cased, stripped, de-duplicated, in order.
-
-    Parameters
-    ----------
-    value : a python-list string ("['a', 'b']"), ``;``- or ``,``-separated text, a list of
-        strings, or a missing value (None, NaN, pd.NA, "").
-
-    Returns
-    -------
-    list of str
-        Never raises; a missing or empty cell gives ``[]``. Inner whitespace runs become one
-        space and surrounding quotes are dropped.
-    """
-    try:
-        items = _items(value)
-    except (ValueError, TypeError, RecursionError, MemoryError):  # pragma: no cover - defensive
-        return []
-    tokens: list[str] = []
-    seen: set[str] = set()
-    for item in items:
-        token = _clean(item)
-        if token and token not in seen:
-            seen.add(token)
-            tokens.append(token)
-    return tokens
-
-
-def _items(value: object, depth: int = 0) -> list[str]:
-    if value is None or depth > 3:
-        return []
-    if isinstance(value, float | np.floating):
-        return [] if math.isnan(value) else [str(value)]
-    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
-        out: list[str] = []
-        for item in value:
-            out.extend(_items(item, depth + 1) if not isinstance(item, str) else [item])
-        return out
-    if not isinstance(value, str):
-        if _is_missing(value):
-            return []
-        value = str(value)
-    text = value.strip()
-    if text.startswith("[") and text.endswith("]"):
-        try:
-            parsed = ast.literal_eval(text)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            parsed = None
-        if isinstance(parsed, list | tuple):
-            return _items(parsed, depth + 1)
-        text = text[1:-1]
-    return _SEPARATORS.split(text)
-
-
-def _is_missing(value: object) -> bool:
-    try:
-        missing = value != value  # NaN-like (pd.NA raises TypeError on bool())
-        return bool(missing)
-    except (TypeError, ValueError):
-        return True
-
-
-def _clean(item: str) -> str:
-    token = item
-    while True:  # each change shortens or lower-cases the token, so this ends
-        cleaned = " ".join(token.split()).strip(_QUOTES).lower()
-        if cleaned == token:
-            return token
-        token = cleaned
-
-
-def genre_lists(values: Sequence[object]) -> list[list[str]]:
-    """:func:`split_genres` of every cell of a column (e.g. ``frame["genres"]``)."""
-    return [split_genres(value) for value in values]
 
 
 # --------------------------------------------------------------------------- genre x vibe

@@ -25,6 +25,7 @@ from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
 from vibemap.indexer.errors import BuildError
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
+from vibemap.indexer.genre_labels import encode_genres
 from vibemap.indexer.personalities import (
     Personalities,
     Scaler,
@@ -40,6 +41,7 @@ from vibemap.indexer.vector_index import (
     partitions_from_sorted_labels,
     to_index_space,
 )
+from vibemap.indexer.vibe_facts import vibe_facts
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +119,13 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
     ]
 
 
-CSV_CHUNK_ROWS = 1 << 18  # rows per batch of the labelled CSV export
+CSV_CHUNK_ROWS = 1 << 18
+# files evaluate_artifact writes anew (faiss/index.json: format 1's copy of the index
+# parameters, which live in the manifest only now)
+_REWRITTEN_ON_EVALUATE = frozenset({
+    "metrics.json", "analysis.npz", "faiss/index.json", artifact.VIBES,
+    artifact.GENRE_VOCABULARY, artifact.GENRE_OFFSETS, artifact.GENRE_CODES,
+})  # rows per batch of the labelled CSV export
 
 
 def _sorted_tracks(
@@ -222,6 +230,14 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
+    with stages.stage("facts"):
+        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * n)
+        # from the values as stored, so that a reader recomputing them would agree
+        stored_scaler = Scaler.from_dict(scaler.to_dict(FEATURES))
+        facts = vibe_facts(FEATURES, tracks[list(FEATURES)].to_numpy(dtype=np.float64),
+                           stored_scaler, vibes,
+                           {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
+
     with stages.stage("write"), artifact.staged_artifact(settings.out) as staging:
         artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
         artifact.write_json(
@@ -234,35 +250,28 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         if arrays:
             np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
         index.save(staging)
-        manifest = {
-            "vibemap_version": vibemap_version(),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "name": Path(settings.out).name,
-            "source": source,
-            "rows": {
-                "read": report.rows_read,
-                "kept": report.rows_kept,
-                "dropped": report.rows_dropped,
-                "dropped_by_reason": report.dropped,
-            },
-            "cleaning": report.to_dict(),
-            "features": list(FEATURES),
-            "n_clusters": p.n_clusters,
-            "seed": settings.seed,
-            "build": {
-                "metric": settings.metric,
-                **index.manifest_fields(),  # index (type), index_params, recall_at_10
-                "n_init": settings.n_init,
-                "kmeans_inertia": p.inertia,
-                "kmeans_n_iter": p.n_iter,
-                "evaluated": bool(metrics.get("evaluated", False)),
-            },
-            "vibes": [{k: v[k] for k in ("vibe_id", "name", "size", "share")} for v in vibes],
-            "partitions": [
-                {"vibe_id": q.vibe_id, "start": q.start, "stop": q.stop} for q in partitions
-            ],
-            "timings": dict(stages.timings),
-        }
+        artifact.write_genres(staging, genres)
+        artifact.write_vibes(staging, FEATURES, facts)
+        manifest = artifact.build_manifest(
+            name=Path(settings.out).name,
+            vibemap_version=vibemap_version(),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            source=source,
+            report=report,
+            features=FEATURES,
+            n_clusters=p.n_clusters,
+            seed=settings.seed,
+            metric=settings.metric,
+            n_init=settings.n_init,
+            kmeans_inertia=p.inertia,
+            kmeans_n_iter=p.n_iter,
+            evaluated=bool(metrics.get("evaluated", False)),
+            index=index,
+            vibes=vibes,
+            partitions=partitions,
+            genres=genres,
+            timings=stages.timings,
+        )
         manifest = artifact.finalize_manifest(staging, manifest)
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 
@@ -283,13 +292,17 @@ def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
         )
     with stages.stage("write"), artifact.staged_artifact(art.path) as staging:
         for rel in art.manifest["files"]:
-            if rel in ("metrics.json", "analysis.npz"):
+            if rel in _REWRITTEN_ON_EVALUATE:
                 continue
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(art.path / rel, staging / rel)
         artifact.write_json(staging / "metrics.json", evaluation.metrics)
         np.savez(staging / "analysis.npz", allow_pickle=False, **evaluation.arrays)
+        # a format-1 artifact comes out in the current format: its derived facts written
+        artifact.write_genres(staging, art.genres)
+        artifact.write_vibes(staging, art.features, art.vibe_facts)
         manifest = {k: v for k, v in art.manifest.items() if k not in ("files", "format_version")}
-        manifest["build"] = {**manifest["build"], "evaluated": True}
+        manifest["build"] = {**manifest["build"], **art.index.manifest_fields(), "evaluated": True}
+        manifest["genres"] = artifact.genre_summary(art.genres)
         manifest["timings"] = {**manifest.get("timings", {}), **stages.timings}
         return artifact.finalize_manifest(staging, manifest)

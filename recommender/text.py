@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
+from vibemap.indexer.folding import fold
+
+__all__ = ["fold", "genre_tokens", "split_genres"]
+
 _LIST_STRING = re.compile(r"^\s*\[(.*)\]\s*$", re.S)
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: NFKD, combining marks dropped, casefolded,
-    whitespace (incl. control separators) collapsed to one space and stripped."""
-    if text.isascii():  # fast path: most catalogue strings
-        return " ".join(text.lower().split())
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    # NFKC recomposes what is left (e.g. Hangul syllables), for readable keys
-    return " ".join(unicodedata.normalize("NFKC", stripped).split())
 
 
 def split_genres(raw: object) -> list[str]:

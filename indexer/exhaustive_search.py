@@ -1,0 +1,54 @@
+"""Exact search and the index space: arrays in, arrays out (as faiss contrib's
+exhaustive_search). The one place that knows how a metric's distances become
+larger-is-better scores."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+METRICS = ("cosine", "euclidean")
+
+
+def to_index_space(Z: np.ndarray, metric: str) -> np.ndarray:
+    """Z-scores -> the vectors the index stores: unit rows for cosine, as-is for euclidean.
+
+    Z : float array of shape (n, d). Returns a C-contiguous float32 copy.
+    A zero row stays zero under cosine (it matches nothing better than anything else).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    X = np.array(Z, dtype=np.float32, order="C", copy=True)
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        np.divide(X, norms, out=X, where=norms > 0)
+    return X
+
+
+def faiss_metric(metric: str) -> int:
+    """The FAISS metric constant of a vibemap metric."""
+    return faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+
+
+def flat_index(d: int, metric: str) -> faiss.Index:
+    """An empty exact FAISS index of dimension ``d`` for ``metric``."""
+    return faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
+
+
+def similarity(D: np.ndarray, metric: str) -> np.ndarray:
+    """FAISS distances -> larger-is-better scores (negative squared L2 for euclidean)."""
+    return -D if metric == "euclidean" else D
+
+
+def exact_search(
+    X: np.ndarray, queries: np.ndarray, k: int, metric: str, offset: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-``k`` of ``queries`` over ``X`` (no copy of ``X``).
+
+    X : float32 (n, d) C-contiguous; queries : float32 (q, d). Returns (scores, rows),
+    each (q, min(k, n)); scores larger-is-better, rows offset by ``offset``.
+    """
+    k = min(k, len(X))
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    D, I = faiss.knn(q, np.ascontiguousarray(X, dtype=np.float32), k, metric=faiss_metric(metric))
+    return similarity(D, metric), np.where(I >= 0, I + offset, -1)

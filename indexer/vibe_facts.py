@@ -1,0 +1,88 @@
+"""What ``GET /v1/vibes`` shows of each vibe, computed once at build time (``vibes.json``).
+
+Per vibe: id, name, slug, size, share, signature, centroid (original units and z-scores),
+per-feature quantiles, top genres and the rows of its most typical tracks. The service
+only reads these; it turns ``typical_rows`` into track summaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from vibemap.indexer.folding import slugify
+from vibemap.indexer.genre_labels import GenreCodes
+from vibemap.indexer.personalities import Scaler
+from vibemap.indexer.profiles import feature_quantiles, nearest_rows
+
+TOP_GENRES = 5
+TYPICAL_TRACKS = 5
+FACTS_VERSION = 1
+
+
+def top_genres(genres: GenreCodes, start: int, stop: int, limit: int = TOP_GENRES
+               ) -> list[dict]:
+    """The ``limit`` commonest labels of rows ``[start, stop)`` as ``{"genre", "count"}``;
+    ties go to the label met first (row order, then cell order)."""
+    codes = genres.codes[genres.offsets[start]:genres.offsets[stop]]
+    if not len(codes):
+        return []
+    labels, first, counts = np.unique(codes, return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))[:limit]
+    return [{"genre": genres.vocabulary[int(labels[i])], "count": int(counts[i])}
+            for i in order]
+
+
+def typical_rows(F: np.ndarray, scaler: Scaler, start: int, stop: int,
+                 centroid_z: Sequence[float], n: int = TYPICAL_TRACKS) -> list[int]:
+    """The ``n`` rows of ``[start, stop)`` nearest the vibe's stored centroid in z-space,
+    nearest first (the stored, rounded centroid, so that a reader gets the same rows)."""
+    if stop <= start or len(centroid_z) != F.shape[1]:
+        return []
+    Z = (F[start:stop] - np.asarray(scaler.mean)) / np.asarray(scaler.scale, dtype=np.float64)
+    return [start + int(i) for i in nearest_rows(Z, np.asarray(centroid_z), n)]
+
+
+def vibe_facts(
+    features: Sequence[str],
+    F: np.ndarray,
+    scaler: Scaler,
+    vibes: Sequence[Mapping],
+    partitions: Mapping[int, tuple[int, int]],
+    genres: GenreCodes,
+) -> list[dict]:
+    """Every vibe's facts, by ascending vibe id.
+
+    F : float64 array of shape (n_tracks, n_features), original units, rows in artifact
+        order (sorted by vibe). vibes : the entries of centroids.json. partitions : vibe id
+        -> (start, stop) rows. genres : the parsed genres of the same rows.
+    """
+    out = []
+    for d in sorted(vibes, key=lambda v: int(v["vibe_id"])):
+        v = int(d["vibe_id"])
+        start, stop = partitions.get(v, (0, 0))
+        centroid = d.get("centroid") or {}
+        centroid_z = list(d.get("centroid_z") or [])
+        name = str(d["name"])
+        out.append({
+            "vibe_id": v,
+            "name": name,
+            "slug": slugify(name),
+            "size": int(d.get("size", stop - start)),
+            "share": float(d.get("share", 0.0)),
+            "signature": str(d.get("signature", "")),
+            "centroid": {f: float(centroid[f]) for f in features if f in centroid},
+            "centroid_z": {f: float(z) for f, z in zip(features, centroid_z, strict=False)},
+            "profile": feature_quantiles(F[start:stop], features),
+            "top_genres": top_genres(genres, start, stop),
+            "typical_rows": typical_rows(F, scaler, start, stop, centroid_z),
+        })
+    return out
+
+
+def vibes_document(features: Sequence[str], facts: list[dict]) -> dict:
+    """The content of vibes.json."""
+    return {"facts_version": FACTS_VERSION, "features": list(features),
+            "top_genres_limit": TOP_GENRES, "typical_tracks_limit": TYPICAL_TRACKS,
+            "vibes": facts}
