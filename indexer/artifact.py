@@ -207,10 +207,13 @@ def read_genres(path: Path, n_rows: int) -> GenreCodes:
     labels = _read_json(path / GENRE_VOCABULARY)["labels"]
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"{GENRE_VOCABULARY}: labels must be a list of strings")
-    offsets = checks.read_npy(path / GENRE_OFFSETS, np.int64, (n_rows + 1,))
-    codes = checks.read_npy(path / GENRE_CODES, np.int32, (None,))
+    offsets = checks.read_npy(path / GENRE_OFFSETS, np.int64, (n_rows + 1,), GENRE_OFFSETS)
+    codes = checks.read_npy(path / GENRE_CODES, np.int32, (None,), GENRE_CODES)
     genres = GenreCodes(tuple(labels), offsets, codes)
-    genres.check(n_rows)
+    try:
+        genres.check(n_rows)
+    except ValueError as exc:
+        raise ValueError(f"{GENRE_OFFSETS} / {GENRE_CODES}: {exc}") from None
     return genres
 
 

@@ -46,13 +46,15 @@ def _check_shape(name: str, shape: tuple[int, ...], dtype: np.dtype,
         raise ValueError(f"{name}: shape {shape}, expected {want}")
 
 
-def read_npy(path: Path, dtype: np.dtype | type | None, shape: Sequence[int | None]
-             ) -> np.ndarray:
-    """Load an .npy file after checking its header (``None`` in ``shape``: any length)."""
+def read_npy(path: Path, dtype: np.dtype | type | None, shape: Sequence[int | None],
+             name: str | None = None) -> np.ndarray:
+    """Load an .npy file after checking its header (``None`` in ``shape``: any length);
+    ``name`` is how errors call the file (its artifact-relative path)."""
     path = Path(path)
+    name = name or path.name
     with open(path, "rb") as fh:
-        got_shape, got_dtype = _npy_header(fh, path.stat().st_size, path.name)
-    _check_shape(path.name, got_shape, got_dtype, shape,
+        got_shape, got_dtype = _npy_header(fh, path.stat().st_size, name)
+    _check_shape(name, got_shape, got_dtype, shape,
                  None if dtype is None else np.dtype(dtype))
     return np.load(path, allow_pickle=False)
 
@@ -96,7 +98,7 @@ def check_partitions(partitions: Sequence, vibe_ids: Sequence[int], n_rows: int)
                              f"(vibe {p.vibe_id}: [{p.start}, {p.stop}))")
         at = p.stop
     if at != n_rows:
-        raise ValueError(f"manifest partitions cover {at} rows, the manifest says {n_rows}")
+        raise ValueError(f"manifest.json: partitions cover {at} rows, rows.kept says {n_rows}")
 
 
 def check_vibe_labels(vibe_of_row: np.ndarray, partitions: Sequence) -> None:

@@ -75,29 +75,30 @@ def _flat_bytes(d: int, n: int, metric: str) -> int:
 def read_checked(path: Path, d: int, n: int, metric: str, kind: str) -> faiss.Index:
     """Read one FAISS file, refusing (ValueError) a file whose size, type, dimension,
     metric or row count is not what the manifest promises."""
+    name = f"{path.parent.name}/{path.name}"  # faiss/<file>, as the manifest lists it
     if kind == FLAT:
         expected = _flat_bytes(d, n, metric)
         size = path.stat().st_size
         if size != expected:
-            raise ValueError(f"{path.name}: {size} bytes, expected {expected} for a flat index "
+            raise ValueError(f"{name}: {size} bytes, expected {expected} for a flat index "
                              f"of {n} rows x {d} dims (truncated or not this artifact's index)")
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, MemoryError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path.name}: not a readable FAISS index ({first[:200]})") from None
+        raise ValueError(f"{name}: not a readable FAISS index ({first[:200]})") from None
     want = faiss.IndexIVFFlat if kind == IVF_FLAT else faiss.IndexFlat
     if not isinstance(index, want):
-        raise ValueError(f"{path.name}: a {type(index).__name__}, expected {want.__name__}")
+        raise ValueError(f"{name}: a {type(index).__name__}, expected {want.__name__}")
     if index.d != d or index.ntotal != n or index.metric_type != faiss_metric(metric):
-        raise ValueError(f"{path.name}: {index.ntotal} rows x {index.d} dims (metric "
+        raise ValueError(f"{name}: {index.ntotal} rows x {index.d} dims (metric "
                          f"{index.metric_type}), expected {n} x {d} (metric "
                          f"{faiss_metric(metric)})")
     if kind == IVF_FLAT:
         lists = index.invlists
         held = sum(lists.list_size(i) for i in range(index.nlist))
         if held != n:
-            raise ValueError(f"{path.name}: inverted lists hold {held} rows, expected {n}")
+            raise ValueError(f"{name}: inverted lists hold {held} rows, expected {n}")
     return index
 
 

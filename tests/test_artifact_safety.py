@@ -13,14 +13,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import faiss
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from factories import build_tiny_artifact
+from vibemap import cli
+from vibemap.indexer.files import sha256_file
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.settings import ServiceSettings
-from vibemap import cli
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "safety-admin-token"
@@ -39,6 +43,71 @@ def _set_version(path: Path) -> None:
     path.write_text(json.dumps(manifest))
 
 
+def _artifact_of(path: Path) -> Path:
+    return next(p for p in path.parents if (p / "manifest.json").is_file())
+
+
+def _restamp(path: Path) -> None:
+    """Record ``path``'s new checksum in the manifest, so only structure checks can catch it."""
+    art = _artifact_of(path)
+    manifest = json.loads((art / "manifest.json").read_text())
+    rel = path.relative_to(art).as_posix()
+    manifest["files"][rel] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    (art / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _absurd_npy_header(path: Path) -> None:
+    data = np.load(path, allow_pickle=False)
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": data.dtype.str, "fortran_order": False, "shape": (10**12, 9)})
+        fh.write(data.tobytes())
+    _restamp(path)
+
+
+def _npy_of_wrong_width(path: Path) -> None:
+    np.save(path, np.load(path, allow_pickle=False)[:, :8].copy(), allow_pickle=False)
+    _restamp(path)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    _restamp(path)
+
+
+def _faiss_of_wrong_dimension(path: Path) -> None:
+    index = faiss.read_index(str(path))
+    other = faiss.IndexFlatIP(index.d - 1)
+    other.add(np.zeros((index.ntotal, index.d - 1), dtype=np.float32))
+    faiss.write_index(other, str(path))
+    _restamp(path)
+
+
+def _parquet_short_of_rows(path: Path) -> None:
+    pd.read_parquet(path).iloc[:-3].to_parquet(path, index=False)
+    _restamp(path)
+
+
+def _genre_codes_outside_vocabulary(path: Path) -> None:
+    codes = np.load(path, allow_pickle=False)
+    codes[0] = 10**6
+    np.save(path, codes, allow_pickle=False)
+    _restamp(path)
+
+
+def _typical_rows_of_another_vibe(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    doc["vibes"][0]["typical_rows"] = [doc["vibes"][1]["typical_rows"][0]]
+    path.write_text(json.dumps(doc))
+    _restamp(path)
+
+
+def _more_rows_in_manifest(path: Path) -> None:
+    manifest = json.loads(path.read_text())
+    manifest["rows"]["kept"] += 1
+    path.write_text(json.dumps(manifest))
+
+
 # name -> (damage, file that must be named in the error, words of the reason)
 DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "tampered_vectors": ("vectors.npy", _flip_byte, "checksum mismatch"),
@@ -48,6 +117,16 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "missing_faiss": ("faiss/all.faiss", lambda p: p.unlink(), "missing"),
     "missing_scaler": ("scaler.json", lambda p: p.unlink(), "missing"),
     "missing_manifest": ("manifest.json", lambda p: p.unlink(), "missing"),
+    # structure: checksums match (restamped), the content does not fit the manifest
+    "absurd_npy_header": ("vectors.npy", _absurd_npy_header, "header promises shape"),
+    "vectors_of_wrong_width": ("vectors.npy", _npy_of_wrong_width, "expected (90, 9)"),
+    "truncated_faiss": ("faiss/all.faiss", _truncate, "expected"),
+    "truncated_vibe_faiss": ("faiss/vibe_1.faiss", _truncate, "truncated"),
+    "faiss_of_wrong_dimension": ("faiss/all.faiss", _faiss_of_wrong_dimension, "bytes"),
+    "tracks_short_of_rows": ("tracks.parquet", _parquet_short_of_rows, "rows, the manifest 90"),
+    "genre_codes_outside": ("genres/codes.npy", _genre_codes_outside_vocabulary, "vocabulary"),
+    "typical_rows_elsewhere": ("vibes.json", _typical_rows_of_another_vibe, "outside"),
+    "rows_in_manifest": ("manifest.json", _more_rows_in_manifest, "rows.kept says 91"),
 }
 
 

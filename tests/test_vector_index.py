@@ -4,7 +4,6 @@ measured recall for the IVF path, and save/load round trips of its spec."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +11,12 @@ import pytest
 
 from vibemap.indexer.artifact import load_artifact
 from vibemap.indexer.errors import BuildError
+from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.pipeline import build_index
 from vibemap.indexer.settings import BuildSettings
 from vibemap.indexer.vector_index import (
     FLAT,
     IVF_FLAT,
-    SPEC_FILE,
     PartitionedIndex,
     exact_search,
     index_type_for,
@@ -174,26 +173,25 @@ def test_recall_counts_ties_as_hits() -> None:
 def test_ivf_save_load_round_trips_the_spec(ivf, tmp_path: Path) -> None:
     index, X = ivf
     written = index.save(tmp_path)
-    assert sorted(written) == ["faiss/all.faiss", SPEC_FILE]  # one copy of the vectors
+    assert sorted(written) == ["faiss/all.faiss"]  # one copy of the vectors, no sidecar
     partitions = list(index.partitions.values())
-    loaded = PartitionedIndex.load(tmp_path, index.metric, partitions)
+    spec = spec_from_manifest({"index": IVF_FLAT, **index.manifest_fields()})
+    loaded = PartitionedIndex.load(tmp_path, index.metric, partitions, spec, X.shape[1])
     assert loaded.index_type == IVF_FLAT
     assert loaded.spec == index.spec and loaded.recall_at_10 == index.recall_at_10
     assert loaded.full.nprobe == index.spec["nprobe"]
     for vibe_id in [None, 0, 2]:
         np.testing.assert_array_equal(loaded.search(X[:50], 10, vibe_id)[1],
                                       index.search(X[:50], 10, vibe_id)[1])
-    # the manifest's copy of the spec wins when given, and must agree with the sidecar
-    from_manifest = {"type": IVF_FLAT, **index.manifest_fields()["index_params"]}
-    assert PartitionedIndex.load(tmp_path, index.metric, partitions, spec=from_manifest
-                                 ).spec["lists"] == index.spec["lists"]
-    tampered = json.loads(json.dumps(from_manifest))
-    tampered["lists"][0]["nprobe"] += 1
-    with pytest.raises(ValueError, match="lists: manifest has"):
-        PartitionedIndex.load(tmp_path, index.metric, partitions, spec=tampered)
+    tampered = json.loads(json.dumps(spec))
+    tampered["nlist"] += 1
+    with pytest.raises(ValueError, match="nlist"):
+        PartitionedIndex.load(tmp_path, index.metric, partitions, tampered, X.shape[1])
+    other = "euclidean" if index.metric == "cosine" else "cosine"
     with pytest.raises(ValueError, match="metric"):
-        other = "euclidean" if index.metric == "cosine" else "cosine"
-        PartitionedIndex.load(tmp_path, other, partitions)
+        PartitionedIndex.load(tmp_path, other, partitions, spec, X.shape[1])
+    with pytest.raises(ValueError, match="dims"):
+        PartitionedIndex.load(tmp_path, index.metric, partitions, spec, X.shape[1] + 1)
 
 
 def test_pipeline_uses_ivf_above_the_threshold(tmp_path: Path) -> None:
@@ -208,7 +206,8 @@ def test_pipeline_uses_ivf_above_the_threshold(tmp_path: Path) -> None:
     assert [lay["vibe_id"] for lay in params["lists"]] == [0, 1, 2]
     assert build["recall_at_10"]["all"] >= 0.99
     assert min(build["recall_at_10"]["vibes"].values()) >= 0.99
-    assert SPEC_FILE in manifest["files"] and "faiss/vibe_0.faiss" not in manifest["files"]
+    assert "faiss/index.json" not in manifest["files"]  # the manifest is the one record
+    assert "faiss/vibe_0.faiss" not in manifest["files"]
 
     art = load_artifact(out)
     assert art.index.index_type == IVF_FLAT
@@ -225,17 +224,6 @@ def test_pipeline_uses_ivf_above_the_threshold(tmp_path: Path) -> None:
         aD, aI = art.index.search(art.vectors[rows], 10, vibe_id)
         assert recall_at_k(aD, aI, eD, eI, 10) >= 0.99
 
-    # a tampered sidecar is caught by the manifest's checksums
-    broken = tmp_path / "broken"
-    shutil.copytree(out, broken)
-    spec = json.loads((broken / SPEC_FILE).read_text())
-    spec["nprobe"] = 1
-    (broken / SPEC_FILE).write_text(json.dumps(spec))
-    from vibemap.indexer.errors import ArtifactError
-
-    with pytest.raises(ArtifactError, match="checksum mismatch"):
-        load_artifact(broken)
-
 
 def test_flat_build_keeps_the_flat_layout(tmp_path: Path) -> None:
     out = tmp_path / "flat"
@@ -244,5 +232,4 @@ def test_flat_build_keeps_the_flat_layout(tmp_path: Path) -> None:
     assert manifest["build"]["index"] == FLAT
     assert manifest["build"]["recall_at_10"] is None
     assert {"faiss/all.faiss", "faiss/vibe_0.faiss"} <= set(manifest["files"])
-    assert SPEC_FILE not in manifest["files"]
     assert load_artifact(out).index.index_type == FLAT
