@@ -18,7 +18,6 @@ from vibemap.indexer.profiles import feature_quantiles, nearest_rows
 
 TOP_GENRES = 5
 TYPICAL_TRACKS = 5
-FACTS_VERSION = 1
 
 
 def top_genres(genres: GenreCodes, start: int, stop: int, limit: int = TOP_GENRES
@@ -83,6 +82,6 @@ def vibe_facts(
 
 def vibes_document(features: Sequence[str], facts: list[dict]) -> dict:
     """The content of vibes.json."""
-    return {"facts_version": FACTS_VERSION, "features": list(features),
+    return {"features": list(features),
             "top_genres_limit": TOP_GENRES, "typical_tracks_limit": TYPICAL_TRACKS,
             "vibes": facts}
