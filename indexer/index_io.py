@@ -76,12 +76,14 @@ def read_checked(path: Path, d: int, n: int, metric: str, kind: str) -> faiss.In
     """Read one FAISS file, refusing (ValueError) a file whose size, type, dimension,
     metric or row count is not what the manifest promises."""
     name = f"{path.parent.name}/{path.name}"  # faiss/<file>, as the manifest lists it
-    if kind == FLAT:
-        expected = _flat_bytes(d, n, metric)
-        size = path.stat().st_size
-        if size != expected:
-            raise ValueError(f"{name}: {size} bytes, expected {expected} for a flat index "
-                             f"of {n} rows x {d} dims (truncated or not this artifact's index)")
+    size = path.stat().st_size
+    if kind == FLAT and size != _flat_bytes(d, n, metric):
+        raise ValueError(f"{name}: {size} bytes, expected {_flat_bytes(d, n, metric)} for a "
+                         f"flat index of {n} rows x {d} dims (truncated or not this "
+                         "artifact's index)")
+    if kind == IVF_FLAT and size < n * (4 * d + 8):  # each row: d float32 and an int64 id
+        raise ValueError(f"{name}: {size} bytes, too small for an IVF-Flat index of {n} rows "
+                         f"x {d} dims (truncated or not this artifact's index)")
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, MemoryError) as exc:

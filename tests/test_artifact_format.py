@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from factories import build_tiny_artifact
 from vibemap.indexer.artifact import load_artifact, read_genres, read_vibe_facts
@@ -93,6 +95,15 @@ def test_encode_genres_matches_the_parser_cell_by_cell() -> None:
     assert genres.vocabulary[:3] == ("rock", "pop", "jazz")  # first appearance
 
 
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab ;,'[]C", max_size=12)), max_size=30))
+def test_encode_genres_is_split_genres_of_every_cell(cells: list[str | None]) -> None:
+    genres = encode_genres(cells)
+    genres.check(len(cells))
+    assert [genres.labels(i) for i in range(len(cells))] == [split_genres(c) for c in cells]
+    seen = [label for cell in cells for label in split_genres(cell)]
+    assert list(genres.vocabulary) == list(dict.fromkeys(seen))
+
+
 def test_real_genre_cells_parse_into_their_semicolon_parts(real_tracks_csv: Path) -> None:
     cells = pd.read_csv(real_tracks_csv, usecols=["genres"], dtype=str)["genres"].dropna()
     sample = cells.drop_duplicates().head(3000)
@@ -112,10 +123,12 @@ def test_truncated_ivf_index_is_an_artifact_error(tmp_path: Path) -> None:
     art = tmp_path / "ivf"
     shutil.copytree(FORMAT1 / "ivf", art)
     path = art / "faiss/all.faiss"
-    path.write_bytes(path.read_bytes()[:-100])
-    _restamp(art, "faiss/all.faiss")
-    with pytest.raises(ArtifactError, match="faiss/all.faiss"):
-        load_artifact(art)
+    data = path.read_bytes()
+    for cut in (len(data) - 100, 200):  # faiss's own read error; below the minimum size
+        path.write_bytes(data[:cut])
+        _restamp(art, "faiss/all.faiss")
+        with pytest.raises(ArtifactError, match="faiss/all.faiss"):
+            load_artifact(art)
 
 
 def test_analysis_member_with_an_absurd_header_is_an_artifact_error(tmp_path: Path) -> None:
