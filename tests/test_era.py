@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -11,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from factories import make_tracks, write_tracks_csv
 from vibemap.indexer.era import (
     MISSING_POLICY,
     EraScaler,
@@ -21,6 +25,8 @@ from vibemap.indexer.era import (
     standardised_years,
 )
 from vibemap.indexer.vector_index import to_index_space
+
+REPO = Path(__file__).resolve().parents[1]
 
 # any float, NaN and infinities included, as a release-year column might hold after parsing
 any_years = hnp.arrays(
@@ -174,3 +180,55 @@ def test_weight_zero_gives_exactly_the_nine_feature_neighbours(Z, data):
 
 def test_standardised_years_with_no_fit_is_zero():
     assert np.array_equal(standardised_years(np.array([1999.0, np.nan]), None, 1.0), [0.0, 0.0])
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+@pytest.fixture
+def run_bench(monkeypatch, capsys):
+    """bench/bench_era.py's main() in this process (a subprocess costs ~10 s of imports)."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_era", REPO / "bench" / "bench_era.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["bench_era.py", "--no-default", *args])
+        code = module.main()
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_bench_measures_the_gain_and_stays_neutral_without_years(tmp_path: Path, run_bench):
+    frame = make_tracks(n=400, seed=3)
+    years = frame["release_date"].str.slice(0, 4).astype(int)
+    frame["genres"] = np.where(years < 1992, "oldies", "modern")  # genre follows the era
+    frame.to_csv(tmp_path / "eras.csv", index=False)
+    frame.assign(release_date="").to_csv(tmp_path / "no_years.csv", index=False)
+    out = tmp_path / "era.json"
+    code, stdout, stderr = run_bench(
+        "--csv",
+        str(tmp_path / "eras.csv"),
+        "--csv",
+        str(tmp_path / "no_years.csv"),
+        "--json",
+        str(out),
+    )
+    assert code == 0, stderr
+    report = json.loads(out.read_text())
+    eras, no_years = report["results"]
+    assert eras["by_weight"]["1"] > eras["by_weight"]["0"] + 0.1
+    assert eras["audio_overlap"]["0"] == 1.0 and eras["audio_overlap"]["2"] < 1.0
+    assert no_years["era_neutral"] and no_years["n_with_year"] == 0
+    assert len(set(no_years["by_weight"].values())) == 1  # every W gives the W = 0 figure
+    assert "| eras | 400 |" in stdout and "no years: era neutral" in stdout
+
+
+@pytest.mark.parametrize("weights", ["-1", "a,b", "nan"])
+def test_bench_refuses_bad_weights(tmp_path: Path, run_bench, weights: str):
+    csv = write_tracks_csv(tmp_path / "t.csv", n=50)
+    code, _, stderr = run_bench("--csv", str(csv), "--weights", weights)
+    assert code == 2 and "--weights" in stderr
