@@ -40,8 +40,9 @@ _APOSTROPHES = re.compile(r"['\u2019`\u00b4]")  # "Don't" and "Dont" are one wor
 
 def fold(text: str) -> str:
     """Case-fold, drop accents and punctuation: "Beyoncé & Co." -> "beyonce and co"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # case-folding first: it can itself produce combining marks ("İ" -> "i" + dot)
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     plain = _APOSTROPHES.sub("", plain.replace("&", " and "))
     return _NON_WORD.sub(" ", plain).strip()
 
