@@ -159,7 +159,10 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                                         demo_sample=args.demo_sample)
         cmd_index(build_args, console)
     else:
-        read_manifest(index)  # a clear error now rather than a 503 later
+        manifest = read_manifest(index)  # a clear error now rather than a 503 later
+        if (manifest.get("source") or {}).get("synthetic") and args.synthetic is None:
+            console.print(f"note: {index} holds the SYNTHETIC catalogue; `vibemap demo "
+                          "--rebuild` builds the real demo catalogue")
     settings = ServiceSettings.from_env(index_dir=index, host=args.host, port=args.port)
     engine = Engine.load(settings.index_dir)
     app = create_app(settings, engine=engine)
