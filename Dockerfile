@@ -9,6 +9,7 @@ COPY indexer ./indexer
 COPY recommender ./recommender
 COPY ui ./ui
 COPY data/demo_stats.json ./data/demo_stats.json
+COPY data/demo_catalogue.parquet data/demo_catalogue.json ./data/
 RUN pip install -e . && useradd --create-home vibemap && mkdir -p /indexes && chown vibemap /indexes
 USER vibemap
 EXPOSE 8000 7860

@@ -50,7 +50,8 @@ def _build(out: Path, csv: Path | None) -> str:
             from vibemap.indexer import demo  # noqa: F401
         except ImportError:
             csv = DEFAULT_CSV
-    settings = BuildSettings(csv=csv, out=out, n_clusters=4, n_init=3, evaluate=False)
+    settings = BuildSettings(csv=csv, out=out, n_clusters=4, n_init=3, evaluate=False,
+                             demo_catalogue="real" if csv else "synthetic")
     build_index(settings)
     return str(csv) if csv else "synthetic demo catalogue"
 

@@ -240,8 +240,8 @@ def _combine(runs: list[dict]) -> dict:
 
 def _build_demo(out: Path) -> float:
     t0 = time.perf_counter()
-    subprocess.run([str(REPO / ".venv" / "bin" / "vibemap"), "index", "--no-eval", "--out",
-                    str(out)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(REPO / ".venv" / "bin" / "vibemap"), "index", "--no-eval", "--synthetic",
+                    "96000", "--out", str(out)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 

@@ -34,6 +34,7 @@ from vibemap.indexer.personalities import (
     fit_scaler,
     name_vibes,
 )
+from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.settings import BuildSettings
 from vibemap.indexer.vector_index import (
     PartitionedIndex,
@@ -41,6 +42,7 @@ from vibemap.indexer.vector_index import (
     partitions_from_sorted_labels,
     to_index_space,
 )
+from vibemap.indexer.versions import version_keys
 from vibemap.indexer.vibe_facts import vibe_facts
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
     source = {
         "file": None,
         "kind": "demo",
+        "catalogue": "synthetic",
         "synthetic": True,
         "label": demo.DEMO_LABEL,
         "generator": "vibemap.indexer.demo.generate_catalogue",
@@ -171,8 +174,10 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
     artifact atomically."""
     stages = _Stages(progress)
     with stages.stage("load"):
-        if settings.csv is None:
-            catalogue, source = demo_catalogue(settings.demo_tracks, settings.seed)
+        if settings.csv is None and settings.demo_catalogue == "synthetic":
+            catalogue, source = demo_catalogue(settings.synthetic_tracks, settings.seed)
+        elif settings.csv is None:
+            catalogue, source = real_demo_catalogue(settings.demo_sample, settings.seed)
         else:
             catalogue = load_catalogue(settings.csv)
             source = {
@@ -201,6 +206,8 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         # cleaning report are needed
         raw, report = catalogue.raw, catalogue.report
         tracks = _sorted_tracks(catalogue.tracks, p.labels, names, order)
+        # versions of one song (remasters, edits, mixes) share a key: results collapse on it
+        tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
         del catalogue
         Zs = Z[order]
         del Z

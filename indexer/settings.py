@@ -9,13 +9,22 @@ from vibemap.indexer.errors import BuildError
 from vibemap.indexer.vector_index import METRICS
 
 MAX_CLUSTERS = 50
+DEMO_CATALOGUES = ("real", "synthetic")
+SYNTHETIC_TRACKS = 96_000  # the synthetic catalogue's size when none is given
 
 
 @dataclass(frozen=True)
 class BuildSettings:
     """Everything ``vibemap index`` needs; validated on creation.
 
-    csv : the track CSV, or None for the synthetic demo catalogue.
+    csv : the track CSV, or None for a demo catalogue.
+    demo_catalogue : which demo catalogue when there is no CSV: "real" (the vendored
+        real tracks, data/demo_catalogue.parquet) or "synthetic" (the generator, for
+        scale tests and benchmarks).
+    demo_tracks : the synthetic catalogue's size (default SYNTHETIC_TRACKS); only with
+        demo_catalogue="synthetic".
+    demo_sample : keep this many real demo tracks, drawn with ``seed`` (small builds for
+        tests); only with demo_catalogue="real".
     out : the artifact directory (``indexes/<name>``).
     ann_threshold : catalogues of up to this many rows (in all) get exact flat FAISS
         search; larger ones an approximate IVF-Flat index tuned to recall@10 >= 0.99
@@ -30,7 +39,9 @@ class BuildSettings:
     n_init: int = 10
     metric: str = "cosine"
     evaluate: bool = True
-    demo_tracks: int = 96_000
+    demo_catalogue: str = "real"
+    demo_tracks: int | None = None
+    demo_sample: int | None = None
     ann_threshold: int = 500_000
 
     def __post_init__(self) -> None:
@@ -40,12 +51,33 @@ class BuildSettings:
             raise BuildError(f"--n-init must be >= 1, got {self.n_init}")
         if self.metric not in METRICS:
             raise BuildError(f"--metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
-        if self.demo_tracks < 1:
-            raise BuildError(f"--demo-tracks must be >= 1, got {self.demo_tracks}")
+        self._check_demo()
         if self.ann_threshold < 0:
             raise BuildError(f"ann_threshold must be >= 0, got {self.ann_threshold}")
         if self.seed < 0:
             raise BuildError(f"--seed must be >= 0, got {self.seed}")
+
+    def _check_demo(self) -> None:
+        if self.demo_catalogue not in DEMO_CATALOGUES:
+            raise BuildError(f"demo_catalogue must be one of {', '.join(DEMO_CATALOGUES)}, "
+                             f"got {self.demo_catalogue!r}")
+        synthetic = self.demo_catalogue == "synthetic"
+        if self.demo_tracks is not None and (self.demo_tracks < 1 or not synthetic):
+            raise BuildError(f"--synthetic N must be >= 1, got {self.demo_tracks}" if synthetic
+                             else "demo_tracks sizes the synthetic catalogue: ask for it "
+                             "with demo_catalogue='synthetic' (CLI: --synthetic N)")
+        if self.demo_sample is not None and (self.demo_sample < 1 or synthetic):
+            raise BuildError("--demo-sample N samples the real demo catalogue, not the "
+                             "synthetic one" if synthetic
+                             else f"--demo-sample must be >= 1, got {self.demo_sample}")
+        if self.csv is not None and (synthetic or self.demo_sample is not None):
+            raise BuildError("give a track file or a demo catalogue option "
+                             "(--synthetic / --demo-sample), not both")
+
+    @property
+    def synthetic_tracks(self) -> int:
+        """The synthetic catalogue's size (SYNTHETIC_TRACKS unless demo_tracks says)."""
+        return self.demo_tracks if self.demo_tracks is not None else SYNTHETIC_TRACKS
 
     @staticmethod
     def default_out(csv: Path | None, indexes_dir: Path = Path("indexes")) -> Path:

@@ -196,8 +196,8 @@ def test_ivf_save_load_round_trips_the_spec(ivf, tmp_path: Path) -> None:
 
 def test_pipeline_uses_ivf_above_the_threshold(tmp_path: Path) -> None:
     out = tmp_path / "ann"
-    settings = BuildSettings(out=out, demo_tracks=12_000, n_clusters=3, n_init=1,
-                             evaluate=False, ann_threshold=5_000)
+    settings = BuildSettings(out=out, demo_catalogue="synthetic", demo_tracks=12_000,
+                             n_clusters=3, n_init=1, evaluate=False, ann_threshold=5_000)
     manifest = build_index(settings).manifest
     build = manifest["build"]
     assert build["index"] == IVF_FLAT  # a string: the API reports it as the index type
@@ -227,8 +227,8 @@ def test_pipeline_uses_ivf_above_the_threshold(tmp_path: Path) -> None:
 
 def test_flat_build_keeps_the_flat_layout(tmp_path: Path) -> None:
     out = tmp_path / "flat"
-    manifest = build_index(BuildSettings(out=out, demo_tracks=2_000, n_clusters=3, n_init=1,
-                                         evaluate=False)).manifest
+    manifest = build_index(BuildSettings(out=out, demo_catalogue="synthetic", demo_tracks=2_000,
+                                         n_clusters=3, n_init=1, evaluate=False)).manifest
     assert manifest["build"]["index"] == FLAT
     assert manifest["build"]["recall_at_10"] is None
     assert {"faiss/all.faiss", "faiss/vibe_0.faiss"} <= set(manifest["files"])

@@ -78,9 +78,9 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
         n_init=args.n_init,
         metric=args.metric,
         evaluate=not args.no_eval,
-        demo_tracks=args.demo_tracks,
+        **_demo_options(args),
     )
-    source = str(csv) if csv else f"synthetic demo catalogue ({settings.demo_tracks:,} tracks)"
+    source = str(csv) if csv else _demo_description(settings)
     console.print(f"building [bold]{out}[/bold] from {source}")
 
     def progress(stage: str, seconds: float) -> None:
@@ -95,6 +95,28 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
         metrics = json.loads((result.path / "metrics.json").read_text(encoding="utf-8"))
         print_metrics(console, result.manifest, metrics)
     return 0
+
+
+def _demo_options(args: argparse.Namespace) -> dict:
+    """BuildSettings fields of --synthetic N (alias --demo-tracks N) and --demo-sample N."""
+    synthetic = getattr(args, "synthetic", None)
+    return {"demo_catalogue": "synthetic" if synthetic is not None else "real",
+            "demo_tracks": synthetic, "demo_sample": getattr(args, "demo_sample", None)}
+
+
+def _demo_description(settings) -> str:
+    if settings.demo_catalogue == "synthetic":
+        return f"the synthetic demo catalogue ({settings.synthetic_tracks:,} generated tracks)"
+    sample = f", a seeded sample of {settings.demo_sample:,}" if settings.demo_sample else ""
+    return f"the real demo catalogue (data/demo_catalogue.parquet{sample})"
+
+
+def _add_demo_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--synthetic", "--demo-tracks", dest="synthetic", type=int, metavar="N",
+                   help="use the SYNTHETIC catalogue of N generated tracks instead of the real "
+                        "demo (scale tests, benchmarks); --demo-tracks N is the old name")
+    p.add_argument("--demo-sample", type=int, metavar="N",
+                   help="use a seeded sample of N tracks of the real demo catalogue")
 
 
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
@@ -129,14 +151,18 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
     index = Path(args.index)
     if args.rebuild or not (index / "manifest.json").is_file():
-        console.print(f"no artifact at {index}: building the synthetic demo catalogue "
-                      "(about two minutes with the validation analyses)")
+        console.print(f"no artifact at {index}: building it (the validation analyses take "
+                      "a while; --no-eval skips them)")
         build_args = argparse.Namespace(csv=None, out=str(index), k=4, seed=0, n_init=10,
                                         metric="cosine", no_eval=args.no_eval,
-                                        demo_tracks=args.demo_tracks)
+                                        synthetic=args.synthetic,
+                                        demo_sample=args.demo_sample)
         cmd_index(build_args, console)
     else:
-        read_manifest(index)  # a clear error now rather than a 503 later
+        manifest = read_manifest(index)  # a clear error now rather than a 503 later
+        if (manifest.get("source") or {}).get("synthetic") and args.synthetic is None:
+            console.print(f"note: {index} holds the SYNTHETIC catalogue; `vibemap demo "
+                          "--rebuild` builds the real demo catalogue")
     settings = ServiceSettings.from_env(index_dir=index, host=args.host, port=args.port)
     engine = Engine.load(settings.index_dir)
     app = create_app(settings, engine=engine)
@@ -168,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("index", help="build an artifact from a track CSV (or the demo catalogue)")
-    p.add_argument("csv", nargs="?", help="track CSV; omit to use the synthetic demo catalogue")
+    p.add_argument("csv", nargs="?", help="track CSV; omit to use the real demo catalogue")
     p.add_argument("--k", type=int, default=4, help="number of vibes (K-Means clusters), default 4")
     p.add_argument("--out", help="artifact directory (default indexes/demo or indexes/<csv stem>)")
     p.add_argument("--seed", type=int, default=0, help="random seed for K-Means++ and sampling")
@@ -180,12 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="similarity used by the index (default cosine on z-scores)",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the validation analyses")
-    p.add_argument(
-        "--demo-tracks",
-        type=int,
-        default=96_000,
-        help="size of the demo catalogue when no CSV is given",
-    )
+    _add_demo_options(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evaluate", help="show (or compute) an artifact's validation metrics")
@@ -199,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port for both API and UI")
     p.add_argument("--rebuild", action="store_true", help="rebuild the artifact even if present")
     p.add_argument("--no-eval", action="store_true", help="build without the validation analyses")
-    p.add_argument("--demo-tracks", type=int, default=96_000, help="size of the demo catalogue")
+    _add_demo_options(p)
     p.set_defaults(func=cmd_demo)
 
     from vibemap.recommender.commands import register as register_recommender
