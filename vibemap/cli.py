@@ -61,6 +61,7 @@ def _print_build_summary(console: Console, result) -> None:
 
 
 def cmd_index(args: argparse.Namespace, console: Console) -> int:
+    from vibemap.indexer.artifact import check_replaceable
     from vibemap.indexer.pipeline import build_index
     from vibemap.indexer.settings import BuildSettings
 
@@ -80,6 +81,7 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
         evaluate=not args.no_eval,
         demo_tracks=args.demo_tracks,
     )
+    check_replaceable(out)  # before minutes of work, and again before the swap
     source = str(csv) if csv else f"synthetic demo catalogue ({settings.demo_tracks:,} tracks)"
     console.print(f"building [bold]{out}[/bold] from {source}")
 
