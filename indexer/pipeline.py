@@ -167,13 +167,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             catalogue, source = demo_catalogue(settings.demo_tracks, settings.seed)
         else:
             catalogue = load_catalogue(settings.csv)
-            source = {
-                "file": Path(settings.csv).name,
-                "kind": "csv",
-                "synthetic": False,
-                "sha256": catalogue.source_sha256,
-                "bytes": Path(settings.csv).stat().st_size,
-            }
+            source = catalogue.source  # file or files read, sha256 over what was read
     n = len(catalogue.tracks)
     if settings.n_clusters > n:
         raise BuildError(f"--k {settings.n_clusters} is larger than the {n} valid tracks")

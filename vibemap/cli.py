@@ -169,10 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("index", help="build an artifact from a track CSV (or the demo catalogue)")
-    p.add_argument("csv", nargs="?", help="track CSV; omit to use the synthetic demo catalogue")
+    p = sub.add_parser(
+        "index", help="build an artifact from a track catalogue (or the demo catalogue)"
+    )
+    p.add_argument(
+        "csv",
+        nargs="?",
+        metavar="INPUT",
+        help="track catalogue: a CSV (comma, semicolon or tab delimited; UTF-8 or UTF-16; "
+        "may be gzipped), a Parquet file, or a directory or quoted glob of CSV or Parquet "
+        "files with the same columns; omit to use the synthetic demo catalogue",
+    )
     p.add_argument("--k", type=int, default=4, help="number of vibes (K-Means clusters), default 4")
-    p.add_argument("--out", help="artifact directory (default indexes/demo or indexes/<csv stem>)")
+    p.add_argument(
+        "--out",
+        help="artifact directory (default indexes/demo or indexes/<input name>); must be "
+        "new, empty or an earlier vibemap artifact: nothing else is ever replaced",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed for K-Means++ and sampling")
     p.add_argument("--n-init", type=int, default=10, help="K-Means++ restarts (default 10)")
     p.add_argument(
