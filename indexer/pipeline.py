@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
 from vibemap.indexer.errors import BuildError
+from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.personalities import (
@@ -149,10 +150,13 @@ def _write_labelled_csv(
     schema = (pa.Schema.from_pandas(raw, preserve_index=False)
               .append(pa.field("vibe_id", pa.from_numpy_dtype(vibe_id.dtype)))
               .append(pa.field("vibe_name", pa.string())))
+    text_columns = [c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])]
     with pacsv.CSVWriter(path, schema) as writer:
         for start in range(0, len(order), chunk_rows):
             stop = min(start + chunk_rows, len(order))
             chunk = raw.iloc[order[start:stop]].reset_index(drop=True)
+            for column in text_columns:  # safe to open in a spreadsheet (OWASP)
+                chunk[column] = safe_column(chunk[column])
             chunk["vibe_id"] = vibe_id[start:stop]
             chunk["vibe_name"] = vibe_name[start:stop]
             writer.write_table(pa.Table.from_pandas(chunk, preserve_index=False, schema=schema))
