@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vibemap.indexer.degenerate import near_constant
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES, VALID_RANGES
 from vibemap.indexer.readers import check_unique_columns, read_input
@@ -75,6 +76,7 @@ class CleaningReport:
     columns: dict[str, str]
     derived_ids: int
     notes: tuple[str, ...] = ()
+    constant_features: tuple[str, ...] = ()  # constant up to float noise: weight zero
 
     @property
     def rows_dropped(self) -> int:
@@ -90,6 +92,7 @@ class CleaningReport:
             "columns": dict(self.columns),
             "derived_ids": self.derived_ids,
             "notes": list(self.notes),
+            "constant_features": list(self.constant_features),
         }
 
 
@@ -321,6 +324,15 @@ def clean_catalogue(
         tracks[name] = values[kept_index, j]
     tracks["source_row"] = kept_index.astype(np.int64)
 
+    # one column at a time: a copy of all kept values is 0.7 GB at 10M rows
+    constant = tuple(
+        f for j, f in enumerate(FEATURES) if near_constant(values[kept_index, j : j + 1])[0]
+    )
+    if constant and len(kept_index) > 1:
+        notes.append(
+            "constant feature(s) " + ", ".join(constant) + ": every kept track has the same "
+            "value (up to float noise), so they carry no weight in the vibes or similarity"
+        )
     report = CleaningReport(
         rows_read=n,
         rows_kept=int(keep.sum()),
@@ -329,6 +341,7 @@ def clean_catalogue(
         columns={k: v for k, v in mapping.items()},
         derived_ids=n_derived,
         notes=tuple(notes),
+        constant_features=constant,
     )
     if report.rows_kept == 0:
         summary = ", ".join(f"{REASON_TEXT[r]}: {c}" for r, c in dropped.items() if c)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
-from vibemap.indexer.errors import BuildError
+from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
@@ -173,8 +175,8 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             catalogue = load_catalogue(settings.csv)
             source = catalogue.source  # file or files read, sha256 over what was read
     n = len(catalogue.tracks)
-    if settings.n_clusters > n:
-        raise BuildError(f"--k {settings.n_clusters} is larger than the {n} valid tracks")
+    check_buildable(n, catalogue.report.constant_features, FEATURES,
+                    settings.n_clusters, settings.evaluate)
 
     with stages.stage("scale"):
         F = catalogue.tracks[list(FEATURES)].to_numpy(dtype=np.float64)
@@ -182,7 +184,12 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         Z = scaler.transform(F)
         del F  # at 10M rows every n x 9 float64 copy is 0.7 GB
     with stages.stage("cluster"):
-        p = fit_personalities(Z, settings.n_clusters, seed=settings.seed, n_init=settings.n_init)
+        with warnings.catch_warnings():  # too few distinct tracks: check_distinct says it
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            p = fit_personalities(
+                Z, settings.n_clusters, seed=settings.seed, n_init=settings.n_init
+            )
+        check_distinct(Z, p.sizes(), settings.n_clusters)
         names = name_vibes(p.centroids, FEATURES)
         vibes = vibe_table(p, names, scaler)
     with stages.stage("index"):
