@@ -129,3 +129,22 @@ def test_demo_index_into_a_user_dir_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert (home / "photo.jpg").read_bytes() == b"\xff\xd8"
+
+
+def test_demo_and_index_build_the_same_settings(tmp_path: Path) -> None:
+    """`vibemap demo` builds through the same flags -> BuildSettings path as `vibemap index`."""
+    from vibemap.cli import build_parser, build_settings
+
+    parser = build_parser()
+    out = tmp_path / "demo"
+    demo = build_settings(parser.parse_args(["demo", "--index", str(out)]), out=out)
+    index = build_settings(parser.parse_args(["index", "--out", str(out)]))
+    assert demo == index
+    demo = build_settings(
+        parser.parse_args(["demo", "--index", str(out), "--no-eval", "--demo-tracks", "500"]),
+        out=out,
+    )
+    index = build_settings(
+        parser.parse_args(["index", "--out", str(out), "--no-eval", "--demo-tracks", "500"])
+    )
+    assert demo == index and not demo.evaluate and demo.demo_tracks == 500
