@@ -18,9 +18,14 @@ import numbers
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMULA_STARTS = frozenset("=+-@\t\r＝＋－＠")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# one number pattern for Python's re and RE2 (pyarrow); ASCII digits only
+_NUMBER = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN_NUMBER = re.compile(_NUMBER)
+_NUMBER_RE2 = f"^{_NUMBER}$"
 
 
 def _needs_quote(text: str) -> bool:
@@ -39,15 +44,21 @@ def safe_cell(value: object) -> str:
 
 
 def safe_column(values: pd.Series) -> pd.Series:
-    """``values.map(safe_cell)`` for a text column, vectorised: only cells whose first
-    character starts a formula are looked at twice. Numeric columns come back as is."""
+    """``values.map(safe_cell)`` for a text column, vectorised in pyarrow (a column of
+    negative loudness values as text is all "suspect" and all numbers: no Python loop).
+    Numeric columns come back as they are."""
     if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
         return values
     text = values.astype(str).where(values.notna(), "")
-    suspect = text.str[:1].isin(FORMULA_STARTS).to_numpy()
-    if not suspect.any():
+    arr = pa.array(text.to_numpy(dtype=object) if text.dtype == object else text,
+                   type=pa.large_string())
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    suspect = pc.is_in(first, value_set=pa.array(sorted(FORMULA_STARTS), type=arr.type))
+    if not pc.any(suspect).as_py():
         return text
-    quoted = text.copy()
-    idx = suspect.nonzero()[0]
-    quoted.iloc[idx] = [("'" + t if _needs_quote(t) else t) for t in text.iloc[idx]]
-    return quoted
+    quote = pc.and_(suspect, pc.invert(pc.match_substring_regex(arr, _NUMBER_RE2)))
+    if not pc.any(quote).as_py():
+        return text
+    quoted = pc.if_else(quote, pc.binary_join_element_wise(pa.scalar("'", arr.type), arr,
+                                                           pa.scalar("", arr.type)), arr)
+    return pd.Series(quoted.to_pylist(), index=values.index, dtype=text.dtype)

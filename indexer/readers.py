@@ -199,9 +199,10 @@ def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]
         if str(column).strip().lower() not in FEATURES or not pd.api.types.is_string_dtype(
                 frame[column]):
             continue
+        if not frame[column].str.contains(",", regex=False).any():
+            continue  # the usual case: one cheap pass per feature column
         values = frame[column][frame[column].str.strip() != ""]
-        if (values.str.contains(",", regex=False).any()
-                and values.str.fullmatch(_DECIMAL_COMMA).all()):
+        if values.str.fullmatch(_DECIMAL_COMMA).all():
             frame[column] = frame[column].str.replace(",", ".", regex=False)
             converted.append(str(column))
     if not converted:
