@@ -234,7 +234,7 @@ def clean_catalogue(
     mapping = resolve_columns(columns)
     n = len(raw)
     if n == 0:
-        raise CatalogueError(f"{source_name}: the CSV has a header but no rows")
+        raise CatalogueError(f"{source_name}: the input has a header but no rows")
 
     def column(name: str) -> pd.Series:
         return raw[mapping[name]] if name in mapping else pd.Series([""] * n, index=raw.index)
