@@ -19,9 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vibemap.indexer.degenerate import near_constant
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES, VALID_RANGES
-from vibemap.indexer.files import sha256_file
+from vibemap.indexer.readers import check_unique_columns, read_input
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 
 OPTIONAL_NUMERIC = ("popularity", "duration_ms")
 
-# limits on what a track CSV can look like, so hostile files fail fast with a message
-MAX_HEADER_BYTES = 64 * 1024
-MAX_COLUMNS = 1_000
+# every input name the alias table knows: the only columns read from Parquet
+KNOWN_COLUMNS: frozenset[str] = frozenset(a for names in COLUMN_ALIASES.values() for a in names)
 
 # Drop reasons, in the order they are tested: a row is counted under the first that applies.
 DROP_REASONS: tuple[str, ...] = (
@@ -76,6 +76,7 @@ class CleaningReport:
     columns: dict[str, str]
     derived_ids: int
     notes: tuple[str, ...] = ()
+    constant_features: tuple[str, ...] = ()  # constant up to float noise: weight zero
 
     @property
     def rows_dropped(self) -> int:
@@ -91,6 +92,7 @@ class CleaningReport:
             "columns": dict(self.columns),
             "derived_ids": self.derived_ids,
             "notes": list(self.notes),
+            "constant_features": list(self.constant_features),
         }
 
 
@@ -110,72 +112,31 @@ class Catalogue:
     source_name: str
     source_sha256: str = ""
     extra: dict = field(default_factory=dict)
-
-
-def _sniff(path: Path) -> None:
-    """Refuse files that are obviously not a CSV, before pandas guesses at them."""
-    if path.is_dir():
-        raise CatalogueError(f"{path}: is a directory, not a CSV file")
-    if not path.exists():
-        raise CatalogueError(f"{path}: file not found")
-    if not path.is_file():
-        raise CatalogueError(f"{path}: not a file")
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if not head.strip():
-        raise CatalogueError(f"{path}: the file is empty")
-    if b"\x00" in head:
-        raise CatalogueError(f"{path}: looks like a binary file, not a CSV")
-    start = head.lstrip().lower()
-    if start.startswith((b"<!doctype", b"<html", b"<?xml")):
-        raise CatalogueError(f"{path}: looks like HTML/XML, not a CSV")
-    if start[:1] in (b"{", b"["):
-        raise CatalogueError(f"{path}: looks like JSON, not a CSV")
-    # a pathological header (pandas renames duplicate names in quadratic time) is refused
-    with open(path, "rb") as fh:
-        header = fh.readline(MAX_HEADER_BYTES + 1)
-    if len(header) > MAX_HEADER_BYTES:
-        raise CatalogueError(
-            f"{path}: header line longer than {MAX_HEADER_BYTES // 1024} KiB; not a track CSV"
-        )
-    if header.count(b",") + 1 > MAX_COLUMNS:
-        raise CatalogueError(
-            f"{path}: {header.count(b',') + 1} columns in the header (at most {MAX_COLUMNS}); "
-            "not a track CSV"
-        )
+    source: dict = field(default_factory=dict)  # what was read, for the manifest
 
 
 def read_csv_text(path: Path) -> pd.DataFrame:
-    """Read every column as text (numbers are parsed later, so failures can be counted)."""
-    path = Path(path)
-    _sniff(path)
-    try:
-        frame = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8",
-            encoding_errors="strict",
-        )
-    except UnicodeDecodeError as exc:
-        raise CatalogueError(
-            f"{path}: not valid UTF-8 at byte {exc.start} "
-            f"({exc.object[exc.start : exc.start + 1]!r}); re-save the file as UTF-8"
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise CatalogueError(f"{path}: the file is empty") from None
-    except pd.errors.ParserError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CatalogueError(f"{path}: not a well-formed CSV ({first})") from None
-    if frame.columns.duplicated().any():
-        dup = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise CatalogueError(f"{path}: duplicate column names {dup}")
-    return frame
+    """Every column of a track file as read (CSV cells as text); see vibemap.indexer.readers."""
+    return read_input(path).frame
+
+
+def alias_notes(columns: list[str], mapping: dict[str, str]) -> list[str]:
+    """Say which column was used where several accepted names for one field are present
+    (e.g. ``id`` and ``uri``: the earlier alias wins, as documented in COLUMN_ALIASES)."""
+    lowered = {c.strip().lower(): c for c in columns}
+    notes = []
+    for canonical, used in mapping.items():
+        others = [lowered[a] for a in COLUMN_ALIASES[canonical]
+                  if a in lowered and lowered[a] != used]
+        if others:
+            notes.append(f"{canonical}: read from {used!r}; also present and ignored: "
+                         + ", ".join(repr(o) for o in others))
+    return notes
 
 
 def resolve_columns(columns: list[str]) -> dict[str, str]:
     """Map canonical names to the input's column names, using COLUMN_ALIASES."""
+    check_unique_columns("input", columns)
     lowered = {c.strip().lower(): c for c in columns}
     mapping: dict[str, str] = {}
     for canonical, aliases in COLUMN_ALIASES.items():
@@ -255,7 +216,9 @@ def _stripped(text: pd.Series) -> pd.Series:
     return out.reset_index(drop=True)
 
 
-def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogue:
+def clean_catalogue(
+    raw: pd.DataFrame, source_name: str = "<frame>", notes: tuple[str, ...] = ()
+) -> Catalogue:
     """Type and clean a frame; see DROP_REASONS for what is dropped and why.
 
     Parameters
@@ -264,11 +227,14 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         Every input column as read: text (nothing parsed yet), or already numeric.
     source_name : str
         Shown in messages and stored in the report.
+    notes : what the reader noticed (e.g. decimal commas), carried into the report.
     """
-    mapping = resolve_columns(list(raw.columns))
+    columns = [str(c) for c in raw.columns]
+    check_unique_columns(source_name, columns)
+    mapping = resolve_columns(columns)
     n = len(raw)
     if n == 0:
-        raise CatalogueError(f"{source_name}: the CSV has a header but no rows")
+        raise CatalogueError(f"{source_name}: the input has a header but no rows")
 
     def column(name: str) -> pd.Series:
         return raw[mapping[name]] if name in mapping else pd.Series([""] * n, index=raw.index)
@@ -333,7 +299,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     keep = reason == ""
 
     dropped = {r: int((reason == r).sum()) for r in DROP_REASONS}
-    notes: list[str] = []
+    notes = [*notes, *alias_notes(columns, mapping)]
     kept_index = np.flatnonzero(keep)
 
     def kept(text: pd.Series) -> pd.Series:
@@ -358,6 +324,15 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         tracks[name] = values[kept_index, j]
     tracks["source_row"] = kept_index.astype(np.int64)
 
+    # one column at a time: a copy of all kept values is 0.7 GB at 10M rows
+    constant = tuple(
+        f for j, f in enumerate(FEATURES) if near_constant(values[kept_index, j : j + 1])[0]
+    )
+    if constant and len(kept_index) > 1:
+        notes.append(
+            "constant feature(s) " + ", ".join(constant) + ": every kept track has the same "
+            "value (up to float noise), so they carry no weight in the vibes or similarity"
+        )
     report = CleaningReport(
         rows_read=n,
         rows_kept=int(keep.sum()),
@@ -366,6 +341,7 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
         columns={k: v for k, v in mapping.items()},
         derived_ids=n_derived,
         notes=tuple(notes),
+        constant_features=constant,
     )
     if report.rows_kept == 0:
         summary = ", ".join(f"{REASON_TEXT[r]}: {c}" for r, c in dropped.items() if c)
@@ -380,15 +356,17 @@ def clean_catalogue(raw: pd.DataFrame, source_name: str = "<frame>") -> Catalogu
     )
 
 
-def load_catalogue(path: Path) -> Catalogue:
-    """Read and clean a track CSV; raise CatalogueError with a one-line reason on bad input."""
-    path = Path(path)
-    raw = read_csv_text(path)
-    catalogue = clean_catalogue(raw, source_name=path.name)
+def load_catalogue(path: Path | str) -> Catalogue:
+    """Read and clean a track CSV or Parquet file, or a directory / glob of them (see
+    vibemap.indexer.readers); raise CatalogueError with a one-line reason on bad input."""
+    raw = read_input(path, wanted=KNOWN_COLUMNS)
+    name = raw.source["file"]
+    catalogue = clean_catalogue(raw.frame, source_name=name, notes=raw.notes)
     return Catalogue(
         tracks=catalogue.tracks,
         raw=catalogue.raw,
         report=catalogue.report,
-        source_name=path.name,
-        source_sha256=sha256_file(path),
+        source_name=name,
+        source_sha256=raw.source["sha256"],
+        source=raw.source,
     )

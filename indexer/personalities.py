@@ -13,6 +13,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
+from vibemap.indexer.degenerate import near_constant
+
 
 @dataclass(frozen=True)
 class Scaler:
@@ -43,14 +45,16 @@ class Scaler:
 
 
 def fit_scaler(F: np.ndarray) -> Scaler:
-    """Population mean and standard deviation per column; a constant column gets scale 1.
+    """Population mean and standard deviation per column; a column that is constant up
+    to float noise gets scale 1, so its noise is not blown up to unit variance (see
+    vibemap.indexer.degenerate).
 
     F : float array of shape (n_tracks, n_features), original units.
     """
     F = np.asarray(F, dtype=np.float64)
     mean = F.mean(axis=0)
     scale = F.std(axis=0)
-    scale[scale == 0] = 1.0
+    scale[near_constant(F)] = 1.0
     return Scaler(mean, scale)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
-from vibemap.indexer.errors import BuildError
+from vibemap.indexer.degenerate import check_buildable, check_distinct
+from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres
@@ -160,10 +163,13 @@ def _write_labelled_csv(
     schema = (pa.Schema.from_pandas(raw, preserve_index=False)
               .append(pa.field("vibe_id", pa.from_numpy_dtype(vibe_id.dtype)))
               .append(pa.field("vibe_name", pa.string())))
+    text_columns = [c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])]
     with pacsv.CSVWriter(path, schema) as writer:
         for start in range(0, len(order), chunk_rows):
             stop = min(start + chunk_rows, len(order))
             chunk = raw.iloc[order[start:stop]].reset_index(drop=True)
+            for column in text_columns:  # safe to open in a spreadsheet (OWASP)
+                chunk[column] = safe_column(chunk[column])
             chunk["vibe_id"] = vibe_id[start:stop]
             chunk["vibe_name"] = vibe_name[start:stop]
             writer.write_table(pa.Table.from_pandas(chunk, preserve_index=False, schema=schema))
@@ -180,16 +186,10 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             catalogue, source = real_demo_catalogue(settings.demo_sample, settings.seed)
         else:
             catalogue = load_catalogue(settings.csv)
-            source = {
-                "file": Path(settings.csv).name,
-                "kind": "csv",
-                "synthetic": False,
-                "sha256": catalogue.source_sha256,
-                "bytes": Path(settings.csv).stat().st_size,
-            }
+            source = catalogue.source  # file or files read, sha256 over what was read
     n = len(catalogue.tracks)
-    if settings.n_clusters > n:
-        raise BuildError(f"--k {settings.n_clusters} is larger than the {n} valid tracks")
+    check_buildable(n, catalogue.report.constant_features, FEATURES,
+                    settings.n_clusters, settings.evaluate)
 
     with stages.stage("scale"):
         F = catalogue.tracks[list(FEATURES)].to_numpy(dtype=np.float64)
@@ -197,7 +197,12 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         Z = scaler.transform(F)
         del F  # at 10M rows every n x 9 float64 copy is 0.7 GB
     with stages.stage("cluster"):
-        p = fit_personalities(Z, settings.n_clusters, seed=settings.seed, n_init=settings.n_init)
+        with warnings.catch_warnings():  # too few distinct tracks: check_distinct says it
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            p = fit_personalities(
+                Z, settings.n_clusters, seed=settings.seed, n_init=settings.n_init
+            )
+        check_distinct(Z, p.sizes(), settings.n_clusters)
         names = name_vibes(p.centroids, FEATURES)
         vibes = vibe_table(p, names, scaler)
     with stages.stage("index"):

@@ -81,5 +81,14 @@ class BuildSettings:
 
     @staticmethod
     def default_out(csv: Path | None, indexes_dir: Path = Path("indexes")) -> Path:
-        """``indexes/demo`` for the demo catalogue, else ``indexes/<csv stem>``."""
-        return indexes_dir / ("demo" if csv is None else Path(csv).stem)
+        """``indexes/demo`` for the demo catalogue, else ``indexes/<input name>``: the file
+        name without its data suffixes, the directory's name, or a glob's folder name."""
+        if csv is None:
+            return indexes_dir / "demo"
+        path = Path(csv)
+        if any(ch in path.name for ch in "*?["):
+            path = path.parent
+        name = path.resolve().name if path.name in ("", ".", "..") else path.name
+        for suffix in (".gz", ".csv", ".tsv", ".parquet", ".parq", ".pq"):
+            name = name.removesuffix(suffix) or name
+        return indexes_dir / (name or "catalogue")

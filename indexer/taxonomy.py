@@ -25,6 +25,9 @@ from vibemap.indexer.checks import as_labels, as_matrix
 
 logger = logging.getLogger(__name__)
 
+# leaves of the dendrogram the build stores: the build needs at least this many tracks
+DENDROGRAM_LEAVES = 30
+
 
 @dataclass(frozen=True, eq=False)
 class Taxonomy:
@@ -63,7 +66,7 @@ def ward_taxonomy(
     kmeans_labels: np.ndarray,
     *,
     n_clusters: int | None = None,
-    truncate: int = 30,
+    truncate: int = DENDROGRAM_LEAVES,
     cophenetic_sample_size: int = 2_000,
     seed: int = 0,
 ) -> Taxonomy:

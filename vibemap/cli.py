@@ -11,11 +11,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from vibemap.indexer.errors import VibemapError
+
+if TYPE_CHECKING:
+    from vibemap.indexer.settings import BuildSettings
 
 logger = logging.getLogger("vibemap")
 
@@ -60,26 +64,44 @@ def _print_build_summary(console: Console, result) -> None:
     console.print(f"artifact written to [bold]{result.path}[/bold]")
 
 
-def cmd_index(args: argparse.Namespace, console: Console) -> int:
-    from vibemap.indexer.pipeline import build_index
+def build_settings(args: argparse.Namespace, out: Path | None = None) -> BuildSettings:
+    """The one path from flags to a BuildSettings, for ``index`` and ``demo`` alike: flags
+    left unset (None) take BuildSettings' own defaults, so no default is written twice."""
     from vibemap.indexer.settings import BuildSettings
 
-    csv = Path(args.csv) if args.csv else None
-    out = (
-        Path(args.out)
-        if args.out
-        else BuildSettings.default_out(csv, Path(_env("INDEXES", "indexes")))
-    )
-    settings = BuildSettings(
+    csv = Path(args.csv) if getattr(args, "csv", None) else None
+    if out is None:
+        out = (
+            Path(args.out)
+            if args.out
+            else BuildSettings.default_out(csv, Path(_env("INDEXES", "indexes")))
+        )
+    given = {
+        "n_clusters": getattr(args, "k", None),
+        "seed": getattr(args, "seed", None),
+        "n_init": getattr(args, "n_init", None),
+        "metric": getattr(args, "metric", None),
+        **_demo_options(args),
+    }
+    return BuildSettings(
         csv=csv,
         out=out,
-        n_clusters=args.k,
-        seed=args.seed,
-        n_init=args.n_init,
-        metric=args.metric,
         evaluate=not args.no_eval,
-        **_demo_options(args),
+        **{key: value for key, value in given.items() if value is not None},
     )
+
+
+def cmd_index(args: argparse.Namespace, console: Console) -> int:
+    return run_build(build_settings(args), console)
+
+
+def run_build(settings: BuildSettings, console: Console) -> int:
+    """Build ``settings``' artifact, printing stages, the summary and the metrics."""
+    from vibemap.indexer.artifact import check_replaceable
+    from vibemap.indexer.pipeline import build_index
+
+    out, csv = settings.out, settings.csv
+    check_replaceable(out)  # before minutes of work, and again before the swap
     source = str(csv) if csv else _demo_description(settings)
     console.print(f"building [bold]{out}[/bold] from {source}")
 
@@ -153,11 +175,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if args.rebuild or not (index / "manifest.json").is_file():
         console.print(f"no artifact at {index}: building it (the validation analyses take "
                       "a while; --no-eval skips them)")
-        build_args = argparse.Namespace(csv=None, out=str(index), k=4, seed=0, n_init=10,
-                                        metric="cosine", no_eval=args.no_eval,
-                                        synthetic=args.synthetic,
-                                        demo_sample=args.demo_sample)
-        cmd_index(build_args, console)
+        run_build(build_settings(args, out=index), console)
     else:
         manifest = read_manifest(index)  # a clear error now rather than a 503 later
         if (manifest.get("source") or {}).get("synthetic") and args.synthetic is None:
@@ -193,16 +211,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("index", help="build an artifact from a track CSV (or the demo catalogue)")
-    p.add_argument("csv", nargs="?", help="track CSV; omit to use the real demo catalogue")
-    p.add_argument("--k", type=int, default=4, help="number of vibes (K-Means clusters), default 4")
-    p.add_argument("--out", help="artifact directory (default indexes/demo or indexes/<csv stem>)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for K-Means++ and sampling")
-    p.add_argument("--n-init", type=int, default=10, help="K-Means++ restarts (default 10)")
+    p = sub.add_parser(
+        "index", help="build an artifact from a track catalogue (or the demo catalogue)"
+    )
+    p.add_argument(
+        "csv",
+        nargs="?",
+        metavar="INPUT",
+        help="track catalogue: a CSV (comma, semicolon or tab delimited; UTF-8 or UTF-16; "
+        "may be gzipped), a Parquet file, or a directory or quoted glob of CSV or Parquet "
+        "files with the same columns; omit to use the real demo catalogue",
+    )
+    p.add_argument("--k", type=int, help="number of vibes (K-Means clusters), default 4")
+    p.add_argument(
+        "--out",
+        help="artifact directory (default indexes/demo or indexes/<input name>); must be "
+        "new, empty or an earlier vibemap artifact: nothing else is ever replaced",
+    )
+    p.add_argument("--seed", type=int, help="random seed for K-Means++ and sampling")
+    p.add_argument("--n-init", type=int, help="K-Means++ restarts (default 10)")
     p.add_argument(
         "--metric",
         choices=("cosine", "euclidean"),
-        default="cosine",
         help="similarity used by the index (default cosine on z-scores)",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the validation analyses")
