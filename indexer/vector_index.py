@@ -37,9 +37,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from vibemap.indexer.metric import METRICS, to_similarity
+
 logger = logging.getLogger(__name__)
 
-METRICS = ("cosine", "euclidean")
 FLAT = "flat"
 IVF_FLAT = "ivf_flat"
 INDEX_TYPES = (FLAT, IVF_FLAT)
@@ -112,11 +113,6 @@ def _flat(d: int, metric: str) -> faiss.Index:
     return faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
 
 
-def _similarity(D: np.ndarray, metric: str) -> np.ndarray:
-    """FAISS distances -> larger-is-better scores (negative squared L2 for euclidean)."""
-    return -D if metric == "euclidean" else D
-
-
 def exact_search(
     X: np.ndarray, queries: np.ndarray, k: int, metric: str, offset: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +124,7 @@ def exact_search(
     k = min(k, len(X))
     q = np.ascontiguousarray(queries, dtype=np.float32)
     D, I = faiss.knn(q, np.ascontiguousarray(X, dtype=np.float32), k, metric=_faiss_metric(metric))
-    return _similarity(D, metric), np.where(I >= 0, I + offset, -1)
+    return to_similarity(D, metric), np.where(I >= 0, I + offset, -1)
 
 
 def recall_at_k(
@@ -486,7 +482,7 @@ class PartitionedIndex:
             return empty.astype(np.float32), empty.astype(np.int64)
         D, I = index.search(q, k)
         rows = np.where(I >= 0, I + offset, -1)
-        return _similarity(D, self.metric), rows
+        return to_similarity(D, self.metric), rows
 
     def _search_ivf(self, q: np.ndarray, limit: int, vibe_id: int | None
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -506,7 +502,7 @@ class PartitionedIndex:
             nprobe = min(scope.n_lists, nprobe * 4)
             params, _keep = scope.params(nprobe)
             D, I = self.full.search(q, k, params=params)
-        return _similarity(D, self.metric), I
+        return to_similarity(D, self.metric), I
 
     # -------------------------------------------------------------------- I/O
     def file_names(self) -> dict[str, faiss.Index]:

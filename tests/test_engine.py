@@ -79,7 +79,7 @@ def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str =
 
 
 def brute_scores(engine: Engine, q: np.ndarray) -> np.ndarray:
-    X = engine._X.astype(np.float64)
+    X = engine.catalogue.X.astype(np.float64)
     if engine.metric == "cosine":
         return X @ q
     return -((X - q) ** 2).sum(axis=1)
@@ -114,8 +114,8 @@ def engine() -> Engine:
 def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, e.n_tracks - 1))
     limit = data.draw(st.integers(1, 30))
-    seed_id = e._ids[row]
-    vibe = e._vibe_of[row]
+    seed_id = e.catalogue.ids[row]
+    vibe = e.catalogue.vibe_of[row]
     result = e.similar(seed_id, limit=limit)
     got = ids(result)
     s = scores(result)
@@ -123,12 +123,12 @@ def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
     assert len(set(got)) == len(got)
     assert seed_id not in got
     assert all(r["vibe_id"] == vibe for r in result["results"])
-    same_vibe = sum(1 for v in e._vibe_of if v == vibe)
+    same_vibe = sum(1 for v in e.catalogue.vibe_of if v == vibe)
     assert len(got) == min(limit, same_vibe - 1)
     assert [r["rank"] for r in result["results"]] == list(range(1, len(got) + 1))
     # exact: the scores equal numpy brute force over the seed's vibe
-    sims = brute_scores(e, e._X[row].astype(np.float64))
-    allowed = [i for i in range(e.n_tracks) if e._vibe_of[i] == vibe and i != row]
+    sims = brute_scores(e, e.catalogue.X[row].astype(np.float64))
+    allowed = [i for i in range(e.n_tracks) if e.catalogue.vibe_of[i] == vibe and i != row]
     expected = np.sort(sims[allowed])[::-1][:limit]
     np.testing.assert_allclose(s, expected, atol=1e-4)
 
@@ -137,13 +137,13 @@ def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
 @given(e=catalogues, data=st.data())
 def test_similar_scope_any_and_named_vibe(e: Engine, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, e.n_tracks - 1))
-    vibe = data.draw(st.sampled_from(sorted(e._vibes)))
-    by_id = e.similar(e._ids[row], limit=10, scope=vibe)
-    by_name = e.similar(e._ids[row], limit=10, scope=f"  VIBE {vibe} ")
+    vibe = data.draw(st.sampled_from([v["vibe_id"] for v in e.vibes()]))
+    by_id = e.similar(e.catalogue.ids[row], limit=10, scope=vibe)
+    by_name = e.similar(e.catalogue.ids[row], limit=10, scope=f"  VIBE {vibe} ")
     assert ids(by_id) == ids(by_name)
     assert all(r["vibe_id"] == vibe for r in by_id["results"])
-    anywhere = e.similar(e._ids[row], limit=10, scope="any")
-    expected = np.sort(np.delete(brute_scores(e, e._X[row].astype(np.float64)), row))[::-1][:10]
+    anywhere = e.similar(e.catalogue.ids[row], limit=10, scope="any")
+    expected = np.sort(np.delete(brute_scores(e, e.catalogue.X[row].astype(np.float64)), row))[::-1][:10]
     np.testing.assert_allclose(scores(anywhere), expected, atol=1e-4)
     assert anywhere["scope"] == {"vibe_id": None, "vibe_name": None}
 
@@ -153,7 +153,7 @@ def test_similar_scope_any_and_named_vibe(e: Engine, data: st.DataObject) -> Non
 def test_max_per_artist_holds_and_stays_exact(e: Engine, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, e.n_tracks - 1))
     cap = data.draw(st.integers(1, 3))
-    result = e.similar(e._ids[row], limit=20, scope="any", max_per_artist=cap)
+    result = e.similar(e.catalogue.ids[row], limit=20, scope="any", max_per_artist=cap)
     counts: dict[str, int] = {}
     for r in result["results"]:
         counts[r["artist"]] = counts.get(r["artist"], 0) + 1
@@ -178,15 +178,15 @@ def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
     min_pop = data.draw(st.sampled_from([None, 20, 50]))
     genre = data.draw(st.sampled_from([None, "Dance Pop", "rap,ambient"]))
     limit = data.draw(st.integers(1, 40))
-    result = e.recommend([e._ids[row]], min_energy=lo, max_energy=hi, min_popularity=min_pop,
+    result = e.recommend([e.catalogue.ids[row]], min_energy=lo, max_energy=hi, min_popularity=min_pop,
                          genres=genre, limit=limit)
     j = e.features.index("energy")
     tokens = set() if genre is None else {g.strip().lower() for g in genre.split(",")}
     passing = []
     for i in range(e.n_tracks):
-        if i == row or not lo <= e._F[i, j] <= hi:
+        if i == row or not lo <= e.catalogue.F[i, j] <= hi:
             continue
-        if min_pop is not None and not e._popularity[i] >= min_pop:
+        if min_pop is not None and not e.catalogue.popularity[i] >= min_pop:
             continue
         if tokens and not tokens & {g.lower() for g in e.summary(i)["genres"]}:
             continue
@@ -199,7 +199,7 @@ def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
         if tokens:
             assert tokens & {g.lower() for g in r["genres"]}
     assert len(result["results"]) == min(limit, len(passing))
-    sims = brute_scores(e, e._X[row].astype(np.float64))
+    sims = brute_scores(e, e.catalogue.X[row].astype(np.float64))
     expected = np.sort(sims[passing])[::-1][:limit]
     np.testing.assert_allclose(scores(result), expected, atol=1e-4)
 
@@ -212,9 +212,9 @@ def test_paging_concatenates(e: Engine, data: st.DataObject) -> None:
     b = data.draw(st.integers(1, 15))
     cap = data.draw(st.sampled_from([None, 1, 2]))
     kwargs = {"max_per_artist": cap, "vibe": "any"}
-    first = e.recommend([e._ids[row]], limit=a, **kwargs)
-    second = e.recommend([e._ids[row]], limit=b, offset=a, **kwargs)
-    both = e.recommend([e._ids[row]], limit=a + b, **kwargs)
+    first = e.recommend([e.catalogue.ids[row]], limit=a, **kwargs)
+    second = e.recommend([e.catalogue.ids[row]], limit=b, offset=a, **kwargs)
+    both = e.recommend([e.catalogue.ids[row]], limit=a + b, **kwargs)
     assert ids(first) + ids(second) == ids(both)
     assert [r["rank"] for r in second["results"]] == list(range(a + 1, a + 1 + len(ids(second))))
     page = (e.search_tracks("song", limit=a)["results"]
@@ -225,15 +225,15 @@ def test_paging_concatenates(e: Engine, data: st.DataObject) -> None:
 def test_average_vector_rule(engine: Engine) -> None:
     e = engine
     a, b, c = 3, 50, 120
-    result = e.recommend([e._ids[a], e._ids[b]], [e._ids[c]], limit=25)
-    X = e._X.astype(np.float64)
+    result = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], [e.catalogue.ids[c]], limit=25)
+    X = e.catalogue.X.astype(np.float64)
     q = unit(2 * (X[a] + X[b]) / 2 - X[c])
     sims = brute_scores(e, q)
     sims[[a, b, c]] = -np.inf
     np.testing.assert_allclose(scores(result), np.sort(sims)[::-1][:25], atol=1e-4)
-    assert not {e._ids[a], e._ids[b], e._ids[c]} & set(ids(result))
+    assert not {e.catalogue.ids[a], e.catalogue.ids[b], e.catalogue.ids[c]} & set(ids(result))
     # without negatives: the mean of the positives
-    plain = e.recommend([e._ids[a], e._ids[b]], limit=10)
+    plain = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], limit=10)
     sims = brute_scores(e, unit((X[a] + X[b]) / 2))
     sims[[a, b]] = -np.inf
     np.testing.assert_allclose(scores(plain), np.sort(sims)[::-1][:10], atol=1e-4)
@@ -242,9 +242,9 @@ def test_average_vector_rule(engine: Engine) -> None:
 def test_targets_are_one_extra_positive(engine: Engine) -> None:
     e = engine
     a, b = 10, 90
-    result = e.recommend([e._ids[a], e._ids[b]], target_energy=0.95, target_tempo=180.0, limit=15)
-    X = e._X.astype(np.float64)
-    base = e._F[[a, b]].mean(axis=0)  # unspecified targets: the seeds' mean
+    result = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], target_energy=0.95, target_tempo=180.0, limit=15)
+    X = e.catalogue.X.astype(np.float64)
+    base = e.catalogue.F[[a, b]].mean(axis=0)  # unspecified targets: the seeds' mean
     base[e.features.index("energy")] = 0.95
     base[e.features.index("tempo")] = 180.0
     t = to_index_space(e.scaler.transform(base[None]), "cosine")[0].astype(np.float64)
@@ -281,8 +281,8 @@ def test_target_at_the_mean_is_refused_under_cosine(engine: Engine) -> None:
 def test_euclidean_query_is_not_normalised() -> None:
     e = Engine(memory_artifact(seed=3, n=150, n_vibes=2, metric="euclidean"))
     a, c = 5, 77
-    result = e.recommend([e._ids[a]], [e._ids[c]], limit=10)
-    X = e._X.astype(np.float64)
+    result = e.recommend([e.catalogue.ids[a]], [e.catalogue.ids[c]], limit=10)
+    X = e.catalogue.X.astype(np.float64)
     sims = brute_scores(e, 2 * X[a] - X[c])
     sims[[a, c]] = -np.inf
     np.testing.assert_allclose(scores(result), np.sort(sims)[::-1][:10], rtol=1e-4, atol=1e-3)
@@ -290,8 +290,8 @@ def test_euclidean_query_is_not_normalised() -> None:
 
 def test_explanations_compare_with_the_seed(engine: Engine) -> None:
     e = engine
-    result = e.similar(e._ids[0], limit=3)
-    seed = e.track(e._ids[0])["features"]
+    result = e.similar(e.catalogue.ids[0], limit=3)
+    seed = e.track(e.catalogue.ids[0])["features"]
     for r in result["results"]:
         track = e.track(r["track_id"])["features"]
         expl = r["explanation"]
@@ -299,7 +299,7 @@ def test_explanations_compare_with_the_seed(engine: Engine) -> None:
         for item in expl["closest"] + expl["furthest"]:
             assert item["query"] == pytest.approx(seed[item["feature"]], abs=1e-6)
             assert item["track"] == pytest.approx(track[item["feature"]], abs=1e-6)
-        dz = [abs(c["track"] - c["query"]) / e._scale[e.features.index(c["feature"])]
+        dz = [abs(c["track"] - c["query"]) / e.catalogue.scale[e.features.index(c["feature"])]
               for c in expl["closest"] + expl["furthest"]]
         assert max(dz[:3]) <= min(dz[3:]) + 1e-9
 
@@ -318,7 +318,7 @@ def test_feature_order_comes_from_the_manifest() -> None:
 
 def test_diversity_spreads_results_and_keeps_the_rules(engine: Engine) -> None:
     e = engine
-    seed = e._ids[4]
+    seed = e.catalogue.ids[4]
     plain = e.recommend([seed], limit=10)
     assert ids(e.recommend([seed], limit=10, diversity=0.0)) == ids(plain)
     diverse = e.recommend([seed], limit=10, diversity=0.7, max_per_artist=1)
@@ -328,7 +328,7 @@ def test_diversity_spreads_results_and_keeps_the_rules(engine: Engine) -> None:
 
     def spread(result: dict) -> float:
         rows = [e.row_of(t) for t in ids(result)]
-        V = e._X[rows].astype(np.float64)
+        V = e.catalogue.X[rows].astype(np.float64)
         S = V @ V.T
         return float(S[np.triu_indices(len(rows), 1)].mean())
 
@@ -340,16 +340,16 @@ def test_diversity_spreads_results_and_keeps_the_rules(engine: Engine) -> None:
 
 def test_exclusions_and_scope_same(engine: Engine) -> None:
     e = engine
-    seed = e._ids[0]
+    seed = e.catalogue.ids[0]
     top = e.recommend([seed], limit=5)["results"]
     banned = top[0]["artist"]
     result = e.recommend([seed], limit=30, exclude_artists=[banned.upper()])
     assert banned not in {r["artist"] for r in result["results"]}
     same = e.recommend([seed], vibe="same", limit=30)
-    assert {r["vibe_id"] for r in same["results"]} == {e._vibe_of[0]}
-    other = next(i for i in range(e.n_tracks) if e._vibe_of[i] != e._vibe_of[0])
+    assert {r["vibe_id"] for r in same["results"]} == {e.catalogue.vibe_of[0]}
+    other = next(i for i in range(e.n_tracks) if e.catalogue.vibe_of[i] != e.catalogue.vibe_of[0])
     with pytest.raises(InvalidQuery, match="ambiguous"):
-        e.recommend([seed, e._ids[other]], vibe="same")
+        e.recommend([seed, e.catalogue.ids[other]], vibe="same")
     with pytest.raises(InvalidQuery, match="seed"):
         e.recommend(target_energy=0.5, vibe="same")
 
@@ -446,7 +446,7 @@ def test_search_filters(engine: Engine) -> None:
 # ------------------------------------------------------------ real artifact
 def test_engine_over_a_built_artifact(tmp_path: Path) -> None:
     e = Engine.load(build_tiny_artifact(tmp_path, n=150, n_clusters=3))
-    seed = e._ids[0]
+    seed = e.catalogue.ids[0]
     result = e.similar(seed, limit=5)
     assert len(result["results"]) == 5
     assert {r["vibe_id"] for r in result["results"]} == {result["seed"]["vibe_id"]}
