@@ -1,21 +1,38 @@
 """The recommender engine: invariants over random small catalogues, with numpy brute
-force as the oracle, plus known-answer tests for the query rule and the text search."""
+force as the oracle, plus known-answer tests for the query rule and the text search.
+
+One contract, every index (as implicit runs one suite over all its models): each test
+runs over a flat index and an IVF-Flat one. The IVF index probes every inverted list
+of every scope, so it is exhaustive and brute force stays the oracle, while the IVF
+code path (list layout per vibe, restricted coarse search, ids) is the one exercised;
+an IVF index with its tuned (approximate) probe counts has its own test at the end.
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from factories import build_tiny_artifact
 from vibemap.indexer.artifact import Artifact
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.personalities import fit_scaler
-from vibemap.indexer.vector_index import PartitionedIndex, partitions_from_sorted_labels, to_index_space
+from vibemap.indexer.vector_index import (
+    FLAT,
+    IVF_FLAT,
+    PartitionedIndex,
+    partitions_from_sorted_labels,
+    to_index_space,
+)
 from vibemap.recommender.engine import MAX_LIMIT, Engine
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
 
@@ -24,12 +41,34 @@ FAST = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+INDEX_KINDS = ("flat", "ivf")
+
+
+def reprobed(index: PartitionedIndex, every_list: bool) -> PartitionedIndex:
+    """The same IVF index with each scope probing all of its lists (exhaustive, so exact)
+    or only one (as approximate as it gets)."""
+    spec = copy.deepcopy(index.spec)
+    spec["nprobe"] = spec["nlist"] if every_list else 1
+    for lay in spec["lists"]:
+        n_lists = lay["list_stop"] - lay["list_start"]
+        lay["nprobe"] = n_lists if every_list else min(1, n_lists)
+    return PartitionedIndex(index.metric, list(index.partitions.values()), index.full, {}, spec)
+
+
+def build_index(X: np.ndarray, partitions: list, metric: str, kind: str) -> PartitionedIndex:
+    """kind : "flat", "ivf" (IVF-Flat probing every list) or "ivf_one_probe"."""
+    if kind == "flat":
+        return PartitionedIndex.build(X, partitions, metric, kind=FLAT)
+    index = PartitionedIndex.build(X, partitions, metric, kind=IVF_FLAT)
+    return reprobed(index, every_list=kind == "ivf")
+
+
 def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str = "cosine",
                     features: tuple[str, ...] = FEATURES, names: list[str] | None = None,
                     artists: list[str] | None = None, popularity: list[float] | None = None,
-                    n_artists: int | None = None) -> Artifact:
+                    n_artists: int | None = None, kind: str = "flat") -> Artifact:
     """A complete in-memory artifact (no K-Means, no disk): random features in valid
-    ranges, random sorted vibe labels, a real PartitionedIndex."""
+    ranges, random sorted vibe labels, a real PartitionedIndex of ``kind``."""
     rng = np.random.default_rng(seed)
     raw = {f: rng.uniform(0.0, 1.0, n) for f in FEATURES}
     raw["loudness"] = rng.uniform(-40.0, 0.0, n)
@@ -39,7 +78,7 @@ def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str =
     scaler = fit_scaler(F)
     X = to_index_space(scaler.transform(F), metric)
     partitions = partitions_from_sorted_labels(labels, n_vibes)
-    index = PartitionedIndex.build(X, partitions, metric)
+    index = build_index(X, partitions, metric, kind)
     n_artists = n_artists or max(2, n // 6)
     artist_of = rng.integers(0, n_artists, n)
     pop = rng.integers(0, 100, n).astype(float)
@@ -97,21 +136,39 @@ def scores(result: dict) -> list[float]:
     return [r["score"] for r in result["results"]]
 
 
-catalogues = st.builds(
-    lambda seed, n, k, metric: Engine(memory_artifact(seed, n, k, metric)),
-    seed=st.integers(0, 2**31 - 1), n=st.integers(8, 160), k=st.integers(1, 4),
-    metric=st.sampled_from(["cosine", "euclidean"]))
+def catalogues(kind: str) -> st.SearchStrategy[Engine]:
+    return st.builds(
+        lambda seed, n, k, metric: Engine(memory_artifact(seed, n, k, metric, kind=kind)),
+        seed=st.integers(0, 2**31 - 1), n=st.integers(8, 160), k=st.integers(1, 4),
+        metric=st.sampled_from(["cosine", "euclidean"]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_search_thread() -> Iterator[None]:
+    """Search as the service does, on one thread (idle OpenMP workers spinning on a busy
+    machine make every IVF build's recall tuning ten times slower)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+    faiss.omp_set_num_threads(before)
+
+
+@pytest.fixture(scope="module", params=INDEX_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(memory_artifact(seed=7, n=200, n_vibes=3))
+def engine(kind: str) -> Engine:
+    return Engine(memory_artifact(seed=7, n=200, n_vibes=3, kind=kind))
 
 
 # ------------------------------------------------------------------ similar
 @FAST
-@given(e=catalogues, data=st.data())
-def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_similar_invariants(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     limit = data.draw(st.integers(1, 30))
     seed_id = e.catalogue.ids[row]
@@ -134,8 +191,9 @@ def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
 
 
 @FAST
-@given(e=catalogues, data=st.data())
-def test_similar_scope_any_and_named_vibe(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_similar_scope_any_and_named_vibe(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     vibe = data.draw(st.sampled_from([v["vibe_id"] for v in e.vibes()]))
     by_id = e.similar(e.catalogue.ids[row], limit=10, scope=vibe)
@@ -143,14 +201,16 @@ def test_similar_scope_any_and_named_vibe(e: Engine, data: st.DataObject) -> Non
     assert ids(by_id) == ids(by_name)
     assert all(r["vibe_id"] == vibe for r in by_id["results"])
     anywhere = e.similar(e.catalogue.ids[row], limit=10, scope="any")
-    expected = np.sort(np.delete(brute_scores(e, e.catalogue.X[row].astype(np.float64)), row))[::-1][:10]
+    sims = brute_scores(e, e.catalogue.X[row].astype(np.float64))
+    expected = np.sort(np.delete(sims, row))[::-1][:10]
     np.testing.assert_allclose(scores(anywhere), expected, atol=1e-4)
     assert anywhere["scope"] == {"vibe_id": None, "vibe_name": None}
 
 
 @FAST
-@given(e=catalogues, data=st.data())
-def test_max_per_artist_holds_and_stays_exact(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_max_per_artist_holds_and_stays_exact(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     cap = data.draw(st.integers(1, 3))
     result = e.similar(e.catalogue.ids[row], limit=20, scope="any", max_per_artist=cap)
@@ -170,16 +230,17 @@ def test_max_per_artist_holds_and_stays_exact(e: Engine, data: st.DataObject) ->
 
 # ---------------------------------------------------------------- recommend
 @FAST
-@given(e=catalogues, data=st.data())
-def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_filters_are_exact(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     lo = data.draw(st.floats(0.0, 0.6))
     hi = lo + data.draw(st.floats(0.1, 0.5))
     min_pop = data.draw(st.sampled_from([None, 20, 50]))
     genre = data.draw(st.sampled_from([None, "Dance Pop", "rap,ambient"]))
     limit = data.draw(st.integers(1, 40))
-    result = e.recommend([e.catalogue.ids[row]], min_energy=lo, max_energy=hi, min_popularity=min_pop,
-                         genres=genre, limit=limit)
+    result = e.recommend([e.catalogue.ids[row]], min_energy=lo, max_energy=hi,
+                         min_popularity=min_pop, genres=genre, limit=limit)
     j = e.features.index("energy")
     tokens = set() if genre is None else {g.strip().lower() for g in genre.split(",")}
     passing = []
@@ -205,8 +266,9 @@ def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
 
 
 @FAST
-@given(e=catalogues, data=st.data())
-def test_paging_concatenates(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_paging_concatenates(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     a = data.draw(st.integers(1, 15))
     b = data.draw(st.integers(1, 15))
@@ -242,7 +304,8 @@ def test_average_vector_rule(engine: Engine) -> None:
 def test_targets_are_one_extra_positive(engine: Engine) -> None:
     e = engine
     a, b = 10, 90
-    result = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], target_energy=0.95, target_tempo=180.0, limit=15)
+    result = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], target_energy=0.95,
+                         target_tempo=180.0, limit=15)
     X = e.catalogue.X.astype(np.float64)
     base = e.catalogue.F[[a, b]].mean(axis=0)  # unspecified targets: the seeds' mean
     base[e.features.index("energy")] = 0.95
@@ -278,8 +341,8 @@ def test_target_at_the_mean_is_refused_under_cosine(engine: Engine) -> None:
         engine.recommend(**{f"target_{f}": v for f, v in mean.items()})
 
 
-def test_euclidean_query_is_not_normalised() -> None:
-    e = Engine(memory_artifact(seed=3, n=150, n_vibes=2, metric="euclidean"))
+def test_euclidean_query_is_not_normalised(kind: str) -> None:
+    e = Engine(memory_artifact(seed=3, n=150, n_vibes=2, metric="euclidean", kind=kind))
     a, c = 5, 77
     result = e.recommend([e.catalogue.ids[a]], [e.catalogue.ids[c]], limit=10)
     X = e.catalogue.X.astype(np.float64)
@@ -304,10 +367,10 @@ def test_explanations_compare_with_the_seed(engine: Engine) -> None:
         assert max(dz[:3]) <= min(dz[3:]) + 1e-9
 
 
-def test_feature_order_comes_from_the_manifest() -> None:
+def test_feature_order_comes_from_the_manifest(kind: str) -> None:
     order = tuple(reversed(FEATURES))
-    plain = Engine(memory_artifact(seed=11, n=100, n_vibes=2))
-    permuted = Engine(memory_artifact(seed=11, n=100, n_vibes=2, features=order))
+    plain = Engine(memory_artifact(seed=11, n=100, n_vibes=2, kind=kind))
+    permuted = Engine(memory_artifact(seed=11, n=100, n_vibes=2, features=order, kind=kind))
     assert permuted.features == order
     a = plain.recommend(["t0005"], target_tempo=150.0, max_loudness=-5.0, limit=10)
     b = permuted.recommend(["t0005"], target_tempo=150.0, max_loudness=-5.0, limit=10)
@@ -400,13 +463,13 @@ def test_filters_that_match_nothing_return_nothing(engine: Engine) -> None:
 
 # ------------------------------------------------------------------- search
 @pytest.fixture(scope="module")
-def search_engine() -> Engine:
+def search_engine(kind: str) -> Engine:
     names = ["Cafe", "Café del Mar", "Cafeteria Blues", "Le Café", "Other", "CAFÉ",
              "Naïve", "Song"]
     artists = ["A", "B", "C", "D", "Beyoncé", "E", "F", "Cafe Tacvba"]
     popularity = [10.0, 90.0, 40.0, 99.0, 50.0, 5.0, 60.0, np.nan]
     return Engine(memory_artifact(seed=1, n=8, n_vibes=1, names=names, artists=artists,
-                                  popularity=popularity))
+                                  popularity=popularity, kind=kind))
 
 
 def test_search_ranks_exact_then_prefix_then_substring(search_engine: Engine) -> None:
@@ -444,8 +507,10 @@ def test_search_filters(engine: Engine) -> None:
 
 
 # ------------------------------------------------------------ real artifact
-def test_engine_over_a_built_artifact(tmp_path: Path) -> None:
-    e = Engine.load(build_tiny_artifact(tmp_path, n=150, n_clusters=3))
+def test_engine_over_a_built_artifact(tmp_path: Path, kind: str) -> None:
+    # ann_threshold=0: IVF-Flat whatever the size, with the probe counts the build tuned
+    threshold = {"flat": None, "ivf": 0}[kind]
+    e = Engine.load(build_tiny_artifact(tmp_path, n=150, n_clusters=3, ann_threshold=threshold))
     seed = e.catalogue.ids[0]
     result = e.similar(seed, limit=5)
     assert len(result["results"]) == 5
@@ -457,3 +522,27 @@ def test_engine_over_a_built_artifact(tmp_path: Path) -> None:
     summary = e.artifact_summary()
     assert summary["rows"] == 150 and summary["synthetic"] is False
     assert summary["features"] == list(FEATURES)
+    assert summary["index"] == {"flat": FLAT, "ivf": IVF_FLAT}[kind]
+
+
+# ------------------------------------------------- IVF probing too few lists
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_approximate_ivf_ranks_what_the_index_finds(metric: str) -> None:
+    """An IVF index probing one list is approximate: unfiltered rankings are the index's
+    own answer (less the excluded rows, scored exactly), filtered ones stay exact."""
+    e = Engine(memory_artifact(seed=5, n=600, n_vibes=2, metric=metric, kind="ivf_one_probe"))
+    c, index = e.catalogue, e._index
+    assert index.spec["nprobe"] == 1 < index.spec["nlist"]
+    for row in range(0, c.n_rows, 41):
+        exact = brute_scores(e, c.X[row].astype(np.float64))
+        for scope, vibe_id in (("any", None), ("same", int(c.vibe_of[row]))):
+            got = e.similar(c.ids[row], limit=10, scope=scope)
+            D, I = index.search(c.X[row][None], 11, vibe_id)
+            order = np.lexsort((I[0], -D[0]))
+            expected = [int(r) for r in I[0][order] if r != row][:10]
+            assert [c.row_of(t) for t in ids(got)] == expected
+            np.testing.assert_allclose(scores(got), exact[expected], atol=1e-4)
+        # a filter every row passes: the ranking scores every row, so it is exact
+        everything = e.recommend([c.ids[row]], min_energy=0.0, limit=10)
+        np.testing.assert_allclose(scores(everything), np.sort(np.delete(exact, row))[::-1][:10],
+                                   atol=1e-4)
