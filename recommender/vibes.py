@@ -17,7 +17,7 @@ from vibemap.recommender.text import fold
 
 ANY_SCOPES = ("any", "all")
 SAME_SCOPE = "same"
-QUANTILES = {"p10": 10, "p25": 25, "median": 50, "p75": 75, "p90": 90}
+QUANTILES = (("p10", 10), ("p25", 25), ("median", 50), ("p75", 75), ("p90", 90))
 N_TOP_GENRES = 5
 N_TYPICAL = 5
 
@@ -66,9 +66,9 @@ class Vibes:
         F = c.F[start:stop]
         profile: dict[str, dict[str, float]] = {}
         if len(F):
-            q = np.percentile(F, list(QUANTILES.values()), axis=0)
+            q = np.percentile(F, [p for _, p in QUANTILES], axis=0)
             for j, f in enumerate(c.features):
-                profile[f] = {k: round(float(q[i, j]), 6) for i, k in enumerate(QUANTILES)}
+                profile[f] = {k: round(float(q[i, j]), 6) for i, (k, _) in enumerate(QUANTILES)}
         # labels counted per distinct genre cell, cells in order of first row (as a row-by-row
         # count would meet them: most_common breaks ties by that order)
         cells = c.genre_cell[start:stop]

@@ -531,7 +531,7 @@ def test_approximate_ivf_ranks_what_the_index_finds(metric: str) -> None:
     """An IVF index probing one list is approximate: unfiltered rankings are the index's
     own answer (less the excluded rows, scored exactly), filtered ones stay exact."""
     e = Engine(memory_artifact(seed=5, n=600, n_vibes=2, metric=metric, kind="ivf_one_probe"))
-    c, index = e.catalogue, e._index
+    c, index = e.catalogue, e.artifact.index
     assert index.spec["nprobe"] == 1 < index.spec["nlist"]
     for row in range(0, c.n_rows, 41):
         exact = brute_scores(e, c.X[row].astype(np.float64))
