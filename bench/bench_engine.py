@@ -95,15 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     n = engine.n_tracks
     rng = np.random.default_rng(args.seed)
     rows = rng.integers(0, n, size=args.queries).tolist()
-    ids = engine._ids  # noqa: SLF001 - the bench picks seeds by row
+    ids = engine.catalogue.ids  # the bench picks seeds by row
     summary = engine.artifact_summary()
     features = engine.features
-    genre_pool = [g for g, _ in sorted(engine._genre_rows.items(),  # noqa: SLF001
+    genre_pool = [g for g, _ in sorted(engine.catalogue.genre_rows.items(),
                                        key=lambda kv: -len(kv[1]))[:20]] or [None]
-    names = engine._names  # noqa: SLF001
+    names = engine.catalogue.names
 
     def target_of(r: int) -> dict:
-        return {f"target_{features[0]}": float(engine._F[r, 0])}  # noqa: SLF001
+        return {f"target_{features[0]}": float(engine.catalogue.F[r, 0])}
 
     ops: dict[str, Callable[[int], object]] = {
         "similar, scope=same (vibe sub-index)": lambda r: engine.similar(ids[r]),

@@ -1,13 +1,13 @@
 """Exact search and the index space: arrays in, arrays out (as faiss contrib's
-exhaustive_search). The one place that knows how a metric's distances become
-larger-is-better scores."""
+exhaustive_search). How a metric's distances become larger-is-better scores is
+:mod:`vibemap.indexer.metric`'s one rule."""
 
 from __future__ import annotations
 
 import faiss
 import numpy as np
 
-METRICS = ("cosine", "euclidean")
+from vibemap.indexer.metric import METRICS, to_similarity
 
 
 def to_index_space(Z: np.ndarray, metric: str) -> np.ndarray:
@@ -35,11 +35,6 @@ def flat_index(d: int, metric: str) -> faiss.Index:
     return faiss.IndexFlatIP(d) if metric == "cosine" else faiss.IndexFlatL2(d)
 
 
-def similarity(D: np.ndarray, metric: str) -> np.ndarray:
-    """FAISS distances -> larger-is-better scores (negative squared L2 for euclidean)."""
-    return -D if metric == "euclidean" else D
-
-
 def exact_search(
     X: np.ndarray, queries: np.ndarray, k: int, metric: str, offset: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -51,4 +46,4 @@ def exact_search(
     k = min(k, len(X))
     q = np.ascontiguousarray(queries, dtype=np.float32)
     D, I = faiss.knn(q, np.ascontiguousarray(X, dtype=np.float32), k, metric=faiss_metric(metric))
-    return similarity(D, metric), np.where(I >= 0, I + offset, -1)
+    return to_similarity(D, metric), np.where(I >= 0, I + offset, -1)

@@ -38,11 +38,11 @@ from vibemap.indexer.exhaustive_search import (
     METRICS,
     exact_search,
     flat_index,
-    similarity,
     to_index_space,
 )
 from vibemap.indexer.index_io import FLAT, INDEX_TYPES
 from vibemap.indexer.ivf_tools import IVF_FLAT, Scope, build_grouped_ivf, ivf_spec, n_lists_for
+from vibemap.indexer.metric import to_similarity
 from vibemap.indexer.recall import (
     RECALL_K,
     RECALL_QUERIES,
@@ -227,7 +227,7 @@ class PartitionedIndex:
             return _empty(q)
         D, I = index.search(q, k)
         rows = np.where(I >= 0, I + offset, -1)
-        return similarity(D, self.metric), rows
+        return to_similarity(D, self.metric), rows
 
     def _search_ivf(self, q: np.ndarray, limit: int, vibe_id: int | None
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +246,7 @@ class PartitionedIndex:
             nprobe = min(scope.n_lists, nprobe * 4)
             params, _keep = scope.params(nprobe)
             D, I = self.full.search(q, k, params=params)
-        return similarity(D, self.metric), I
+        return to_similarity(D, self.metric), I
 
     # -------------------------------------------------------------------- I/O
     def file_names(self) -> dict[str, faiss.Index]:

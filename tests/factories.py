@@ -59,13 +59,16 @@ def build_tiny_artifact(
     seed: int = 0,
     metric: str = "cosine",
     name: str = "tiny",
+    ann_threshold: int | None = None,
 ) -> Path:
-    """Build a real artifact from a tiny CSV (no evaluation) and return its directory."""
+    """Build a real artifact from a tiny CSV (no evaluation) and return its directory;
+    ``ann_threshold=0`` forces the IVF-Flat index (None: the settings' default)."""
     from vibemap.indexer.pipeline import build_index
     from vibemap.indexer.settings import BuildSettings
 
     csv = write_tracks_csv(tmp_path / f"{name}.csv", n=n, seed=seed, n_blobs=n_clusters)
     out = tmp_path / "indexes" / name
+    extra = {} if ann_threshold is None else {"ann_threshold": ann_threshold}
     build_index(
         BuildSettings(
             csv=csv,
@@ -75,6 +78,7 @@ def build_tiny_artifact(
             metric=metric,
             evaluate=False,
             n_init=3,
+            **extra,
         )
     )
     return out

@@ -273,7 +273,7 @@ def test_reload_swaps_the_artifact(artifacts: tuple[Path, Path], tmp_path: Path)
         assert c.get("/v1/artifact").json()["name"] == "tiny2"
         assert c.get("/health").json()["rows"] == 120
         # a request that took the old engine before the swap still completes on it
-        assert old_engine.similar(old_engine._ids[0], limit=3)["results"]
+        assert old_engine.similar(old_engine.catalogue.ids[0], limit=3)["results"]
         # a bad artifact is refused and the served one stays
         assert_error(c.post("/admin/reload", headers=AUTH, json={"name": "x"}),
                      422, "artifact_error")

@@ -1,21 +1,38 @@
 """The recommender engine: invariants over random small catalogues, with numpy brute
-force as the oracle, plus known-answer tests for the query rule and the text search."""
+force as the oracle, plus known-answer tests for the query rule and the text search.
+
+One contract, every index (as implicit runs one suite over all its models): each test
+runs over a flat index and an IVF-Flat one. The IVF index probes every inverted list
+of every scope, so it is exhaustive and brute force stays the oracle, while the IVF
+code path (list layout per vibe, restricted coarse search, ids) is the one exercised;
+an IVF index with its tuned (approximate) probe counts has its own test at the end.
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from factories import build_tiny_artifact
 from vibemap.indexer.artifact import Artifact
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.personalities import fit_scaler
-from vibemap.indexer.vector_index import PartitionedIndex, partitions_from_sorted_labels, to_index_space
+from vibemap.indexer.vector_index import (
+    FLAT,
+    IVF_FLAT,
+    PartitionedIndex,
+    partitions_from_sorted_labels,
+    to_index_space,
+)
 from vibemap.recommender.engine import MAX_LIMIT, Engine
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
 
@@ -24,12 +41,34 @@ FAST = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+INDEX_KINDS = ("flat", "ivf")
+
+
+def reprobed(index: PartitionedIndex, every_list: bool) -> PartitionedIndex:
+    """The same IVF index with each scope probing all of its lists (exhaustive, so exact)
+    or only one (as approximate as it gets)."""
+    spec = copy.deepcopy(index.spec)
+    spec["nprobe"] = spec["nlist"] if every_list else 1
+    for lay in spec["lists"]:
+        n_lists = lay["list_stop"] - lay["list_start"]
+        lay["nprobe"] = n_lists if every_list else min(1, n_lists)
+    return PartitionedIndex(index.metric, list(index.partitions.values()), index.full, {}, spec)
+
+
+def build_index(X: np.ndarray, partitions: list, metric: str, kind: str) -> PartitionedIndex:
+    """kind : "flat", "ivf" (IVF-Flat probing every list) or "ivf_one_probe"."""
+    if kind == "flat":
+        return PartitionedIndex.build(X, partitions, metric, kind=FLAT)
+    index = PartitionedIndex.build(X, partitions, metric, kind=IVF_FLAT)
+    return reprobed(index, every_list=kind == "ivf")
+
+
 def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str = "cosine",
                     features: tuple[str, ...] = FEATURES, names: list[str] | None = None,
                     artists: list[str] | None = None, popularity: list[float] | None = None,
-                    n_artists: int | None = None) -> Artifact:
+                    n_artists: int | None = None, kind: str = "flat") -> Artifact:
     """A complete in-memory artifact (no K-Means, no disk): random features in valid
-    ranges, random sorted vibe labels, a real PartitionedIndex."""
+    ranges, random sorted vibe labels, a real PartitionedIndex of ``kind``."""
     rng = np.random.default_rng(seed)
     raw = {f: rng.uniform(0.0, 1.0, n) for f in FEATURES}
     raw["loudness"] = rng.uniform(-40.0, 0.0, n)
@@ -39,7 +78,7 @@ def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str =
     scaler = fit_scaler(F)
     X = to_index_space(scaler.transform(F), metric)
     partitions = partitions_from_sorted_labels(labels, n_vibes)
-    index = PartitionedIndex.build(X, partitions, metric)
+    index = build_index(X, partitions, metric, kind)
     n_artists = n_artists or max(2, n // 6)
     artist_of = rng.integers(0, n_artists, n)
     pop = rng.integers(0, 100, n).astype(float)
@@ -79,7 +118,7 @@ def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str =
 
 
 def brute_scores(engine: Engine, q: np.ndarray) -> np.ndarray:
-    X = engine._X.astype(np.float64)
+    X = engine.catalogue.X.astype(np.float64)
     if engine.metric == "cosine":
         return X @ q
     return -((X - q) ** 2).sum(axis=1)
@@ -97,25 +136,43 @@ def scores(result: dict) -> list[float]:
     return [r["score"] for r in result["results"]]
 
 
-catalogues = st.builds(
-    lambda seed, n, k, metric: Engine(memory_artifact(seed, n, k, metric)),
-    seed=st.integers(0, 2**31 - 1), n=st.integers(8, 160), k=st.integers(1, 4),
-    metric=st.sampled_from(["cosine", "euclidean"]))
+def catalogues(kind: str) -> st.SearchStrategy[Engine]:
+    return st.builds(
+        lambda seed, n, k, metric: Engine(memory_artifact(seed, n, k, metric, kind=kind)),
+        seed=st.integers(0, 2**31 - 1), n=st.integers(8, 160), k=st.integers(1, 4),
+        metric=st.sampled_from(["cosine", "euclidean"]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_search_thread() -> Iterator[None]:
+    """Search as the service does, on one thread (idle OpenMP workers spinning on a busy
+    machine make every IVF build's recall tuning ten times slower)."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+    faiss.omp_set_num_threads(before)
+
+
+@pytest.fixture(scope="module", params=INDEX_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return Engine(memory_artifact(seed=7, n=200, n_vibes=3))
+def engine(kind: str) -> Engine:
+    return Engine(memory_artifact(seed=7, n=200, n_vibes=3, kind=kind))
 
 
 # ------------------------------------------------------------------ similar
 @FAST
-@given(e=catalogues, data=st.data())
-def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_similar_invariants(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     limit = data.draw(st.integers(1, 30))
-    seed_id = e._ids[row]
-    vibe = e._vibe_of[row]
+    seed_id = e.catalogue.ids[row]
+    vibe = e.catalogue.vibe_of[row]
     result = e.similar(seed_id, limit=limit)
     got = ids(result)
     s = scores(result)
@@ -123,37 +180,40 @@ def test_similar_invariants(e: Engine, data: st.DataObject) -> None:
     assert len(set(got)) == len(got)
     assert seed_id not in got
     assert all(r["vibe_id"] == vibe for r in result["results"])
-    same_vibe = sum(1 for v in e._vibe_of if v == vibe)
+    same_vibe = sum(1 for v in e.catalogue.vibe_of if v == vibe)
     assert len(got) == min(limit, same_vibe - 1)
     assert [r["rank"] for r in result["results"]] == list(range(1, len(got) + 1))
     # exact: the scores equal numpy brute force over the seed's vibe
-    sims = brute_scores(e, e._X[row].astype(np.float64))
-    allowed = [i for i in range(e.n_tracks) if e._vibe_of[i] == vibe and i != row]
+    sims = brute_scores(e, e.catalogue.X[row].astype(np.float64))
+    allowed = [i for i in range(e.n_tracks) if e.catalogue.vibe_of[i] == vibe and i != row]
     expected = np.sort(sims[allowed])[::-1][:limit]
     np.testing.assert_allclose(s, expected, atol=1e-4)
 
 
 @FAST
-@given(e=catalogues, data=st.data())
-def test_similar_scope_any_and_named_vibe(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_similar_scope_any_and_named_vibe(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
-    vibe = data.draw(st.sampled_from(sorted(e._vibes)))
-    by_id = e.similar(e._ids[row], limit=10, scope=vibe)
-    by_name = e.similar(e._ids[row], limit=10, scope=f"  VIBE {vibe} ")
+    vibe = data.draw(st.sampled_from([v["vibe_id"] for v in e.vibes()]))
+    by_id = e.similar(e.catalogue.ids[row], limit=10, scope=vibe)
+    by_name = e.similar(e.catalogue.ids[row], limit=10, scope=f"  VIBE {vibe} ")
     assert ids(by_id) == ids(by_name)
     assert all(r["vibe_id"] == vibe for r in by_id["results"])
-    anywhere = e.similar(e._ids[row], limit=10, scope="any")
-    expected = np.sort(np.delete(brute_scores(e, e._X[row].astype(np.float64)), row))[::-1][:10]
+    anywhere = e.similar(e.catalogue.ids[row], limit=10, scope="any")
+    sims = brute_scores(e, e.catalogue.X[row].astype(np.float64))
+    expected = np.sort(np.delete(sims, row))[::-1][:10]
     np.testing.assert_allclose(scores(anywhere), expected, atol=1e-4)
     assert anywhere["scope"] == {"vibe_id": None, "vibe_name": None}
 
 
 @FAST
-@given(e=catalogues, data=st.data())
-def test_max_per_artist_holds_and_stays_exact(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_max_per_artist_holds_and_stays_exact(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     cap = data.draw(st.integers(1, 3))
-    result = e.similar(e._ids[row], limit=20, scope="any", max_per_artist=cap)
+    result = e.similar(e.catalogue.ids[row], limit=20, scope="any", max_per_artist=cap)
     counts: dict[str, int] = {}
     for r in result["results"]:
         counts[r["artist"]] = counts.get(r["artist"], 0) + 1
@@ -170,23 +230,24 @@ def test_max_per_artist_holds_and_stays_exact(e: Engine, data: st.DataObject) ->
 
 # ---------------------------------------------------------------- recommend
 @FAST
-@given(e=catalogues, data=st.data())
-def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_filters_are_exact(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     lo = data.draw(st.floats(0.0, 0.6))
     hi = lo + data.draw(st.floats(0.1, 0.5))
     min_pop = data.draw(st.sampled_from([None, 20, 50]))
     genre = data.draw(st.sampled_from([None, "Dance Pop", "rap,ambient"]))
     limit = data.draw(st.integers(1, 40))
-    result = e.recommend([e._ids[row]], min_energy=lo, max_energy=hi, min_popularity=min_pop,
-                         genres=genre, limit=limit)
+    result = e.recommend([e.catalogue.ids[row]], min_energy=lo, max_energy=hi,
+                         min_popularity=min_pop, genres=genre, limit=limit)
     j = e.features.index("energy")
     tokens = set() if genre is None else {g.strip().lower() for g in genre.split(",")}
     passing = []
     for i in range(e.n_tracks):
-        if i == row or not lo <= e._F[i, j] <= hi:
+        if i == row or not lo <= e.catalogue.F[i, j] <= hi:
             continue
-        if min_pop is not None and not e._popularity[i] >= min_pop:
+        if min_pop is not None and not e.catalogue.popularity[i] >= min_pop:
             continue
         if tokens and not tokens & {g.lower() for g in e.summary(i)["genres"]}:
             continue
@@ -199,22 +260,23 @@ def test_filters_are_exact(e: Engine, data: st.DataObject) -> None:
         if tokens:
             assert tokens & {g.lower() for g in r["genres"]}
     assert len(result["results"]) == min(limit, len(passing))
-    sims = brute_scores(e, e._X[row].astype(np.float64))
+    sims = brute_scores(e, e.catalogue.X[row].astype(np.float64))
     expected = np.sort(sims[passing])[::-1][:limit]
     np.testing.assert_allclose(scores(result), expected, atol=1e-4)
 
 
 @FAST
-@given(e=catalogues, data=st.data())
-def test_paging_concatenates(e: Engine, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_paging_concatenates(kind: str, data: st.DataObject) -> None:
+    e = data.draw(catalogues(kind))
     row = data.draw(st.integers(0, e.n_tracks - 1))
     a = data.draw(st.integers(1, 15))
     b = data.draw(st.integers(1, 15))
     cap = data.draw(st.sampled_from([None, 1, 2]))
     kwargs = {"max_per_artist": cap, "vibe": "any"}
-    first = e.recommend([e._ids[row]], limit=a, **kwargs)
-    second = e.recommend([e._ids[row]], limit=b, offset=a, **kwargs)
-    both = e.recommend([e._ids[row]], limit=a + b, **kwargs)
+    first = e.recommend([e.catalogue.ids[row]], limit=a, **kwargs)
+    second = e.recommend([e.catalogue.ids[row]], limit=b, offset=a, **kwargs)
+    both = e.recommend([e.catalogue.ids[row]], limit=a + b, **kwargs)
     assert ids(first) + ids(second) == ids(both)
     assert [r["rank"] for r in second["results"]] == list(range(a + 1, a + 1 + len(ids(second))))
     page = (e.search_tracks("song", limit=a)["results"]
@@ -225,15 +287,15 @@ def test_paging_concatenates(e: Engine, data: st.DataObject) -> None:
 def test_average_vector_rule(engine: Engine) -> None:
     e = engine
     a, b, c = 3, 50, 120
-    result = e.recommend([e._ids[a], e._ids[b]], [e._ids[c]], limit=25)
-    X = e._X.astype(np.float64)
+    result = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], [e.catalogue.ids[c]], limit=25)
+    X = e.catalogue.X.astype(np.float64)
     q = unit(2 * (X[a] + X[b]) / 2 - X[c])
     sims = brute_scores(e, q)
     sims[[a, b, c]] = -np.inf
     np.testing.assert_allclose(scores(result), np.sort(sims)[::-1][:25], atol=1e-4)
-    assert not {e._ids[a], e._ids[b], e._ids[c]} & set(ids(result))
+    assert not {e.catalogue.ids[a], e.catalogue.ids[b], e.catalogue.ids[c]} & set(ids(result))
     # without negatives: the mean of the positives
-    plain = e.recommend([e._ids[a], e._ids[b]], limit=10)
+    plain = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], limit=10)
     sims = brute_scores(e, unit((X[a] + X[b]) / 2))
     sims[[a, b]] = -np.inf
     np.testing.assert_allclose(scores(plain), np.sort(sims)[::-1][:10], atol=1e-4)
@@ -242,9 +304,10 @@ def test_average_vector_rule(engine: Engine) -> None:
 def test_targets_are_one_extra_positive(engine: Engine) -> None:
     e = engine
     a, b = 10, 90
-    result = e.recommend([e._ids[a], e._ids[b]], target_energy=0.95, target_tempo=180.0, limit=15)
-    X = e._X.astype(np.float64)
-    base = e._F[[a, b]].mean(axis=0)  # unspecified targets: the seeds' mean
+    result = e.recommend([e.catalogue.ids[a], e.catalogue.ids[b]], target_energy=0.95,
+                         target_tempo=180.0, limit=15)
+    X = e.catalogue.X.astype(np.float64)
+    base = e.catalogue.F[[a, b]].mean(axis=0)  # unspecified targets: the seeds' mean
     base[e.features.index("energy")] = 0.95
     base[e.features.index("tempo")] = 180.0
     t = to_index_space(e.scaler.transform(base[None]), "cosine")[0].astype(np.float64)
@@ -278,11 +341,11 @@ def test_target_at_the_mean_is_refused_under_cosine(engine: Engine) -> None:
         engine.recommend(**{f"target_{f}": v for f, v in mean.items()})
 
 
-def test_euclidean_query_is_not_normalised() -> None:
-    e = Engine(memory_artifact(seed=3, n=150, n_vibes=2, metric="euclidean"))
+def test_euclidean_query_is_not_normalised(kind: str) -> None:
+    e = Engine(memory_artifact(seed=3, n=150, n_vibes=2, metric="euclidean", kind=kind))
     a, c = 5, 77
-    result = e.recommend([e._ids[a]], [e._ids[c]], limit=10)
-    X = e._X.astype(np.float64)
+    result = e.recommend([e.catalogue.ids[a]], [e.catalogue.ids[c]], limit=10)
+    X = e.catalogue.X.astype(np.float64)
     sims = brute_scores(e, 2 * X[a] - X[c])
     sims[[a, c]] = -np.inf
     np.testing.assert_allclose(scores(result), np.sort(sims)[::-1][:10], rtol=1e-4, atol=1e-3)
@@ -290,8 +353,8 @@ def test_euclidean_query_is_not_normalised() -> None:
 
 def test_explanations_compare_with_the_seed(engine: Engine) -> None:
     e = engine
-    result = e.similar(e._ids[0], limit=3)
-    seed = e.track(e._ids[0])["features"]
+    result = e.similar(e.catalogue.ids[0], limit=3)
+    seed = e.track(e.catalogue.ids[0])["features"]
     for r in result["results"]:
         track = e.track(r["track_id"])["features"]
         expl = r["explanation"]
@@ -299,15 +362,15 @@ def test_explanations_compare_with_the_seed(engine: Engine) -> None:
         for item in expl["closest"] + expl["furthest"]:
             assert item["query"] == pytest.approx(seed[item["feature"]], abs=1e-6)
             assert item["track"] == pytest.approx(track[item["feature"]], abs=1e-6)
-        dz = [abs(c["track"] - c["query"]) / e._scale[e.features.index(c["feature"])]
+        dz = [abs(c["track"] - c["query"]) / e.catalogue.scale[e.features.index(c["feature"])]
               for c in expl["closest"] + expl["furthest"]]
         assert max(dz[:3]) <= min(dz[3:]) + 1e-9
 
 
-def test_feature_order_comes_from_the_manifest() -> None:
+def test_feature_order_comes_from_the_manifest(kind: str) -> None:
     order = tuple(reversed(FEATURES))
-    plain = Engine(memory_artifact(seed=11, n=100, n_vibes=2))
-    permuted = Engine(memory_artifact(seed=11, n=100, n_vibes=2, features=order))
+    plain = Engine(memory_artifact(seed=11, n=100, n_vibes=2, kind=kind))
+    permuted = Engine(memory_artifact(seed=11, n=100, n_vibes=2, features=order, kind=kind))
     assert permuted.features == order
     a = plain.recommend(["t0005"], target_tempo=150.0, max_loudness=-5.0, limit=10)
     b = permuted.recommend(["t0005"], target_tempo=150.0, max_loudness=-5.0, limit=10)
@@ -318,7 +381,7 @@ def test_feature_order_comes_from_the_manifest() -> None:
 
 def test_diversity_spreads_results_and_keeps_the_rules(engine: Engine) -> None:
     e = engine
-    seed = e._ids[4]
+    seed = e.catalogue.ids[4]
     plain = e.recommend([seed], limit=10)
     assert ids(e.recommend([seed], limit=10, diversity=0.0)) == ids(plain)
     diverse = e.recommend([seed], limit=10, diversity=0.7, max_per_artist=1)
@@ -328,7 +391,7 @@ def test_diversity_spreads_results_and_keeps_the_rules(engine: Engine) -> None:
 
     def spread(result: dict) -> float:
         rows = [e.row_of(t) for t in ids(result)]
-        V = e._X[rows].astype(np.float64)
+        V = e.catalogue.X[rows].astype(np.float64)
         S = V @ V.T
         return float(S[np.triu_indices(len(rows), 1)].mean())
 
@@ -340,16 +403,16 @@ def test_diversity_spreads_results_and_keeps_the_rules(engine: Engine) -> None:
 
 def test_exclusions_and_scope_same(engine: Engine) -> None:
     e = engine
-    seed = e._ids[0]
+    seed = e.catalogue.ids[0]
     top = e.recommend([seed], limit=5)["results"]
     banned = top[0]["artist"]
     result = e.recommend([seed], limit=30, exclude_artists=[banned.upper()])
     assert banned not in {r["artist"] for r in result["results"]}
     same = e.recommend([seed], vibe="same", limit=30)
-    assert {r["vibe_id"] for r in same["results"]} == {e._vibe_of[0]}
-    other = next(i for i in range(e.n_tracks) if e._vibe_of[i] != e._vibe_of[0])
+    assert {r["vibe_id"] for r in same["results"]} == {e.catalogue.vibe_of[0]}
+    other = next(i for i in range(e.n_tracks) if e.catalogue.vibe_of[i] != e.catalogue.vibe_of[0])
     with pytest.raises(InvalidQuery, match="ambiguous"):
-        e.recommend([seed, e._ids[other]], vibe="same")
+        e.recommend([seed, e.catalogue.ids[other]], vibe="same")
     with pytest.raises(InvalidQuery, match="seed"):
         e.recommend(target_energy=0.5, vibe="same")
 
@@ -400,13 +463,13 @@ def test_filters_that_match_nothing_return_nothing(engine: Engine) -> None:
 
 # ------------------------------------------------------------------- search
 @pytest.fixture(scope="module")
-def search_engine() -> Engine:
+def search_engine(kind: str) -> Engine:
     names = ["Cafe", "Café del Mar", "Cafeteria Blues", "Le Café", "Other", "CAFÉ",
              "Naïve", "Song"]
     artists = ["A", "B", "C", "D", "Beyoncé", "E", "F", "Cafe Tacvba"]
     popularity = [10.0, 90.0, 40.0, 99.0, 50.0, 5.0, 60.0, np.nan]
     return Engine(memory_artifact(seed=1, n=8, n_vibes=1, names=names, artists=artists,
-                                  popularity=popularity))
+                                  popularity=popularity, kind=kind))
 
 
 def test_search_ranks_exact_then_prefix_then_substring(search_engine: Engine) -> None:
@@ -444,9 +507,11 @@ def test_search_filters(engine: Engine) -> None:
 
 
 # ------------------------------------------------------------ real artifact
-def test_engine_over_a_built_artifact(tmp_path: Path) -> None:
-    e = Engine.load(build_tiny_artifact(tmp_path, n=150, n_clusters=3))
-    seed = e._ids[0]
+def test_engine_over_a_built_artifact(tmp_path: Path, kind: str) -> None:
+    # ann_threshold=0: IVF-Flat whatever the size, with the probe counts the build tuned
+    threshold = {"flat": None, "ivf": 0}[kind]
+    e = Engine.load(build_tiny_artifact(tmp_path, n=150, n_clusters=3, ann_threshold=threshold))
+    seed = e.catalogue.ids[0]
     result = e.similar(seed, limit=5)
     assert len(result["results"]) == 5
     assert {r["vibe_id"] for r in result["results"]} == {result["seed"]["vibe_id"]}
@@ -457,3 +522,27 @@ def test_engine_over_a_built_artifact(tmp_path: Path) -> None:
     summary = e.artifact_summary()
     assert summary["rows"] == 150 and summary["synthetic"] is False
     assert summary["features"] == list(FEATURES)
+    assert summary["index"] == {"flat": FLAT, "ivf": IVF_FLAT}[kind]
+
+
+# ------------------------------------------------- IVF probing too few lists
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_approximate_ivf_ranks_what_the_index_finds(metric: str) -> None:
+    """An IVF index probing one list is approximate: unfiltered rankings are the index's
+    own answer (less the excluded rows, scored exactly), filtered ones stay exact."""
+    e = Engine(memory_artifact(seed=5, n=600, n_vibes=2, metric=metric, kind="ivf_one_probe"))
+    c, index = e.catalogue, e.artifact.index
+    assert index.spec["nprobe"] == 1 < index.spec["nlist"]
+    for row in range(0, c.n_rows, 41):
+        exact = brute_scores(e, c.X[row].astype(np.float64))
+        for scope, vibe_id in (("any", None), ("same", int(c.vibe_of[row]))):
+            got = e.similar(c.ids[row], limit=10, scope=scope)
+            D, I = index.search(c.X[row][None], 11, vibe_id)
+            order = np.lexsort((I[0], -D[0]))
+            expected = [int(r) for r in I[0][order] if r != row][:10]
+            assert [c.row_of(t) for t in ids(got)] == expected
+            np.testing.assert_allclose(scores(got), exact[expected], atol=1e-4)
+        # a filter every row passes: the ranking scores every row, so it is exact
+        everything = e.recommend([c.ids[row]], min_energy=0.0, limit=10)
+        np.testing.assert_allclose(scores(everything), np.sort(np.delete(exact, row))[::-1][:10],
+                                   atol=1e-4)

@@ -1,0 +1,130 @@
+"""Ranking: exact top-k over a scope's rows with exclusions, filters and per-artist caps,
+and MMR diversification (pure functions on numpy arrays and the vector index).
+
+Scores are the index's similarities, larger is better (:mod:`vibemap.indexer.metric`):
+inner product of unit z-score vectors for a cosine artifact, negative squared L2
+distance of z-scores for a euclidean one. Ties go to the lower row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vibemap.indexer.metric import similarities
+from vibemap.indexer.vector_index import PartitionedIndex
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a query ranks: one vibe's contiguous range, or every row (vibe_id None)."""
+
+    vibe_id: int | None
+    vibe_name: str | None
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    def to_dict(self) -> dict:
+        return {"vibe_id": self.vibe_id, "vibe_name": self.vibe_name}
+
+
+def take(rows: Iterable[int], scores: Iterable[float], exclude: set[int], need: int,
+         artist_code: np.ndarray, max_per_artist: int | None) -> tuple[list[int], list[float]]:
+    """The first ``need`` of ``rows`` (ranked) that are real (>= 0), not in ``exclude``
+    and keep at most ``max_per_artist`` per ``artist_code[row]``, with their scores."""
+    out_rows: list[int] = []
+    out_scores: list[float] = []
+    counts: dict[int, int] = {}
+    for r, s in zip(rows, scores, strict=True):
+        if r < 0 or r in exclude:
+            continue
+        if max_per_artist is not None:
+            a = int(artist_code[r])
+            c = counts.get(a, 0)
+            if c >= max_per_artist:
+                continue
+            counts[a] = c + 1
+        out_rows.append(r)
+        out_scores.append(s)
+        if len(out_rows) >= need:
+            break
+    return out_rows, out_scores
+
+
+def top_rows(index: PartitionedIndex, X: np.ndarray, q: np.ndarray, scope: Scope,
+             mask: np.ndarray | None, exclude: set[int], need: int, artist_code: np.ndarray,
+             max_per_artist: int | None) -> tuple[list[int], list[float]]:
+    """The best ``need`` rows of ``scope`` by score desc (ties: lower row first) that pass
+    ``mask`` (bool over the scope's rows), are not in ``exclude`` and keep at most
+    ``max_per_artist`` per artist; the candidate pool widens until ``need`` rows pass or
+    the scope is exhausted.
+
+    Without a mask the index searches the scope (as exact as the index: flat is exact,
+    IVF as its probe counts allow); with one, numpy scores every passing row of ``X``
+    (float32 (n, d), index space) exactly.
+    """
+    size = scope.size
+    if size == 0:
+        return [], []
+    if mask is None:
+        # the scope's (sub-)index, doubling k as exclusions and caps bite
+        k = min(size, need + len(exclude) + (need if max_per_artist is not None else 0))
+        while True:
+            D, rows_ = index.search(q[None, :], k, scope.vibe_id)
+            scores, rows = D[0], rows_[0]
+            order = np.lexsort((rows, -scores))
+            picked = take(rows[order].tolist(), scores[order].tolist(), exclude, need,
+                          artist_code, max_per_artist)
+            if len(picked[0]) >= need or k >= size:
+                return picked
+            k = min(size, 2 * k)
+    local = np.flatnonzero(mask)
+    if exclude:
+        local = local[~np.isin(local + scope.start, np.fromiter(exclude, dtype=np.int64))]
+    s = similarities(X[scope.start:scope.stop], q, index.metric)[local]
+    m = len(local)
+    k = min(m, need)
+    while True:
+        part = np.argpartition(-s, k - 1)[:k] if 0 < k < m else np.arange(m)
+        part = part[np.lexsort((local[part], -s[part]))]
+        picked = take((local[part] + scope.start).tolist(), s[part].tolist(), set(), need,
+                      artist_code, max_per_artist)
+        if len(picked[0]) >= need or k >= m:
+            return picked
+        k = min(m, 2 * k)
+
+
+def mmr(V: np.ndarray, S: np.ndarray, codes: np.ndarray, need: int, diversity: float,
+        metric: str, max_per_artist: int | None) -> list[int]:
+    """Maximal marginal relevance over a candidate pool: repeatedly pick the argmax of
+    (1 - diversity) * sim(query) - diversity * max sim to the picked.
+
+    V : float64 (m, d) the candidates' index vectors; S : float64 (m,) their scores
+    (sorted desc); codes : (m,) their artist codes. Returns the picked positions, in
+    order (fewer than ``need`` when the caps run out of candidates).
+    """
+    available = np.ones(len(V), dtype=bool)
+    max_sim = np.full(len(V), -np.inf)
+    counts: dict[int, int] = {}
+    chosen: list[int] = []
+    for _ in range(min(need, len(V))):
+        value = (1.0 - diversity) * S - diversity * max_sim if chosen else S.copy()
+        value[~available] = -np.inf
+        i = int(np.argmax(value))
+        if not available[i]:
+            break
+        available[i] = False
+        chosen.append(i)
+        if max_per_artist is not None:
+            a = int(codes[i])
+            counts[a] = counts.get(a, 0) + 1
+            if counts[a] >= max_per_artist:
+                available[codes == a] = False
+        np.maximum(max_sim, similarities(V, V[i], metric), out=max_sim)
+    return chosen
