@@ -38,7 +38,7 @@ def test_format1_artifacts_still_load_and_answer_as_before(kind: str) -> None:
     before = json.loads((FORMAT1 / f"{kind}.answers.json").read_text())
     engine = Engine(art)
     assert _json(engine.vibes()) == before["vibes"]
-    assert _json(engine.similar(engine._ids[0], limit=5)) == before["similar"]
+    assert _json(engine.similar(engine.catalogue.ids[0], limit=5)) == before["similar"]
     # the facts derived on load equal what the old engine showed, but for genre labels,
     # which the one parser now lower-cases and splits on "," as well as ";"
     for shown, facts in zip(before["vibes"], art.vibe_facts, strict=True):
