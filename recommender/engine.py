@@ -251,6 +251,8 @@ class Engine:
             "metric": self.metric,
             "index": (m.get("build") or {}).get("index", "flat"),
             "evaluated": bool((m.get("build") or {}).get("evaluated", False)),
+            "scaler": {"features": list(self.features), "scale": self._scale.tolist(),
+                       "mean": np.asarray(self.scaler.mean, dtype=np.float64).tolist()},
         }
 
     def validation(self) -> dict:
