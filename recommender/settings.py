@@ -49,7 +49,7 @@ class ServiceSettings:
     indexes_root: Path | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     light_threads: int = 4
-    heavy_threads: int = 2
+    heavy_threads: int = 1  # GIL-bound work: one thread kept /health p99 lowest (RESULTS)
     queue_limit: int = 64
     max_exports: int = 2
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,14 +80,22 @@ def validation_detail(errors: list[dict]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # FastAPI's included routers
+        if inner is not None:
+            yield from _leaf_routes(inner.routes)
+        else:
+            yield route
+
+
 def allowed_methods(app: FastAPI, scope: dict) -> str:
     """The Allow header of a 405: every method of every route matching the path (HEAD with
     GET), where Starlette names only the first matching route's."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "GET"}) if hasattr(route, "matches") \
-            else (Match.NONE, {})
-        if match != Match.NONE:
+    probe = {**scope, "method": "GET"}
+    for route in _leaf_routes(app.router.routes):
+        if hasattr(route, "matches") and route.matches(probe)[0] != Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
     if "GET" in methods:
         methods.add("HEAD")
