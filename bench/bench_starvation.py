@@ -7,8 +7,8 @@ Target (issue 15): probe p99 under 100 ms.
 
 The heavy requests adapt to the server: each kind is tried in its unbounded form first (what
 the service accepted before the cost bounds: offset 10000 with diversity 1, a batch of 100
-plain items at offset 10000); when that gets 422 the bounded form is used (offset + limit = MAX_DIVERSE_DEPTH,
-a batch within MAX_BATCH_COST). So the same command measures the code before and after.
+plain items at offset 10000); when that gets 422 the bounded form is used (offset + limit =
+MAX_DIVERSE_DEPTH, a batch within MAX_BATCH_COST). So one command measures before and after.
 
     .venv/bin/python bench/bench_starvation.py --index /tmp/demo --clients 4 --duration 30
     .venv/bin/python bench/bench_starvation.py --vibemap /work/main/.venv/bin/vibemap ...
