@@ -29,6 +29,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     import uvicorn
 
     from vibemap.recommender.api import create_app
+    from vibemap.recommender.api.server import uvicorn_options
     from vibemap.recommender.engine import Engine
 
     settings = _settings(args)
@@ -42,8 +43,8 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
                   f"{time.perf_counter() - started:.1f} s, "
                   f"on http://{settings.host}:{settings.port} (docs at /docs)")
     app = create_app(settings, engine=engine)
-    uvicorn.run(app, host=settings.host, port=settings.port,
-                log_level="info" if getattr(args, "verbose", False) else "warning")
+    uvicorn.run(app, **uvicorn_options(settings.host, settings.port,
+                                       getattr(args, "verbose", False)))
     return 0
 
 

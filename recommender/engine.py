@@ -118,6 +118,9 @@ class Engine:
             "metric": self.metric,
             "index": (m.get("build") or {}).get("index", "flat"),
             "evaluated": bool((m.get("build") or {}).get("evaluated", False)),
+            "scaler": {"features": list(self.features),
+                       "mean": np.asarray(self.scaler.mean, dtype=np.float64).tolist(),
+                       "scale": self.catalogue.scale.tolist()},
         }
 
     def validation(self) -> dict:

@@ -1,5 +1,5 @@
-"""Domain errors of the online service. The API maps each to one HTTP status and
-code in one place (``vibemap.recommender.api.ERROR_MAP``); the CLI prints them as one line."""
+"""Domain errors of the online service. The API maps each to one HTTP status and code in
+one place (``vibemap.recommender.api.errors.ERROR_MAP``); the CLI prints them as one line."""
 
 from __future__ import annotations
 

@@ -23,9 +23,6 @@ LIVE_MIN_SAMPLE = 100
 LIVE_N_INIT = 3
 CSV_MAX_ROWS = 200_000
 
-# one live K-loop at a time per process: it takes both cores for seconds
-_live_lock = threading.Lock()
-
 
 def _analysis(engine: Engine, key: str) -> np.ndarray | None:
     return engine.artifact.analysis.get(key)
@@ -96,9 +93,10 @@ def tracks_csv(engine: Engine, q: str | None = None, vibe: int | str | None = No
     return out.getvalue()
 
 
-def live_k_loop(engine: Engine, sample_size: int = 5000, k_min: int = 2, k_max: int = 10,
-                seed: int = 0) -> dict:
-    """K-Means++ and the exact metrics for K = k_min..k_max on a seeded random sample."""
+def live_k_loop(engine: Engine, lock: threading.Lock, sample_size: int = 5000, k_min: int = 2,
+                k_max: int = 10, seed: int = 0) -> dict:
+    """K-Means++ and the exact metrics for K = k_min..k_max on a seeded random sample.
+    ``lock`` (the service state's) keeps it to one run at a time: it takes every core."""
     from vibemap.indexer.kloop import choose_k, run_k_loop  # sklearn is loaded only when asked
 
     if not LIVE_MIN_SAMPLE <= sample_size <= LIVE_MAX_SAMPLE:
@@ -110,7 +108,7 @@ def live_k_loop(engine: Engine, sample_size: int = 5000, k_min: int = 2, k_max: 
     size = min(sample_size, n)
     if k_max >= size:
         raise InvalidQuery(f"k_max={k_max} needs more than {size} tracks")
-    if not _live_lock.acquire(blocking=False):
+    if not lock.acquire(blocking=False):
         raise Busy("a live K-loop is already running; try again in a few seconds")
     try:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
@@ -118,7 +116,7 @@ def live_k_loop(engine: Engine, sample_size: int = 5000, k_min: int = 2, k_max: 
         Z = engine.scaler.transform(F)
         result = run_k_loop(Z, range(k_min, k_max + 1), seed=seed, n_init=LIVE_N_INIT)
     finally:
-        _live_lock.release()
+        lock.release()
     requested = int(engine.artifact.manifest["n_clusters"])
     out = {"sample_size": size, "seed": seed, "n_init": LIVE_N_INIT,
            "k_loop": result.to_dict()}

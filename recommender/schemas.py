@@ -10,15 +10,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from vibemap.recommender.engine import (
     COMBINATION_RULE,
     MAX_LIMIT,
     MAX_NEGATIVES,
     MAX_OFFSET,
+    MAX_SEARCH_LIMIT,
     MAX_SEEDS,
 )
+from vibemap.recommender.insights import MAX_PCA_POINTS
 
 MAX_BATCH = 100
 MAX_TEXT = 200  # longest track id, vibe, genre or artist name a request may carry
@@ -26,7 +35,30 @@ MAX_LIST_ITEMS = 100  # most genres / excluded artists in one request
 # an artifact name for POST /admin/reload: one path component, never '.', '..' or hidden
 ARTIFACT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
+# The cost of one request is bounded at the edge (figures: bench/RESULTS.md, starvation).
+# MMR re-ranks a pool of max(300, 2 * (offset + limit)) candidates in offset + limit steps,
+# so its cost grows with the square of the depth: 16 ms at 500 (20k tracks), 2 s at 10100.
+MAX_DIVERSE_DEPTH = 500
+# A batch's cost: per item, ITEM_BASE_COST + (offset + limit), times DIVERSITY_COST_FACTOR
+# when diversity > 0; about 1 us of CPU per unit. 100 items of limit 100 cost 20_000.
+ITEM_BASE_COST = 100
+DIVERSITY_COST_FACTOR = 20
+MAX_BATCH_COST = 100_000
+
 ShortText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+
+
+def request_cost(offset: int, limit: int, diversity: float) -> int:
+    """The cost units of one recommendation request (see MAX_BATCH_COST)."""
+    depth = ITEM_BASE_COST + offset + limit
+    return depth * DIVERSITY_COST_FACTOR if diversity > 0 else depth
+
+
+def check_depth(offset: int, limit: int, diversity: float) -> None:
+    """MMR's bound: with diversity > 0, offset + limit <= MAX_DIVERSE_DEPTH."""
+    if diversity > 0 and offset + limit > MAX_DIVERSE_DEPTH:
+        raise ValueError(f"offset + limit must be at most {MAX_DIVERSE_DEPTH} when diversity "
+                         f"> 0 (MAX_DIVERSE_DEPTH), got {offset + limit}")
 
 
 def _split_commas(value: object) -> object:
@@ -80,7 +112,7 @@ class Scope(BaseModel):
 
 class SimilarQuery(BaseModel):
     """Query string of GET /v1/tracks/{track_id}/similar (validated in one pass by
-    ``vibemap.recommender.api.parse_query``; unknown parameters are ignored, as FastAPI does)."""
+    ``vibemap.recommender.api.deps.parse_query``; unknown parameters are ignored)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -90,6 +122,66 @@ class SimilarQuery(BaseModel):
                                                  "id / name")
     max_per_artist: int | None = Field(None, ge=1, description="at most this many results "
                                                                "per artist")
+
+
+class BrowseQuery(BaseModel):
+    """The browse filters of /v1/tracks, /v1/tracks.csv and /v1/validation/pca."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: ShortText | None = Field(None, description="name or artist text")
+    vibe: ShortText | None = Field(None, description="vibe id, name or slug")
+    genre: list[str] | None = Field(None, description="genre label(s), comma-separated")
+    year_min: int | None = Field(None, ge=0, le=3000, description="earliest release year")
+    year_max: int | None = Field(None, ge=0, le=3000, description="latest release year")
+
+
+class TrackSearchQuery(BrowseQuery):
+    """Query string of GET /v1/tracks."""
+
+    limit: int = Field(20, ge=1, le=MAX_SEARCH_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+class PcaQuery(BrowseQuery):
+    """Query string of GET /v1/validation/pca."""
+
+    limit: int | None = Field(None, ge=1, le=MAX_PCA_POINTS)
+
+
+class OutliersQuery(BaseModel):
+    """Query string of GET /v1/validation/outliers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(20, ge=1, le=100)
+
+
+class RecommendQuery(BaseModel):
+    """Query string of GET /v1/recommendations, besides the feature parameters
+    (target_<feature>, min_<feature>, max_<feature>), which the route reads as extras."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+    seed_tracks: list[str] | None = Field(None, description="up to 5 track ids, comma-separated")
+    negative_tracks: list[str] | None = Field(None, description="up to 5 track ids to steer "
+                                                                "away from")
+    vibe: ShortText | None = Field(None, description="'any' (default), 'same', or a vibe")
+    genres: list[str] | None = Field(None, description="genre labels, comma-separated")
+    min_popularity: float | None = None
+    max_popularity: float | None = None
+    exclude_artists: list[str] | None = Field(
+        None, description="an artist name; repeat the parameter for several (names may hold "
+                          "commas, so they are not split)")
+    max_per_artist: int | None = Field(None, ge=1)
+    diversity: float = Field(0.0, ge=0.0, le=1.0)
+    limit: int = Field(10, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    @model_validator(mode="after")
+    def _bounded_cost(self) -> RecommendQuery:
+        check_depth(self.offset, self.limit, self.diversity)
+        return self
 
 
 class SimilarResponse(BaseModel):
@@ -151,6 +243,12 @@ class VibesResponse(BaseModel):
     vibes: list[Vibe]
 
 
+class Scaler(BaseModel):
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+
+
 class ArtifactSummary(BaseModel):
     name: str
     created_at: str | None
@@ -166,6 +264,8 @@ class ArtifactSummary(BaseModel):
     metric: str
     index: str
     evaluated: bool
+    scaler: Scaler = Field(description="the StandardScaler in manifest feature order, "
+                                       "original units: z = (value - mean) / scale")
 
 
 class Health(BaseModel):
@@ -223,6 +323,15 @@ class RecommendRequest(BaseModel):
     def _one_artist(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _bounded_cost(self) -> RecommendRequest:
+        check_depth(self.offset, self.limit, self.diversity)
+        return self
+
+    def cost(self) -> int:
+        """Cost units of this request within a batch (see MAX_BATCH_COST)."""
+        return request_cost(self.offset, self.limit, self.diversity)
+
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :meth:`Engine.recommend` (extras = feature parameters)."""
         kwargs = {name: getattr(self, name) for name in type(self).model_fields}
@@ -235,7 +344,10 @@ class BatchRequest(BaseModel):
 
     requests: list[Any] = Field(min_length=1, max_length=MAX_BATCH,
                                 description="up to 100 RecommendRequest objects; each is "
-                                            "validated and answered on its own")
+                                            "validated and answered on its own; their "
+                                            f"total cost is at most {MAX_BATCH_COST} units "
+                                            f"({ITEM_BASE_COST} + offset + limit each, times "
+                                            f"{DIVERSITY_COST_FACTOR} with diversity > 0)")
 
 
 class BatchItem(BaseModel):

@@ -31,6 +31,13 @@ class ServiceSettings:
         VIBEMAP_INDEXES, as for ``vibemap index``); None means the parent of ``index_dir``.
     max_body_bytes : the largest request body accepted (env VIBEMAP_MAX_BODY_BYTES); a larger
         one gets 413 ``payload_too_large`` before it is read.
+    light_threads, heavy_threads : worker threads for the sync engine calls of light routes
+        (track lookups, /similar, search) and heavy ones (recommendations, batches, exports,
+        PCA); the event loop itself never computes (env VIBEMAP_LIGHT_THREADS /
+        VIBEMAP_HEAVY_THREADS).
+    queue_limit : requests that may wait for each pool's threads (env VIBEMAP_QUEUE_LIMIT);
+        one more gets 429 ``busy`` at once.
+    max_exports : concurrent CSV / PCA exports (env VIBEMAP_MAX_EXPORTS); one more gets 429.
     """
 
     index_dir: Path = field(default_factory=lambda: Path("indexes/demo"))
@@ -41,6 +48,10 @@ class ServiceSettings:
     search_threads: int = 1
     indexes_root: Path | None = None
     max_body_bytes: int = MAX_BODY_BYTES
+    light_threads: int = 4
+    heavy_threads: int = 1  # GIL-bound work: one thread kept /health p99 lowest (RESULTS)
+    queue_limit: int = 64
+    max_exports: int = 2
 
     @property
     def artifacts_root(self) -> Path:
@@ -54,6 +65,9 @@ class ServiceSettings:
             raise SettingsError(f"search_threads must be >= 1, got {self.search_threads}")
         if self.admin_token is not None and len(self.admin_token) < 8:
             raise SettingsError("VIBEMAP_ADMIN_TOKEN must be at least 8 characters")
+        for name in ("light_threads", "heavy_threads", "queue_limit", "max_exports"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
         if "*" in self.cors_origins and len(self.cors_origins) > 1:
@@ -73,7 +87,11 @@ class ServiceSettings:
         if env.get("VIBEMAP_INDEXES"):
             values["indexes_root"] = Path(env["VIBEMAP_INDEXES"])
         for key, name in (("port", "VIBEMAP_PORT"), ("search_threads", "VIBEMAP_SEARCH_THREADS"),
-                          ("max_body_bytes", "VIBEMAP_MAX_BODY_BYTES")):
+                          ("max_body_bytes", "VIBEMAP_MAX_BODY_BYTES"),
+                          ("light_threads", "VIBEMAP_LIGHT_THREADS"),
+                          ("heavy_threads", "VIBEMAP_HEAVY_THREADS"),
+                          ("queue_limit", "VIBEMAP_QUEUE_LIMIT"),
+                          ("max_exports", "VIBEMAP_MAX_EXPORTS")):
             if env.get(name):
                 try:
                     values[key] = int(env[name])

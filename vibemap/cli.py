@@ -167,6 +167,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
     from vibemap.indexer.artifact import read_manifest
     from vibemap.recommender.api import create_app
+    from vibemap.recommender.api.server import uvicorn_options
     from vibemap.recommender.engine import Engine
     from vibemap.recommender.settings import ServiceSettings
     from vibemap.ui.app import mount_ui
@@ -198,8 +199,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     console.print(f"  UI        {base}/ui/")
     console.print(f"  API docs  {base}/docs")
     console.print(f"  health    {base}/health")
-    uvicorn.run(app, host=settings.host, port=settings.port,
-                log_level="info" if args.verbose else "warning")
+    uvicorn.run(app, **uvicorn_options(settings.host, settings.port, args.verbose))
     return 0
 
 

@@ -1,0 +1,214 @@
+"""Starvation: can a few clients sending the most expensive valid requests stall the service?
+
+N heavy clients loop over the dearest requests the server accepts (a deep diverse
+recommendation with 5 seeds, a full batch, the CSV export, the PCA sample) while one probe,
+in its own process, times ``GET /health`` and ``GET /v1/tracks/{id}/similar`` in turn.
+Target (issue 15): probe p99 under 100 ms.
+
+The heavy requests adapt to the server: each kind is tried in its unbounded form first (what
+the service accepted before the cost bounds: offset 10000 with diversity 1, a batch of 100
+plain items at offset 10000); when that gets 422 the bounded form is used (offset + limit =
+MAX_DIVERSE_DEPTH, a batch within MAX_BATCH_COST). So one command measures before and after.
+
+    .venv/bin/python bench/bench_starvation.py --index /tmp/demo --clients 4 --duration 30
+    .venv/bin/python bench/bench_starvation.py --vibemap /work/main/.venv/bin/vibemap ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from machine import cpu_model
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(vibemap: str, index: Path, port: int, log: Path,
+                 server_env: dict[str, str]) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")}
+    env.update(server_env)
+    cmd = [vibemap, "serve", "--index", str(index), "--host", HOST, "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-1500:]}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("server not ready after 120 s")
+
+
+def heavy_requests(base: str, ids: list[str]) -> list[tuple[str, dict]]:
+    """The dearest request of each kind this server accepts (unbounded, else bounded)."""
+    seeds = ",".join(ids[:5])
+
+    deep = {"seed_tracks": ids[:5], "limit": 100, "offset": 10_000}
+
+    kinds = {
+        "diverse": [("GET", "/v1/recommendations", {"params": {
+            "seed_tracks": seeds, "diversity": 1, "limit": 100, "offset": off}})
+            for off in (10_000, 400)],
+        # 100 deep diverse items would take minutes before the bounds: deep plain ones
+        "batch": [("POST", "/v1/recommendations/batch", {"json": {"requests": [deep] * n}})
+                  for n in (100, 9)],
+        "csv": [("GET", "/v1/tracks.csv", {})],
+        "pca": [("GET", "/v1/validation/pca", {})],
+    }
+    chosen = []
+    with httpx.Client(base_url=base, timeout=600) as client:
+        for kind, forms in kinds.items():
+            for method, path, kw in forms:
+                r = client.request(method, path, **kw)
+                if r.status_code == 200:
+                    chosen.append((kind, {"method": method, "url": path, **kw}))
+                    break
+    return chosen
+
+
+def heavy_client(base: str, requests: list[tuple[str, dict]], stop: float, counts: Counter,
+                 lock: threading.Lock, offset: int) -> None:
+    with httpx.Client(base_url=base, timeout=600) as client:
+        i = offset
+        while time.monotonic() < stop:
+            kind, req = requests[i % len(requests)]
+            i += 1
+            try:
+                status = client.request(**req).status_code
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            with lock:
+                counts[f"{kind} {status}"] += 1
+
+
+def probe(base: str, track_id: str, duration: float, out: mp.Queue) -> None:
+    """Time /health and /similar in turn (one request in flight), in its own process."""
+    lat: dict[str, list[float]] = {"health": [], "similar": []}
+    errors = Counter()
+    urls = {"health": "/health", "similar": f"/v1/tracks/{track_id}/similar"}
+    stop = time.monotonic() + duration
+    with httpx.Client(base_url=base, timeout=30) as client:
+        while time.monotonic() < stop:
+            for name, url in urls.items():
+                t = time.perf_counter()
+                try:
+                    ok = client.get(url).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                lat[name].append(time.perf_counter() - t)
+                if not ok:
+                    errors[name] += 1
+            time.sleep(0.01)
+    out.put((lat, dict(errors)))
+
+
+def pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def similar_throughput(base: str, ids: list[str], seconds: float, connections: int) -> float:
+    """Requests per second of /similar alone, from ``connections`` threads."""
+    done = Counter()
+    stop = time.monotonic() + seconds
+
+    def run(k: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            i = k
+            while time.monotonic() < stop:
+                client.get(f"/v1/tracks/{ids[i % len(ids)]}/similar")
+                i += connections
+                done[k] += 1
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(done.values()) / seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--index", type=Path, required=True, help="an evaluated artifact directory")
+    p.add_argument("--vibemap", default=str(Path(__file__).resolve().parents[1]
+                                             / ".venv" / "bin" / "vibemap"))
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--duration", type=float, default=30.0)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment for the server, e.g. VIBEMAP_HEAVY_THREADS=1")
+    args = p.parse_args(argv)
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    log = Path(f"/tmp/bench_starvation_{port}.log")
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    proc = start_server(args.vibemap, args.index, port, log, server_env)
+    try:
+        tracks = httpx.get(base + "/v1/tracks", params={"limit": 100}).json()["results"]
+        ids = [t["track_id"] for t in tracks]
+        idle_rps = similar_throughput(base, ids, 10, 4)
+        requests = heavy_requests(base, ids)
+        out: mp.Queue = mp.Queue()
+        prober = mp.Process(target=probe, args=(base, ids[50], args.duration, out))
+        counts: Counter = Counter()
+        lock = threading.Lock()
+        stop = time.monotonic() + args.duration
+        clients = [threading.Thread(target=heavy_client,
+                                    args=(base, requests, stop, counts, lock, k))
+                   for k in range(args.clients)]
+        prober.start()
+        for t in clients:
+            t.start()
+        lat, errors = out.get(timeout=args.duration + 120)
+        prober.join()
+        for t in clients:
+            t.join()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    result = {
+        "vibemap": args.vibemap, "index": str(args.index), "clients": args.clients,
+        "server_env": server_env,
+        "duration_s": args.duration, "cpu": cpu_model(), "cores": os.cpu_count(),
+        "loadavg": os.getloadavg(), "similar_rps_idle_4conn": round(idle_rps, 1),
+        "heavy_forms": {k: {kk: vv for kk, vv in r.items() if kk != "json"} | (
+            {"batch_items": len(r["json"]["requests"]),
+             "item": r["json"]["requests"][0]} if "json" in r else {})
+            for k, r in requests},
+        "heavy_counts": dict(counts), "probe_errors": errors,
+    }
+    for name, values in lat.items():
+        result[name] = {"n": len(values), "p50_ms": round(pct(values, 0.5), 1),
+                        "p99_ms": round(pct(values, 0.99), 1),
+                        "max_ms": round(max(values) * 1000, 1),
+                        "mean_ms": round(statistics.fmean(values) * 1000, 1)}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""The web edge (issue 15): request cost bounded with 422 naming the limit, heavy work off
+the event loop, exports limited, HTTP hygiene (HEAD, Allow, oversized URLs and headers,
+half-open connections), reload confined to VIBEMAP_INDEXES with no server paths shown."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from factories import build_tiny_artifact
+from vibemap.recommender.api import create_app
+from vibemap.recommender.api.middleware import MAX_HEADER_BYTES, MAX_URL_BYTES
+from vibemap.recommender.api.server import HeadTimeoutH11Protocol, uvicorn_options
+from vibemap.recommender.engine import Engine
+from vibemap.recommender.schemas import MAX_BATCH_COST, MAX_DIVERSE_DEPTH
+from vibemap.recommender.settings import ServiceSettings
+
+TOKEN = "hygiene-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_artifact(tmp_path_factory.mktemp("hygiene"), n=120, n_clusters=2)
+
+
+@pytest.fixture(scope="module")
+def client(artifact: Path) -> TestClient:
+    app = create_app(ServiceSettings(index_dir=artifact, admin_token=TOKEN),
+                     engine=Engine.load(artifact))
+    with TestClient(app) as c:
+        yield c
+
+
+def ids(client: TestClient, n: int = 5) -> list[str]:
+    return [t["track_id"] for t in client.get("/v1/tracks", params={"limit": n}).json()["results"]]
+
+
+def error(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"detail", "code"} and body["code"] == code, body
+    return body["detail"]
+
+
+# ------------------------------------------------------------------ request cost
+def test_diverse_depth_over_the_bound_is_422_naming_the_limit(client: TestClient) -> None:
+    seed = ids(client, 1)[0]
+    deep = {"seed_tracks": [seed], "diversity": 0.5, "limit": 100,
+            "offset": MAX_DIVERSE_DEPTH - 99}
+    for r in (client.post("/v1/recommendations", json=deep),
+              client.get("/v1/recommendations", params={**deep, "seed_tracks": seed})):
+        detail = error(r, 422, "invalid_query")
+        assert "MAX_DIVERSE_DEPTH" in detail and str(MAX_DIVERSE_DEPTH) in detail
+    at_bound = {**deep, "offset": MAX_DIVERSE_DEPTH - 100}
+    assert client.post("/v1/recommendations", json=at_bound).status_code == 200
+    # without diversity the same depth is fine: no MMR
+    assert client.post("/v1/recommendations", json={**deep, "diversity": 0}).status_code == 200
+
+
+def test_batch_over_the_cost_budget_is_422_naming_the_limit(client: TestClient) -> None:
+    seed = ids(client, 1)[0]
+    item = {"seed_tracks": [seed], "limit": 100, "offset": 10_000}
+    r = client.post("/v1/recommendations/batch", json={"requests": [item] * 10})
+    detail = error(r, 422, "invalid_query")
+    assert f"MAX_BATCH_COST={MAX_BATCH_COST}" in detail
+    ok = client.post("/v1/recommendations/batch", json={"requests": [item] * 9})
+    assert ok.status_code == 200 and [x["status"] for x in ok.json()["results"]] == [200] * 9
+    # invalid items cost nothing and keep their own 422
+    mixed = client.post("/v1/recommendations/batch", json={"requests": [item, {"limit": 0}]})
+    assert [x["status"] for x in mixed.json()["results"]] == [200, 422]
+
+
+def test_concurrent_exports_over_the_limit_get_429(client: TestClient) -> None:
+    exports = client.app.state.service.exports
+    with exports.take(), exports.take():  # max_exports = 2, both busy
+        for path in ("/v1/tracks.csv", "/v1/validation/pca"):
+            assert "exports" in error(client.get(path), 429, "busy")
+    assert client.get("/v1/tracks.csv").status_code == 200
+
+
+def test_health_answers_while_a_slow_engine_call_runs(artifact: Path) -> None:
+    """A blocking engine call runs on a worker thread: /health is served meanwhile."""
+    engine = Engine.load(artifact)
+    released = threading.Event()
+
+    def slow_recommend(*args, **kwargs):
+        released.wait(10)  # blocks its thread, as a CPU-bound call would
+        return {"seeds": [], "negatives": [], "targets": {}, "scope": {}, "limit": 1,
+                "offset": 0, "results": []}
+
+    engine.recommend = slow_recommend  # type: ignore[method-assign]
+    app = create_app(ServiceSettings(index_dir=artifact), engine=engine)
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            heavy = asyncio.create_task(c.post("/v1/recommendations",
+                                               json={"target_energy": 0.5}))
+            await asyncio.sleep(0.2)
+            health = await asyncio.wait_for(c.get("/health"), timeout=5)
+            assert health.status_code == 200
+            assert not heavy.done()  # still blocked in its thread
+            released.set()
+            assert (await heavy).status_code == 200
+
+    asyncio.run(scenario())
+
+
+def test_a_full_pool_answers_429_at_once(artifact: Path) -> None:
+    engine = Engine.load(artifact)
+    settings = ServiceSettings(index_dir=artifact, heavy_threads=1, queue_limit=1)
+    app = create_app(settings, engine=engine)
+    pool = app.state.service.heavy
+    with pool.slots.take(), pool.slots.take():  # one running, one queued
+        with TestClient(app) as c:
+            r = c.post("/v1/recommendations", json={"target_energy": 0.5})
+            assert "heavy requests" in error(r, 429, "busy")
+
+
+# ------------------------------------------------------------------ HTTP hygiene
+@pytest.mark.parametrize("path", ["/health", "/v1/artifact", "/v1/tracks?limit=3",
+                                  "/v1/tracks.csv", "/v1/vibes/0"])
+def test_head_works_where_get_does(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_405_carries_allow_with_every_method(client: TestClient) -> None:
+    r = client.delete("/v1/recommendations")
+    error(r, 405, "method_not_allowed")
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    r = client.put("/admin/reload")
+    assert error(r, 405, "method_not_allowed") and r.headers["allow"] == "POST"
+
+
+def test_oversized_url_and_headers_get_the_json_shape(client: TestClient) -> None:
+    detail = error(client.get("/v1/tracks", params={"q": "x" * MAX_URL_BYTES}), 414,
+                   "uri_too_long")
+    assert str(MAX_URL_BYTES) in detail
+    big = {f"x-pad-{i}": "y" * 1000 for i in range(MAX_HEADER_BYTES // 1000 + 1)}
+    detail = error(client.get("/health", headers=big), 431, "request_header_fields_too_large")
+    assert str(MAX_HEADER_BYTES) in detail
+
+
+def test_serve_sets_uvicorn_limits_and_timeouts() -> None:
+    opts = uvicorn_options("127.0.0.1", 8000)
+    assert opts["http"] is HeadTimeoutH11Protocol
+    assert opts["h11_max_incomplete_event_size"] > MAX_HEADER_BYTES + MAX_URL_BYTES
+    assert 0 < opts["timeout_keep_alive"] <= 10 and opts["limit_concurrency"] > 0
+
+
+def test_half_open_connections_are_dropped(artifact: Path) -> None:
+    """A live uvicorn with the guarded protocol: a connection that never completes its
+    request head is closed; a complete request is answered."""
+
+    class Quick(HeadTimeoutH11Protocol):
+        head_timeout = 0.5
+
+    app = create_app(ServiceSettings(index_dir=artifact), engine=Engine.load(artifact))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    opts = {**uvicorn_options("127.0.0.1", port), "http": Quick}
+    server = uvicorn.Server(uvicorn.Config(app, **opts))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # no final blank line
+            assert sock.recv(1024) == b""  # closed by the server, not by our timeout
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+# ------------------------------------------------------------------ reload confinement
+def test_reload_refuses_symlinks_leaving_the_indexes_root(tmp_path: Path) -> None:
+    root = tmp_path / "indexes"
+    served = build_tiny_artifact(tmp_path, n=60, n_clusters=2, name="served")
+    (tmp_path / "elsewhere").mkdir()
+    outside = build_tiny_artifact(tmp_path / "elsewhere", n=60, n_clusters=2, name="other")
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    (root / "alias").symlink_to(served, target_is_directory=True)  # stays inside: allowed
+    app = create_app(ServiceSettings(index_dir=served, admin_token=TOKEN, indexes_root=root),
+                     engine=Engine.load(served))
+    with TestClient(app) as c:
+        detail = error(c.post("/admin/reload", headers=AUTH, json={"name": "escape"}), 422,
+                       "invalid_query")
+        assert "outside the indexes root" in detail and str(tmp_path) not in detail
+        assert c.get("/v1/artifact").json()["name"] == "served"
+        ok = c.post("/admin/reload", headers=AUTH, json={"name": "alias"})
+        assert ok.status_code == 200 and ok.json()["artifact"] == "served"
+        (root / "broken").mkdir()
+        detail = error(c.post("/admin/reload", headers=AUTH, json={"name": "broken"}), 422,
+                       "artifact_error")
+        assert detail.startswith("broken") and str(tmp_path) not in detail
+
+
+def test_startup_failure_reason_shows_no_server_path(tmp_path: Path) -> None:
+    app = create_app(ServiceSettings(index_dir=tmp_path / "indexes" / "gone"))
+    with TestClient(app) as c:
+        body = c.get("/health").json()
+        assert body["status"] == "unavailable" and str(tmp_path) not in body["detail"]
+        assert body["detail"].startswith("gone: no artifact directory here")
+        assert str(tmp_path) not in c.get("/v1/vibes").json()["detail"]
