@@ -8,7 +8,7 @@ plotting library, no per-interaction image rendering); hover text comes from SVG
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 import pandas as pd
@@ -205,11 +205,7 @@ def line_chart_svg(xs: Sequence[int], ys: Sequence[float], *, title: str, y_labe
     def py(y: float) -> float:
         return upper + (y_hi - y) / (y_hi - y_lo) * plot_h
 
-    for tick in nice_ticks(y_lo, y_hi, 4):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" '
-                     f'y2="{py(tick):.1f}" stroke="#eee"/><text x="{left - 5}" '
-                     f'y="{py(tick) + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
-                     f'{_short(tick)}</text>')
+    parts.append(y_gridlines(nice_ticks(y_lo, y_hi, 4), py, left, width - right, _short))
     for x in range(x_lo, x_hi + 1):
         parts.append(f'<text x="{px(x):.1f}" y="{height - lower + 16}" text-anchor="middle" '
                      f'font-size="11" fill="#555">{x}</text>')
@@ -232,6 +228,14 @@ def line_chart_svg(xs: Sequence[int], ys: Sequence[float], *, title: str, y_labe
                      f'<title>K = {x}: {escape(y_fmt.format(y))}</title></circle>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def y_gridlines(ticks: Sequence[float], py: Callable[[float], float], x0: float, x1: float,
+                label: Callable[[float], str] = "{:g}".format) -> str:
+    """Horizontal grid lines from x0 to x1, each labelled left of x0."""
+    return "".join(f'<line x1="{x0}" x2="{x1}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{x0 - 5}" y="{py(t) + 4:.1f}" text-anchor="end" font-size="11" '
+                   f'fill="#555">{label(t)}</text>' for t in ticks)
 
 
 def _short(v: float) -> str:
@@ -271,11 +275,7 @@ def scatter_svg(xs: Sequence[float], ys: Sequence[float], groups: Sequence[str],
                      f'y2="{upper + plot_h}" stroke="#eee"/><text x="{px(tick):.1f}" '
                      f'y="{upper + plot_h + 14}" text-anchor="middle" font-size="11" '
                      f'fill="#555">{tick:g}</text>')
-    for tick in nice_ticks(y_lo, y_hi, 6):
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{py(tick):.1f}" '
-                     f'y2="{py(tick):.1f}" stroke="#eee"/><text x="{left - 5}" '
-                     f'y="{py(tick) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="#555">{tick:g}</text>')
+    parts.append(y_gridlines(nice_ticks(y_lo, y_hi, 6), py, left, left + plot_w))
     parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" '
                  f'font-size="12" fill="#444">{escape(x_label)}</text>'
                  f'<text x="12" y="{upper + plot_h / 2:.1f}" text-anchor="middle" font-size="12" '
