@@ -188,7 +188,7 @@ def test_every_tab_and_the_main_interactions(browser, live_server):
     if "Chosen K" in page.locator("#vm-val-summary").inner_text():
         assert page.locator("#vm-val-kloop svg").count() == 4
     shot(page, "4_validation")
-    page.locator("#vm-val-rerun").click()  # the API fits K = 2..10 on a sample, one K a call
+    page.locator("#vm-val-rerun").click()  # one call: the API fits K = 2..10 on a sample
     page.locator("#vm-val-summary").filter(has_text="Live K-loop").wait_for(timeout=120_000)
     assert page.locator("#vm-val-kloop svg").count() == 4
     assert len(table_rows(page, "vm-val-table")) == 9
