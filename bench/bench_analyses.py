@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,19 +26,11 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import emit, machine_line, md_row, peak_rss_mib  # noqa: E402
 from vibemap.indexer.features import FEATURES  # noqa: E402
 
 ANALYSES = ("profiles", "projection", "genre_map", "genre_agreement", "outliers", "ward")
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
-
-
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def prepare(csv: Path, n_clusters: int, seed: int, rows: int | None, out: Path) -> dict[str, Any]:
@@ -82,7 +71,7 @@ def run_child(name: str, data: Path, seed: int) -> dict[str, Any]:
     from vibemap.indexer.projection import pca_projection
     from vibemap.indexer.taxonomy import ward_taxonomy
 
-    base = _peak_rss_mib()
+    base = peak_rss_mib()
     start = time.perf_counter()
     if name == "profiles":
         result = profile_vibes(X, raw, labels, FEATURES)
@@ -128,35 +117,18 @@ def run_child(name: str, data: Path, seed: int) -> dict[str, Any]:
         "name": name,
         "seconds": seconds,
         "base_rss_mib": base,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
         "summary": summary,
     }
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kib / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
+def faiss_line() -> str:
     try:
         import faiss
 
-        faiss_info = (
-            f"faiss {faiss.__version__} ({faiss.get_compile_options().strip() or 'generic'})"
-        )
+        return f"faiss {faiss.__version__} ({faiss.get_compile_options().strip() or 'generic'})"
     except (ImportError, AttributeError):
-        faiss_info = "faiss ?"
-    return f"{os.cpu_count()} CPUs (nproc), {model}{mem}; {faiss_info}"
+        return "faiss ?"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:
-        _emit(json.dumps(run_child(args.child, args.data, args.seed)))
+        emit(json.dumps(run_child(args.child, args.data, args.seed)))
         return 0
     if not args.csv.is_file():
         parser.error(f"no CSV at {args.csv}")
@@ -209,30 +181,28 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
-    _emit(f"### Validation analyses on `{args.csv.name}`")
-    _emit()
-    _emit(
+    emit(f"### Validation analyses on `{args.csv.name}`")
+    emit()
+    emit(
         f"- data: {info['n_tracks']:,} tracks x {len(FEATURES)} features, z-scored; K-Means "
         f"K={args.n_clusters} (n_init=4, seed {args.seed}) sizes {info['sizes']}; read + scale + "
         f"K-Means {prep_s:.1f} s (K-Means {info['kmeans_s']:.1f} s)"
     )
-    _emit(f"- machine: {machine()}")
-    _emit(f"- command: `{command.strip()}`")
-    _emit(
+    emit(f"- machine: {machine_line()}; {faiss_line()}")
+    emit(f"- command: `{command.strip()}`")
+    emit(
         "- each analysis runs in its own process; peak RSS is that process's ru_maxrss, "
         "including the arrays it loads (base column)"
     )
-    _emit()
-    _emit("| analysis | wall s | peak RSS MiB | base RSS MiB | result |")
-    _emit("| --- | ---: | ---: | ---: | --- |")
+    emit()
+    emit("| analysis | wall s | peak RSS MiB | base RSS MiB | result |")
+    emit("| --- | ---: | ---: | ---: | --- |")
     for r in results:
         if "seconds" in r:
-            _emit(
-                f"| {r['name']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
-                f"{r['base_rss_mib']:.0f} | {r['summary']} |"
-            )
+            emit(md_row(r["name"], f"{r['seconds']:.1f}", f"{r['peak_rss_mib']:.0f}",
+                        f"{r['base_rss_mib']:.0f}", r["summary"]))
         else:
-            _emit(f"| {r['name']} | - | - | - | {r.get('skipped') or r.get('error')} |")
+            emit(md_row(r["name"], "-", "-", "-", r.get("skipped") or r.get("error")))
     return 0
 
 

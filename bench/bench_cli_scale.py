@@ -25,10 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import re
-import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -36,26 +33,31 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model, status_kib  # noqa: E402  (bench/machine.py)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import (  # noqa: E402
+    command_line,
+    emit,
+    machine_info,
+    machine_line,
+    md_row,
+    peak_rss_mib,
+    status_kib,
+    write_json,
+)
+
 TARGET_BUILD_S = 600.0
 TARGET_PEAK_GIB = 8.0 * 1e9 / 2**30  # the "8 GB"
-
-
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def _gib(kib: float) -> float:
     return round(kib / 2**20, 2)
 
 
-def _peak_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _gib_of_mib(mib: float) -> float:
+    return round(mib / 1024, 2)
 
 
 # ------------------------------------------------------------------ child steps
@@ -77,7 +79,8 @@ def _build(n: int, out: Path, seed: int) -> dict:
     write = re.search(r"write\s+([0-9.]+) s", printed.getvalue())
     if write:
         timings["write"] = float(write.group(1))
-    return {"build_s": round(time.perf_counter() - t0, 1), "build_peak_gib": _gib(_peak_kib()),
+    return {"build_s": round(time.perf_counter() - t0, 1),
+            "build_peak_gib": _gib_of_mib(peak_rss_mib()),
             "timings": timings, "index": manifest["build"]["index"],
             "rows": manifest["rows"]["kept"],
             "artifact_gib": round(sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
@@ -103,7 +106,7 @@ def _serve(out: Path, queries: int, seed: int) -> dict:
     t0 = time.perf_counter()
     engine = Engine.load(out)
     load_s = time.perf_counter() - t0
-    result = {"load_s": round(load_s, 1), "load_peak_gib": _gib(_peak_kib()),
+    result = {"load_s": round(load_s, 1), "load_peak_gib": _gib_of_mib(peak_rss_mib()),
               "settled_gib": _gib(status_kib("VmRSS"))}
     rng = np.random.default_rng(seed)
     rows = rng.choice(engine.n_tracks, size=queries, replace=False).tolist()
@@ -131,19 +134,16 @@ def _child(step: str, n: int, out: Path, args: argparse.Namespace) -> dict:
 
 
 def _report(results: list[dict], argv: list[str]) -> None:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    _emit()
-    _emit("### `vibemap index` and the Engine at scale (synthetic demo catalogue, K=4, cosine)")
-    _emit()
-    _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_cli_scale.py', *argv])}` on "
-          f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end.")
-    _emit()
-    sizes = [f"{r['rows']:,}" for r in results]
-    _emit("| | " + " | ".join(sizes) + " |")
-    _emit("| --- |" + " ---: |" * len(results))
+    emit()
+    emit("### `vibemap index` and the Engine at scale (synthetic demo catalogue, K=4, cosine)")
+    emit()
+    emit(f"`{command_line('bench_cli_scale.py', argv)}` on {machine_line()} at the end.")
+    emit()
+    emit(md_row("", *(f"{r['rows']:,}" for r in results)))
+    emit("| --- |" + " ---: |" * len(results))
 
     def row(label: str, fn) -> None:
-        _emit(f"| {label} | " + " | ".join(fn(r) for r in results) + " |")
+        emit(md_row(label, *(fn(r) for r in results)))
 
     row("**build** (`vibemap index --no-eval`), s", lambda r: f"**{r['build_s']:.0f}**")
     row("of which load / cluster / index / write, s", lambda r: " / ".join(
@@ -158,12 +158,12 @@ def _report(results: list[dict], argv: list[str]) -> None:
     for name in results[0]["queries"]:
         row(f"{name}: p50 / p99 ms", lambda r, name=name: "{p50_ms:.2f} / {p99_ms:.2f}".format(
             **r["queries"][name]))
-    _emit()
+    emit()
     for r in results:
         build_ok = r["build_s"] < TARGET_BUILD_S and r["build_peak_gib"] < TARGET_PEAK_GIB
-        _emit(f"{r['rows']:,} tracks: the build {'meets' if build_ok else 'MISSES'} the targets "
-              f"(< 10 min, < 8 GB = {TARGET_PEAK_GIB:.2f} GiB peak); the engine's peak is "
-              f"{'under' if r['load_peak_gib'] < TARGET_PEAK_GIB else 'OVER'} 8 GB.")
+        emit(f"{r['rows']:,} tracks: the build {'meets' if build_ok else 'MISSES'} the targets "
+             f"(< 10 min, < 8 GB = {TARGET_PEAK_GIB:.2f} GiB peak); the engine's peak is "
+             f"{'under' if r['load_peak_gib'] < TARGET_PEAK_GIB else 'OVER'} 8 GB.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args._step:
         result = (_build(args._n, args._out, args.seed) if args._step == "build"
                   else _serve(args._out, args.queries, args.seed))
-        args._result.write_text(json.dumps(result))
+        write_json(args._result, result)
         return 0
     if any(n < 1000 for n in args.sizes) or args.queries < 20:
         parser.error("--sizes must be >= 1000 and --queries >= 20")
@@ -192,20 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="vibemap-cli-scale-", dir=args.workdir) as tmp:
         for n in args.sizes:
             out = Path(tmp) / f"demo-{n}"
-            _emit(f"{n:,} tracks: building {out} ...")
+            emit(f"{n:,} tracks: building {out} ...")
             r = _child("build", n, out, args)
-            _emit(f"  build {r['build_s']:.0f} s, peak {r['build_peak_gib']:.2f} GiB")
+            emit(f"  build {r['build_s']:.0f} s, peak {r['build_peak_gib']:.2f} GiB")
             r.update(_child("serve", n, out, args))
-            _emit(f"  engine load {r['load_s']:.0f} s, peak {r['load_peak_gib']:.2f} GiB, "
-                  f"settled {r['settled_gib']:.2f} GiB")
+            emit(f"  engine load {r['load_s']:.0f} s, peak {r['load_peak_gib']:.2f} GiB, "
+                 f"settled {r['settled_gib']:.2f} GiB")
             results.append(r)
             for f in Path(tmp).glob(f"demo-{n}*"):  # free the disk before the next size
                 subprocess.run(["rm", "-rf", str(f)], check=True)
     _report(results, argv)
-    if args.json:
-        args.json.write_text(json.dumps({
-            "machine": {"cpu": cpu_model(), "nproc": os.cpu_count()},
-            "argv": argv, "results": results}, indent=2))
+    write_json(args.json, {"machine": machine_info(), "argv": argv, "results": results})
     return 0
 
 

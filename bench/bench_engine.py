@@ -15,8 +15,6 @@ OpenMP threads (the service's default is 1). No HTTP: this is the engine alone.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import tempfile
 import time
@@ -28,17 +26,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
-
+from bench.harness import emit, machine_info, machine_line, md_row, write_json  # noqa: E402
 from vibemap.recommender.engine import Engine, set_search_threads  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
 TARGET_SIMILAR_P99_MS = 1.0
-
-
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 def _build(out: Path, csv: Path | None) -> str:
@@ -87,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             index = Path(tmp) / "bench"
             t0 = time.perf_counter()
             source = _build(index, args.csv)
-            _emit(f"built {index.name} from {source} in {time.perf_counter() - t0:.1f} s")
+            emit(f"built {index.name} from {source} in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         engine = Engine.load(index)
         load_s = time.perf_counter() - t0
@@ -125,29 +117,26 @@ def main(argv: list[str] | None = None) -> int:
         results[label]["max"] = round(float(ms.max()), 3)
         results[label]["mean"] = round(float(ms.mean()), 4)
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    _emit()
-    _emit(f"### Engine latency, in process ({n:,} tracks, K={summary['n_clusters']}, "
-          f"{summary['metric']}, flat index)")
-    _emit()
-    _emit(f"Source: {summary['label']}{' (synthetic)' if summary['synthetic'] else ''}. "
-          f"{args.queries:,} calls per row, random seeds, limit 10, FAISS threads "
-          f"{args.threads}; {cpu_model()}, {os.cpu_count()} CPUs, load average {load:.2f}. "
-          f"Artifact load + engine build: {load_s:.2f} s.")
-    _emit()
-    _emit("| operation | p50 ms | p90 ms | p99 ms | max ms | mean ms |")
-    _emit("| --- | ---: | ---: | ---: | ---: | ---: |")
+    emit()
+    emit(f"### Engine latency, in process ({n:,} tracks, K={summary['n_clusters']}, "
+         f"{summary['metric']}, flat index)")
+    emit()
+    emit(f"Source: {summary['label']}{' (synthetic)' if summary['synthetic'] else ''}. "
+         f"{args.queries:,} calls per row, random seeds, limit 10, FAISS threads "
+         f"{args.threads}; {machine_line()}. "
+         f"Artifact load + engine build: {load_s:.2f} s.")
+    emit()
+    emit("| operation | p50 ms | p90 ms | p99 ms | max ms | mean ms |")
+    emit("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, r in results.items():
-        _emit(f"| {label} | {r['p50']:.3f} | {r['p90']:.3f} | {r['p99']:.3f} | {r['max']:.2f} "
-              f"| {r['mean']:.3f} |")
+        emit(md_row(label, f"{r['p50']:.3f}", f"{r['p90']:.3f}", f"{r['p99']:.3f}",
+                    f"{r['max']:.2f}", f"{r['mean']:.3f}"))
     p99 = results["similar, scope=same (vibe sub-index)"]["p99"]
     verdict = "meets" if p99 < TARGET_SIMILAR_P99_MS else "misses"
-    _emit()
-    _emit(f"similar() p99 {p99:.3f} ms {verdict} the {TARGET_SIMILAR_P99_MS:g} ms target.")
-    if args.json:
-        args.json.write_text(json.dumps({"tracks": n, "queries": args.queries,
-                                         "threads": args.threads, "load_s": load_s,
-                                         "load_average": load, "results": results}, indent=2))
+    emit()
+    emit(f"similar() p99 {p99:.3f} ms {verdict} the {TARGET_SIMILAR_P99_MS:g} ms target.")
+    write_json(args.json, {"machine": machine_info(), "tracks": n, "queries": args.queries,
+                           "threads": args.threads, "load_s": load_s, "results": results})
     return 0
 
 

@@ -38,24 +38,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import orjson
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+sys.path.insert(0, str(REPO))
+
+from bench.harness import (  # noqa: E402
+    HOST,
+    command_line,
+    emit,
+    free_port,
+    http_get,
+    machine_info,
+    machine_line,
+    md_row,
+    serve,
+    write_json,
+)
+
 TARGET_RATIO = 0.75
 WARMUP_S = 3
 
@@ -154,57 +163,6 @@ end
 '''
 
 
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before {url} answered")
-        try:
-            if _get(url, timeout=2.0)[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f} s")
-
-
-@contextmanager
-def _server(cmd: list[str], ready_url: str, log: Path, env: dict | None = None,
-            timeout: float = 180.0):
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
-        try:
-            _wait_ready(ready_url, proc, timeout)
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=15)
-
-
 def _wrk(wrk: str, url: str, script: Path, duration: int, connections: int, threads: int
          ) -> dict:
     cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
@@ -286,33 +244,33 @@ def main(argv: list[str] | None = None) -> int:
         if index is None:
             index = tmp / "demo"
             build_s = _build_demo(index)
-            _emit(f"built the demo artifact in {build_s:.1f} s")
+            emit(f"built the demo artifact in {build_s:.1f} s")
         ids = _track_ids(index, args.ids, args.seed)
         rows = json.loads((index / "manifest.json").read_text(encoding="utf-8"))["rows"]["kept"]
 
         env = {**os.environ, "VIBEMAP_SEARCH_THREADS": "1"}
         vibemap = str(REPO / ".venv" / "bin" / "vibemap")
-        bases = {name: f"http://{HOST}:{_free_port()}" for name in ENDPOINTS}
+        bases = {name: f"http://{HOST}:{free_port()}" for name in ENDPOINTS}
         ports = {name: base.rsplit(":", 1)[1] for name, base in bases.items()}
-        stack.enter_context(_server(
+        stack.enter_context(serve(
             [vibemap, "serve", "--index", str(index), "--host", HOST, "--port",
-             ports["similar"]], f"{bases['similar']}/health", tmp / "serve.log", env))
-        status, body = _get(f"{bases['similar']}/v1/tracks/{ids[0]}/similar")
+             ports["similar"]], [f"{bases['similar']}/health"], tmp / "serve.log", env=env))
+        status, body = http_get(f"{bases['similar']}/v1/tracks/{ids[0]}/similar")
         if status != 200:
             raise RuntimeError(f"similar answered {status}: {body[:200]!r}")
         # compact, as the service's orjson responses are: the same bytes on every server
         (tmp / "payload.json").write_bytes(orjson.dumps(orjson.loads(body)["results"]))
         (tmp / "bare_app.py").write_text(BARE_APP)
         (tmp / "web_only.py").write_text(WEB_ONLY_APP)
-        stack.enter_context(_server(
+        stack.enter_context(serve(
             [sys.executable, str(tmp / "web_only.py"), str(index), ids[0], ports["similar_web"]],
-            f"{bases['similar_web']}/health", tmp / "web_only.log", env))
+            [f"{bases['similar_web']}/health"], tmp / "web_only.log", env=env))
         for name in ("bare_bytes", "bare_orjson", "bare_default"):
             app = name.removeprefix("bare_") + "_app"
-            stack.enter_context(_server(
+            stack.enter_context(serve(
                 [sys.executable, "-m", "uvicorn", f"bare_app:{app}", "--app-dir", str(tmp),
                  "--host", HOST, "--port", ports[name], "--workers", "1", "--log-level",
-                 "warning"], f"{bases[name]}/bare/x/similar", tmp / f"{name}.log", env))
+                 "warning"], [f"{bases[name]}/bare/x/similar"], tmp / f"{name}.log", env=env))
 
         quoted = ", ".join(json.dumps(t) for t in ids)
         scripts = {}
@@ -329,49 +287,45 @@ def main(argv: list[str] | None = None) -> int:
                 r = _wrk(wrk, bases[name], scripts[name], seconds, args.connections,
                          args.wrk_threads)
                 runs[name].append(r)
-                _emit(f"round {i + 1} {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms,"
-                      f" p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
+                emit(f"round {i + 1} {name}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms,"
+                     f" p99 {r['p99_ms']:.2f} ms, {r['errors']} errors")
         results = {name: _combine(rs) for name, rs in runs.items()}
 
     ratios = {name: round(results["similar"]["rps"] / r["rps"], 3)
               for name, r in results.items() if name != "similar"}
     ratio = ratios[CEILING]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    _emit()
-    _emit("### HTTP: GET /v1/tracks/{id}/similar vs bare FastAPI endpoints (wrk, loopback)")
-    _emit()
-    _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_http.py', *argv])}` on "
-          f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end (a "
-          f"shared machine; wrk, {args.wrk_threads} thread(s), {args.connections} connections, "
-          f"{args.duration} s per endpoint in {args.rounds} rotated round(s) after a "
-          f"{WARMUP_S} s warm-up, shares the cores). "
-          f"Artifact: {'the 96k demo, built for the run' if args.index is None else index}"
-          f"{f' ({rows:,} tracks)' if rows else ''}; {len(ids):,} track ids rotated; "
-          "similar = default limit 10, scope same, one search thread; every server is one "
-          "uvicorn worker; the bare ones return the same results list. req/s over all "
-          "rounds; latency: median of the rounds' percentiles.")
-    _emit()
-    _emit("| endpoint | what | req/s | req/s per round | CPU us/req | p50 ms | p99 ms | "
-          "errors | bytes/resp | similar / this |")
-    _emit("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    emit()
+    emit("### HTTP: GET /v1/tracks/{id}/similar vs bare FastAPI endpoints (wrk, loopback)")
+    emit()
+    emit(f"`{command_line('bench_http.py', argv)}` on {machine_line()} at the end (a "
+         f"shared machine; wrk, {args.wrk_threads} thread(s), {args.connections} connections, "
+         f"{args.duration} s per endpoint in {args.rounds} rotated round(s) after a "
+         f"{WARMUP_S} s warm-up, shares the cores). "
+         f"Artifact: {'the 96k demo, built for the run' if args.index is None else index}"
+         f"{f' ({rows:,} tracks)' if rows else ''}; {len(ids):,} track ids rotated; "
+         "similar = default limit 10, scope same, one search thread; every server is one "
+         "uvicorn worker; the bare ones return the same results list. req/s over all "
+         "rounds; latency: median of the rounds' percentiles.")
+    emit()
+    emit("| endpoint | what | req/s | req/s per round | CPU us/req | p50 ms | p99 ms | "
+         "errors | bytes/resp | similar / this |")
+    emit("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         label, what = ENDPOINTS[name]
         per_round = ", ".join(f"{x:,.0f}" for x in r["rounds_rps"])
         share = f"{ratios[name]:.2f}" if name in ratios else ""
-        _emit(f"| {label} | {what} | {r['rps']:,.0f} | {per_round} | {1e6 / r['rps']:,.0f} | "
-              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
-              f"{r['bytes_per_response']:,.0f} | {share} |")
-    _emit()
+        emit(md_row(label, what, f"{r['rps']:,.0f}", per_round, f"{1e6 / r['rps']:,.0f}",
+                    f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}", r["errors"],
+                    f"{r['bytes_per_response']:,.0f}", share))
+    emit()
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
-    _emit(f"similar / {CEILING} = {ratio:.2f} ({verdict} the >= {TARGET_RATIO} target); "
-          f"the web layer alone (similar_web / {CEILING}) = "
-          f"{results['similar_web']['rps'] / results[CEILING]['rps']:.2f}. "
-          "CPU us/req = 1e6 / req/s: one server core's time per request (wrk runs beside it).")
-    if args.json:
-        args.json.write_text(json.dumps({
-            "machine": {"cpu": cpu_model(), "nproc": os.cpu_count(), "load_average": load},
-            "argv": argv, "build_s": build_s, "rows": rows, "results": results,
-            "ratio": ratio, "ratios": ratios, "ceiling": CEILING}, indent=2))
+    emit(f"similar / {CEILING} = {ratio:.2f} ({verdict} the >= {TARGET_RATIO} target); "
+         f"the web layer alone (similar_web / {CEILING}) = "
+         f"{results['similar_web']['rps'] / results[CEILING]['rps']:.2f}. "
+         "CPU us/req = 1e6 / req/s: one server core's time per request (wrk runs beside it).")
+    write_json(args.json, {"machine": machine_info(), "argv": argv, "build_s": build_s,
+                           "rows": rows, "results": results, "ratio": ratio, "ratios": ratios,
+                           "ceiling": CEILING})
     return 0
 
 

@@ -1,6 +1,7 @@
 """Time `vibemap index --no-eval` on the 96k demo catalogue, stage by stage.
 
     .venv/bin/python bench/bench_index.py [--n 96000] [--repeat 3] [--csv PATH] [--eval]
+        [--json OUT]
 
 Each build runs in a fresh subprocess (cold imports included, as a user would see it);
 stage times come from the artifact's manifest, wall time from the subprocess. Prints the
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.harness import command_line, emit, machine_info, machine_line, md_row, write_json  # noqa: E402
 
 
 def one_build(args: argparse.Namespace, out: Path) -> tuple[float, dict]:
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--csv", help="index this CSV instead of the demo catalogue")
     parser.add_argument("--eval", action="store_true", help="include the validation analyses")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     walls, stages = [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,22 +56,27 @@ def main() -> None:
             walls.append(wall)
             for name, secs in manifest["timings"].items():
                 stages.setdefault(name, []).append(secs)
-            sys.stdout.write(f"run {i + 1}: wall {wall:.2f} s, stages {manifest['timings']}\n")
+            emit(f"run {i + 1}: wall {wall:.2f} s, stages {manifest['timings']}")
         rows = manifest["rows"]["kept"]
     what = args.csv or f"synthetic demo catalogue, {args.n:,} tracks"
-    cmd = " ".join(["bench/bench_index.py", *sys.argv[1:]])
+    medians = {name: round(statistics.median(v), 3) for name, v in stages.items()}
+    wall = statistics.median(walls)
     lines = [
+        "",
         f"### `vibemap index{'' if args.eval else ' --no-eval'}` — {what}",
         "",
-        f"Machine: {os.cpu_count()} cores, {cpu_model()}. Command: `.venv/bin/python {cmd}` "
+        f"Machine: {machine_line()}. Command: `{command_line('bench_index.py', sys.argv[1:])}` "
         f"(median of {args.repeat} fresh processes; {rows:,} tracks kept).",
         "",
         "| stage | median s |",
         "| --- | ---: |",
-        *[f"| {name} | {statistics.median(v):.2f} |" for name, v in stages.items()],
-        f"| **wall, incl. interpreter start and imports** | **{statistics.median(walls):.2f}** |",
+        *[md_row(name, f"{v:.2f}") for name, v in medians.items()],
+        md_row("**wall, incl. interpreter start and imports**", f"**{wall:.2f}**"),
     ]
-    sys.stdout.write("\n" + "\n".join(lines) + "\n")
+    for line in lines:
+        emit(line)
+    write_json(args.json, {"machine": machine_info(), "argv": sys.argv[1:], "rows": rows,
+                           "wall_s": round(wall, 3), "stages_s": medians})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
-
+from bench.harness import (  # noqa: E402
+    command_line,
+    cores,
+    cpu_model,
+    emit,
+    md_row,
+    peak_rss_mib,
+    write_json,
+)
 from vibemap.indexer.features import FEATURES  # noqa: E402
 
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
@@ -44,22 +50,6 @@ SKLEARN_K = 4
 TARGET_RATIO = 20.0
 TARGET_LOOP_S = 30.0
 TARGET_PEAK_MIB = 2048.0
-
-
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _demo_available() -> bool:
@@ -110,7 +100,7 @@ def child_loop(data: Path, seed: int) -> dict[str, Any]:
     wall = time.perf_counter() - start
     assert result.kept is not None
     np.save(data / "labels.npy", result.kept.labels)
-    return {"wall_s": wall, "peak_rss_mib": _peak_rss_mib(), "result": result.to_dict()}
+    return {"wall_s": wall, "peak_rss_mib": peak_rss_mib(), "result": result.to_dict()}
 
 
 def child_sklearn(data: Path) -> dict[str, Any]:
@@ -120,7 +110,7 @@ def child_sklearn(data: Path) -> dict[str, Any]:
 
     start = time.perf_counter()
     score = float(silhouette_score(X, labels))
-    return {"wall_s": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib(),
+    return {"wall_s": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(),
             "silhouette": score}
 
 
@@ -160,10 +150,9 @@ def _markdown(report: dict[str, Any]) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for m in res["metrics"]:
-        lines.append(
-            f"| {m['n_clusters']} | {m['inertia']:,.0f} | {m['silhouette']:.4f} | "
-            f"{m['davies_bouldin']:.4f} | {m['calinski_harabasz']:,.0f} | {m['n_iter']} |"
-        )
+        lines.append(md_row(m["n_clusters"], f"{m['inertia']:,.0f}", f"{m['silhouette']:.4f}",
+                            f"{m['davies_bouldin']:.4f}", f"{m['calinski_harabasz']:,.0f}",
+                            m["n_iter"]))
     lines += [
         "",
         f"Preferred K: elbow {res['elbow_k']}, silhouette {res['best_silhouette_k']}, "
@@ -188,24 +177,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         payload = child_loop(args.data, args.seed) if args.child == "loop" \
             else child_sklearn(args.data)
-        (args.data / f"{args.child}.json").write_text(json.dumps(payload))
+        write_json(args.data / f"{args.child}.json", payload)
         return 0
 
     if args.n < 0 or (args.n == 0 and args.csv is None and _demo_available()):
         parser.error("--n must be positive (0 only with --csv)")
-    command = " ".join([".venv/bin/python", "bench/bench_kloop.py", *sys.argv[1:]])
+    command = command_line("bench_kloop.py", sys.argv[1:] if argv is None else argv)
     load_before = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     X, source = build_matrix(args.n, args.csv, args.seed)
-    _emit(f"data: {X.shape[0]:,} x {X.shape[1]} -- {source}")
+    emit(f"data: {X.shape[0]:,} x {X.shape[1]} -- {source}")
     with tempfile.TemporaryDirectory(prefix="bench_kloop_") as tmp:
         data = Path(tmp)
         np.save(data / "X.npy", X)
-        _emit("running the K-loop ...")
+        emit("running the K-loop ...")
         loop = _run_child("loop", data, args.seed)
-        _emit(f"  loop {loop['wall_s']:.1f} s, peak RSS {loop['peak_rss_mib']:.0f} MiB")
-        _emit(f"running sklearn silhouette_score for K={SKLEARN_K} ...")
+        emit(f"  loop {loop['wall_s']:.1f} s, peak RSS {loop['peak_rss_mib']:.0f} MiB")
+        emit(f"running sklearn silhouette_score for K={SKLEARN_K} ...")
         sk = _run_child("sklearn", data, args.seed)
-        _emit(f"  sklearn {sk['wall_s']:.1f} s, peak RSS {sk['peak_rss_mib']:.0f} MiB")
+        emit(f"  sklearn {sk['wall_s']:.1f} s, peak RSS {sk['peak_rss_mib']:.0f} MiB")
 
     from vibemap.indexer.kloop import KLoopResult, KLoopTimings, KMetrics, choose_k
 
@@ -223,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "command": command,
-        "cores": _cores(),
+        "cores": cores(),
         "cpu": cpu_model(),
         "python": f"Python {platform.python_version()}",
         "load_before": load_before,
@@ -238,11 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"ratio": TARGET_RATIO, "loop_s": TARGET_LOOP_S,
                     "peak_rss_mib": TARGET_PEAK_MIB},
     }
-    _emit()
+    emit()
     for line in _markdown(report):
-        _emit(line)
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        emit(line)
+    write_json(args.json, report)
     return 0
 
 

@@ -37,7 +37,6 @@ import os
 import platform
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
+sys.path.insert(0, str(REPO))
+
+from bench import harness  # noqa: E402
+from bench.harness import HOST, command_line, emit, free_port, md_row, write_json  # noqa: E402
+
 SEEDS = 24
 TOKEN_ENV = "VIBEMAP_ADMIN_TOKEN"
 NAMES = ("alpha", "beta")
@@ -135,12 +138,6 @@ def body_ids(body: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------- server
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve(index: Path, token: str, log: Path, port: int | None = None,
           timeout: float = 90.0) -> Iterator[str]:
@@ -151,31 +148,8 @@ def serve(index: Path, token: str, log: Path, port: int | None = None,
     cmd = [sys.executable, "-m", "vibemap.cli", "serve", "--index", str(index),
            "--host", HOST, "--port", str(port)]
     base = f"http://{HOST}:{port}"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited {proc.returncode}: "
-                                       f"{log.read_text(errors='replace')[-2000:]}")
-                try:
-                    with urllib.request.urlopen(base + "/health", timeout=2) as r:  # noqa: S310
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server not ready after {timeout:.0f} s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+    with harness.serve(cmd, [base + "/health"], log, env=env, timeout=timeout):
+        yield base
 
 
 def post_reload(base: str, token: str, name: str, timeout: float = 30.0) -> tuple[int, str]:
@@ -395,29 +369,22 @@ def run_wrk(base: str, token: str, duration: float, concurrency: int, reload_eve
 
 
 # ------------------------------------------------------------------ report
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def markdown(r: dict, argv: list[str], sizes: dict[str, int]) -> str:
-    machine = (f"{_cpu_model()}, {os.cpu_count()} cores, Python "
+    machine = (f"{harness.machine_line()}, Python "
                f"{platform.python_version()}, {platform.system()} {platform.release()}")
     return "\n".join([
         f"### Load with reloads ({r['driver']}, {r['elapsed_s']:.0f} s)",
         "",
         f"Machine: {machine}; client and server share it (loopback).  ",
-        f"Command: `{shlex.join(['.venv/bin/python', 'bench/bench_load.py', *argv])}`  ",
+        f"Command: `{command_line('bench_load.py', argv)}`  ",
         f"Artifacts: alpha {sizes['alpha']:,} tracks, beta {sizes['beta']:,} tracks; "
         f"similar + GET/POST recommendations over {SEEDS} seeds.",
         "",
         "| requests | req/s | p50 | p99 | failed | mixed/unknown artifact | reloads (failed) |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms "
-        f"| {r['failed']} | {r['mismatches']} | {r['reloads']} ({r['reloads_failed']}) |",
+        md_row(f"{r['requests']:,}", f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f} ms",
+               f"{r['p99_ms']:.1f} ms", r["failed"], r["mismatches"],
+               f"{r['reloads']} ({r['reloads_failed']})"),
     ])
 
 
@@ -443,9 +410,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = build_pair(root, args.tracks_a, args.tracks_b)
         expected = expected_of(paths)
         sizes = {e.name: e.rows for e in expected.values()}
-        print(f"built alpha ({sizes['alpha']:,}) and beta ({sizes['beta']:,}) in "
-              f"{time.perf_counter() - t0:.1f} s; {args.driver}, {args.concurrency} "
-              f"connections, {args.duration:.0f} s, reload every {args.reload_every} s")
+        emit(f"built alpha ({sizes['alpha']:,}) and beta ({sizes['beta']:,}) in "
+             f"{time.perf_counter() - t0:.1f} s; {args.driver}, {args.concurrency} "
+             f"connections, {args.duration:.0f} s, reload every {args.reload_every} s")
         with serve(paths["alpha"], token, root / "server.log") as base:
             if args.driver == "wrk":
                 r = run_wrk(base, token, args.duration, args.concurrency, args.reload_every,
@@ -454,11 +421,10 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_httpx(base, token, args.duration, args.concurrency,
                               args.reload_every, expected)
     r["argv"] = argv
-    print(json.dumps({k: v for k, v in r.items() if k != "argv"}, indent=2))
-    print()
-    print(markdown(r, argv, sizes))
-    if args.json:
-        args.json.write_text(json.dumps({**r, "sizes": sizes}, indent=2) + "\n")
+    emit(json.dumps({k: v for k, v in r.items() if k != "argv"}, indent=2))
+    emit()
+    emit(markdown(r, argv, sizes))
+    write_json(args.json, {"machine": harness.machine_info(), **r, "sizes": sizes})
     return 0 if r["failed"] == 0 and r["mismatches"] == 0 and r["reloads_failed"] == 0 else 1
 
 

@@ -36,8 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -45,12 +43,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model, status_kib  # noqa: E402  (bench/machine.py)
 
 from vibemap.indexer.files import sha256_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.harness import (  # noqa: E402
+    command_line,
+    emit,
+    machine_info,
+    machine_line,
+    peak_rss_mib,
+    reset_peak,
+    status_kib,
+    write_json,
+)
 
 TARGET_BUILD_S = 600.0
 TARGET_PEAK_GIB = 8.0
@@ -59,35 +67,20 @@ TARGET_RECALL = 0.99
 EXACT_TIMED_QUERIES = 50
 
 
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-# ----------------------------------------------------------------- memory probes
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False where not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 class _Stages:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.peak_mib: dict[str, float] = {}
-        self.can_reset = _reset_peak()
+        self.can_reset = reset_peak()
 
     def run(self, name: str, fn, *args, **kwargs):
         if self.can_reset:
-            _reset_peak()
+            reset_peak()
         t0 = time.perf_counter()
         out = fn(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - t0, 3)
         self.peak_mib[name] = round(status_kib("VmHWM") / 1024, 1)
-        _emit(f"  {name}: {self.seconds[name]:.1f} s, peak RSS {self.peak_mib[name]:,.0f} MiB")
+        emit(f"  {name}: {self.seconds[name]:.1f} s, peak RSS {self.peak_mib[name]:,.0f} MiB")
         return out
 
 
@@ -98,7 +91,7 @@ def _generate(n: int, seed: int, path: Path) -> None:
     t0 = time.perf_counter()
     F = sample_features(n, seed)
     np.save(path, F, allow_pickle=False)
-    _emit(f"  generate {n:,} x {F.shape[1]} features: {time.perf_counter() - t0:.1f} s")
+    emit(f"  generate {n:,} x {F.shape[1]} features: {time.perf_counter() - t0:.1f} s")
 
 
 def _cluster(Z: np.ndarray, n_clusters: int, seed: int, n_init: int, sample: int,
@@ -220,9 +213,9 @@ def _query(index, X: np.ndarray, labels: np.ndarray, n_queries: int, seed: int) 
         exact_ms = _time_queries(flat, Q[:k], vibes[:k], warmup=3)
         result[scope] = {**_pcts(ms), "recall_at_10": round(recall, 5),
                          "exact_flat": _pcts(exact_ms)}
-        _emit(f"  query {scope}: p50 {result[scope]['p50']:.3f} ms, p99 "
-              f"{result[scope]['p99']:.3f} ms, recall@10 {recall:.4f}; exact flat p50 "
-              f"{result[scope]['exact_flat']['p50']:.2f} ms")
+        emit(f"  query {scope}: p50 {result[scope]['p50']:.3f} ms, p99 "
+             f"{result[scope]['p99']:.3f} ms, recall@10 {recall:.4f}; exact flat p50 "
+             f"{result[scope]['exact_flat']['p50']:.2f} ms")
     return result
 
 
@@ -298,7 +291,7 @@ def _build_and_query(args: argparse.Namespace) -> dict:
                          + cluster[cluster["used"]]["seconds"], 2),
         # ru_maxrss is reset along with VmHWM on Linux: the peak is the largest stage peak
         "peak_rss_mib": max(stages.peak_mib.values()) if stages.can_reset else
-        round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        round(peak_rss_mib(), 1),
         "files_mib": {k: round(v["bytes"] / 2**20, 1) for k, v in files.items()},
         "queries": queries, "n_queries": args.queries,
     }
@@ -319,34 +312,32 @@ def _child(args: argparse.Namespace, step: str, n: int, workdir: Path) -> dict |
 
 
 def _report(results: list[dict], argv: list[str]) -> None:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    _emit()
-    _emit(f"### Vibe index at scale (synthetic features, K={results[0]['n_clusters']}, cosine)")
-    _emit()
-    _emit(f"`{shlex.join(['.venv/bin/python', 'bench/bench_scale.py', *argv])}` on "
-          f"{cpu_model()}, nproc {os.cpu_count()}, load average {load:.2f} at the end "
-          "(a shared machine). Features from `vibemap.indexer.demo.sample_features`; build = scale + "
-          "K-Means + sort + index build (incl. recall tuning) + write (vectors.npy, a "
-          "minimal tracks.parquet, FAISS files, sha256). Queries: one thread, one vector, "
-          "limit 11, on the index loaded back from disk.")
-    _emit()
-    _emit("| tracks | index | K-Means | scale s | K-Means s | sort s | index s (train / add "
-          "/ recall tuning) | write s | build s | peak RSS GiB | files MiB |")
-    _emit("| ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    emit()
+    emit(f"### Vibe index at scale (synthetic features, K={results[0]['n_clusters']}, cosine)")
+    emit()
+    emit(f"`{command_line('bench_scale.py', argv)}` on {machine_line()} at the end "
+         "(a shared machine). Features from `vibemap.indexer.demo.sample_features`; "
+         "build = scale + K-Means + sort + index build (incl. recall tuning) + write "
+         "(vectors.npy, a minimal tracks.parquet, FAISS files, sha256). Queries: one thread, "
+         "one vector, limit 11, on the index loaded back from disk.")
+    emit()
+    emit("| tracks | index | K-Means | scale s | K-Means s | sort s | index s (train / add "
+         "/ recall tuning) | write s | build s | peak RSS GiB | files MiB |")
+    emit("| ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for r in results:
         s, bs = r["stages_s"], r["index_params"].get("build_seconds") or {}
         inner = " / ".join(f"{bs[k]:.1f}" for k in ("train", "add", "tune_recall") if k in bs)
         km = r["cluster"]
         how = "full" if km["used"] == "full" else f"{km['sample']['rows']:,}-row sample + assign"
-        _emit(f"| {r['n']:,} | {r['index']} | {how} | {s['scale']:.1f} | "
-              f"{km[km['used']]['seconds']:.1f} | "
-              f"{s['sort + index space']:.1f} | {s['index build']:.1f}"
-              f"{f' ({inner})' if inner else ''} | {s['write']:.1f} | {r['build_s']:.1f} | "
-              f"{r['peak_rss_mib'] / 1024:.2f} | {sum(r['files_mib'].values()):,.0f} |")
-    _emit()
-    _emit("| tracks | scope | nprobe | p50 ms | p99 ms | max ms | recall@10 (queries) | "
-          "recall@10 (build) | exact flat p50 ms |")
-    _emit("| ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
+        emit(f"| {r['n']:,} | {r['index']} | {how} | {s['scale']:.1f} | "
+             f"{km[km['used']]['seconds']:.1f} | "
+             f"{s['sort + index space']:.1f} | {s['index build']:.1f}"
+             f"{f' ({inner})' if inner else ''} | {s['write']:.1f} | {r['build_s']:.1f} | "
+             f"{r['peak_rss_mib'] / 1024:.2f} | {sum(r['files_mib'].values()):,.0f} |")
+    emit()
+    emit("| tracks | scope | nprobe | p50 ms | p99 ms | max ms | recall@10 (queries) | "
+         "recall@10 (build) | exact flat p50 ms |")
+    emit("| ---: | --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
     for r in results:
         params, rb = r["index_params"], r["recall_at_10_build"] or {}
         for scope, q in r["queries"].items():
@@ -356,17 +347,17 @@ def _report(results: list[dict], argv: list[str]) -> None:
             else:
                 nprobe = str(params.get("nprobe", "-"))
                 built = f"{rb['all']} (blends {rb['all_blends']})" if rb else "exact"
-            _emit(f"| {r['n']:,} | {scope} | {nprobe} | {q['p50']:.3f} | {q['p99']:.3f} | "
-                  f"{q['max']:.2f} | {q['recall_at_10']:.4f} | {built} | "
-                  f"{q['exact_flat']['p50']:.2f} |")
-    _emit()
+            emit(f"| {r['n']:,} | {scope} | {nprobe} | {q['p50']:.3f} | {q['p99']:.3f} | "
+                 f"{q['max']:.2f} | {q['recall_at_10']:.4f} | {built} | "
+                 f"{q['exact_flat']['p50']:.2f} |")
+    emit()
     for r in results:
         km = r["cluster"]
         if "sample_vs_full_ari" in km:
-            _emit(f"K-Means at {r['n']:,}: full fit {km['full']['seconds']:.1f} s vs "
-                  f"{km['sample']['rows']:,}-row sample + assign {km['sample']['seconds']:.1f} s;"
-                  f" ARI {km['sample_vs_full_ari']:.4f}, inertia ratio "
-                  f"{km['sample_vs_full_inertia_ratio']:.4f} (the full fit is what was used).")
+            emit(f"K-Means at {r['n']:,}: full fit {km['full']['seconds']:.1f} s vs "
+                 f"{km['sample']['rows']:,}-row sample + assign {km['sample']['seconds']:.1f} s;"
+                 f" ARI {km['sample_vs_full_ari']:.4f}, inertia ratio "
+                 f"{km['sample_vs_full_inertia_ratio']:.4f} (the full fit is what was used).")
         p99 = max(q["p99"] for q in r["queries"].values())
         recall = min(q["recall_at_10"] for q in r["queries"].values())
         checks = [(r["build_s"] < TARGET_BUILD_S, f"build {r['build_s']:.0f} s < "
@@ -375,7 +366,7 @@ def _report(results: list[dict], argv: list[str]) -> None:
                    f"peak {r['peak_rss_mib'] / 1024:.2f} GiB < {TARGET_PEAK_GIB:g} GiB"),
                   (p99 < TARGET_P99_MS, f"p99 {p99:.3f} ms < {TARGET_P99_MS:g} ms"),
                   (recall >= TARGET_RECALL, f"recall@10 {recall:.4f} >= {TARGET_RECALL}")]
-        _emit(f"{r['n']:,} tracks: " + "; ".join(
+        emit(f"{r['n']:,} tracks: " + "; ".join(
             f"{'meets' if ok else 'MISSES'} {text}" for ok, text in checks) + ".")
 
 
@@ -403,21 +394,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args._step == "build":
         result = _build_and_query(args)
-        (Path(args.workdir) / "result.json").write_text(json.dumps(result, indent=2))
+        write_json(Path(args.workdir) / "result.json", result)
         return 0
 
     results = []
     for n in args.sizes:
-        _emit(f"{n:,} tracks")
+        emit(f"{n:,} tracks")
         with tempfile.TemporaryDirectory(prefix="vibemap-scale-", dir=args.workdir) as tmp:
             _child(args, "generate", n, Path(tmp))
             results.append(_child(args, "build", n, Path(tmp)))
     _report(results, argv)
-    if args.json:
-        machine = {"cpu": cpu_model(), "nproc": os.cpu_count(),
-                   "load_average": os.getloadavg()[0]}
-        args.json.write_text(json.dumps({"machine": machine, "argv": argv,
-                                         "results": results}, indent=2))
+    write_json(args.json, {"machine": machine_info(), "argv": argv, "results": results})
     return 0
 
 

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +32,16 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.harness import (  # noqa: E402
+    emit,
+    free_port,
+    machine_info,
+    machine_line,
+    md_row,
+    serve,
+    write_json,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,44 +71,15 @@ ARM = """() => {
 }"""
 
 
-def _emit(line: str = "") -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def start_server(index: Path) -> Iterator[tuple[str, float]]:
+def start_server(index: Path, log: Path) -> Iterator[tuple[str, float]]:
     """API + UI in a subprocess; yields (base URL, seconds until /health and /ui/ answer)."""
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(index), str(port)], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (httpx.get(f"{url}/health", timeout=2).status_code == 200
-                        and httpx.get(f"{url}/ui/", timeout=2).status_code == 200):
-                    break
-            if time.perf_counter() - t0 > 180:
-                raise SystemExit("server not ready after 180 s")
-            time.sleep(0.05)
-        yield url, time.perf_counter() - t0
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    with serve([sys.executable, "-c", SERVER, str(index), str(port)],
+               [f"{url}/health", f"{url}/ui/"], log, env=env) as server:
+        yield url, server.ready_s
 
 
 def timed(page, action: Callable[[], None], done_js: str, arg: object = None) -> float:
@@ -225,13 +202,13 @@ def main() -> int:
         if args.url:
             url = args.url.rstrip("/")
         else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             index = args.index
             if index is None:
                 from tests.factories import build_tiny_artifact
 
-                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
                 index = build_tiny_artifact(tmp, n=3000, n_clusters=4)
-            url, startup_s = stack.enter_context(start_server(index))
+            url, startup_s = stack.enter_context(start_server(index, tmp / "server.log"))
         art = httpx.get(f"{url}/v1/artifact", timeout=10).json()
         queries = search_queries(url)
         pw = stack.enter_context(sync_playwright())
@@ -244,26 +221,24 @@ def main() -> int:
         for rep in range(args.repeat):
             run_once(browser, url, samples, rep, queries)
 
-    _emit(f"### UI latency (headless chromium, {args.repeat} fresh pages)")
-    _emit()
-    _emit(f"Artifact `{art.get('name')}`: {art.get('rows'):,} tracks, K = {art.get('n_clusters')}; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}.")
+    emit(f"### UI latency (headless chromium, {args.repeat} fresh pages)")
+    emit()
+    emit(f"Artifact `{art.get('name')}`: {art.get('rows'):,} tracks, K = {art.get('n_clusters')}; "
+         f"{machine_line()}, Python {platform.python_version()}.")
     if startup_s is not None:
-        _emit(f"Server start-up (process launch -> /health and /ui/ answer): {startup_s:.1f} s.")
-    _emit()
-    _emit("| step | median ms | p90 ms | max ms | target | ok |")
-    _emit("| --- | ---: | ---: | ---: | ---: | :---: |")
+        emit(f"Server start-up (process launch -> /health and /ui/ answer): {startup_s:.1f} s.")
+    emit()
+    emit("| step | median ms | p90 ms | max ms | target | ok |")
+    emit("| --- | ---: | ---: | ---: | ---: | :---: |")
     ok_all = True
     for name, values in samples.items():
         target = PAGE_TARGET_MS if name.startswith("page") else ACTION_TARGET_MS
         ok = percentile(values, 0.9) < target
         ok_all &= ok
-        _emit(f"| {name} | {statistics.median(values):.0f} | {percentile(values, 0.9):.0f} | "
-              f"{max(values):.0f} | < {target:.0f} | {'yes' if ok else 'NO'} |")
-    if args.json:
-        args.json.write_text(json.dumps({"artifact": art.get("name"), "startup_s": startup_s,
-                                         "samples_ms": dict(samples)}, indent=2))
+        emit(md_row(name, f"{statistics.median(values):.0f}", f"{percentile(values, 0.9):.0f}",
+                    f"{max(values):.0f}", f"< {target:.0f}", "yes" if ok else "NO"))
+    write_json(args.json, {"machine": machine_info(), "artifact": art.get("name"),
+                           "startup_s": startup_s, "samples_ms": dict(samples)})
     return 0 if ok_all else 1
 
 

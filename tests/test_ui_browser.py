@@ -1,5 +1,6 @@
 """The UI in a real browser: headless Debian chromium driven by Playwright against a live
-API + UI server (one process, Gradio mounted at /ui) started as a subprocess.
+API + UI server (one process, Gradio mounted at /ui) started as a subprocess by the
+benchmarks' harness (``bench.harness.serve``: start, wait until it answers, stop).
 
 Screenshots of every tab land in test-output/screenshots/ (git-ignored). Skipped when
 /usr/bin/chromium or Playwright is missing. Set VIBEMAP_UI_TEST_INDEX to an artifact
@@ -8,19 +9,16 @@ directory to drive a real (evaluated) artifact instead of the tiny one built her
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.harness import free_port, serve
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.browser
@@ -31,40 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-sync"]
 SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
 TIMEOUT_MS = 15_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(argv: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen]:
-    """Run ``python argv...`` in a subprocess until ``ready_url`` answers 200; stop it after."""
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, *argv], cwd=REPO_ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(ready_url, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready after 120 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+SERVER_ENV = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +58,12 @@ def live_server(artifact_dir, tmp_path_factory) -> Iterator[str]:
     serves API + UI on one port."""
     port = free_port()
     log = tmp_path_factory.mktemp("ui-log") / "server.log"
-    argv = ["-m", "vibemap.cli", "demo", "--index", str(artifact_dir), "--port", str(port),
-            "--demo-tracks", "3000"]
-    with serve(argv, ready_url=f"http://127.0.0.1:{port}/ui/", log=log):
-        # /ui/ answers before the lifespan has loaded the artifact: wait for the API too
-        deadline = time.monotonic() + 120
-        while httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code != 200:
-            assert time.monotonic() < deadline, "API never loaded its artifact"
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "vibemap.cli", "demo", "--index", str(artifact_dir), "--port",
+           str(port), "--demo-tracks", "3000"]
+    # /ui/ answers before the lifespan has loaded the artifact: wait for /health too
+    with serve(cmd, [f"{base}/ui/", f"{base}/health"], log, env=SERVER_ENV, timeout=240):
+        yield base
 
 
 def table_rows(page, elem_id: str) -> list[list[str]]:
@@ -226,7 +188,7 @@ def test_every_tab_and_the_main_interactions(browser, live_server):
     if "Chosen K" in page.locator("#vm-val-summary").inner_text():
         assert page.locator("#vm-val-kloop svg").count() == 4
     shot(page, "4_validation")
-    page.locator("#vm-val-rerun").click()  # the API fits K = 2..10 on a sample, one K a call
+    page.locator("#vm-val-rerun").click()  # one call: the API fits K = 2..10 on a sample
     page.locator("#vm-val-summary").filter(has_text="Live K-loop").wait_for(timeout=120_000)
     assert page.locator("#vm-val-kloop svg").count() == 4
     assert len(table_rows(page, "vm-val-table")) == 9
@@ -249,9 +211,9 @@ def test_every_tab_and_the_main_interactions(browser, live_server):
 
 def test_api_down_shows_friendly_messages(browser, tmp_path):
     port, dead = free_port(), free_port()
-    argv = ["-m", "vibemap.cli", "ui", "--api", f"http://127.0.0.1:{dead}", "--port", str(port),
-            "--timeout", "2"]
-    with serve(argv, ready_url=f"http://127.0.0.1:{port}/", log=tmp_path / "ui.log"):
+    cmd = [sys.executable, "-m", "vibemap.cli", "ui", "--api", f"http://127.0.0.1:{dead}",
+           "--port", str(port), "--timeout", "2"]
+    with serve(cmd, [f"http://127.0.0.1:{port}/"], tmp_path / "ui.log", env=SERVER_ENV):
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(f"http://127.0.0.1:{port}/")

@@ -1,5 +1,6 @@
-"""UI handlers against a fake API client (canned dicts in the API's shapes), error paths
-included, plus the HTTP client's error mapping over httpx.MockTransport.
+"""UI handlers against a fake API client (canned answers in the API's shapes, checked by
+tests/test_ui_contract.py), error paths included, plus the HTTP client's error mapping over
+httpx.MockTransport.
 
 No server, no Gradio event loop: handlers are plain functions of (client, inputs).
 """
@@ -10,212 +11,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
+from ui_fakes import NOT_EVALUATED, TRACKS, FakeClient
 
-from vibemap.ui import charts, handlers, views
-from vibemap.ui.client import ROUTE_MISSING, ApiClient, ApiError
-
-FEATURES = ["energy", "danceability", "loudness", "speechiness", "acousticness",
-            "instrumentalness", "liveness", "valence", "tempo"]
-
-
-def _features(base: float, tempo: float) -> dict[str, float]:
-    return {"energy": base, "danceability": base, "loudness": -30 + 20 * base,
-            "speechiness": 0.1, "acousticness": 1 - base, "instrumentalness": 0.2,
-            "liveness": 0.15, "valence": base, "tempo": tempo}
-
-
-VIBES = [
-    {"vibe_id": 0, "name": "Party", "slug": "party", "size": 3, "share": 0.5,
-     "signature": "danceability +1.2σ, energy +1.0σ",
-     "centroid": _features(0.8, 125.0),
-     "centroid_z": {f: (1.0 if f != "acousticness" else -1.0) for f in FEATURES},
-     "profile": {}, "top_genres": [{"genre": "dance pop", "count": 2}]},
-    {"vibe_id": 1, "name": "Chill Acoustic", "slug": "chill-acoustic", "size": 3, "share": 0.5,
-     "signature": "acousticness +1.4σ, energy -1.1σ",
-     "centroid": _features(0.2, 95.0),
-     "centroid_z": {f: (-1.0 if f != "acousticness" else 1.0) for f in FEATURES},
-     "profile": {}, "top_genres": [{"genre": "indie folk", "count": 3}]},
-]
-
-TRACKS = [
-    {"track_id": f"t{i}", "name": name, "artist": artist, "genres": [genre], "popularity": 50 + i,
-     "release_year": 1990 + 5 * i, "vibe_id": vibe, "vibe_name": VIBES[vibe]["name"],
-     "duration_ms": 200_000, "features": _features(0.8 if vibe == 0 else 0.2, 120.0 + i)}
-    for i, (name, artist, genre, vibe) in enumerate([
-        ("Dancing Queen", "ABBA", "dance pop", 0), ("Waterloo", "ABBA", "dance pop", 0),
-        ("Café del Mar", "Energy 52", "trance", 0), ("Holocene", "Bon Iver", "indie folk", 1),
-        ("Skinny Love", "Bon Iver", "indie folk", 1), ("Re: Stacks", "Bon Iver", "indie folk", 1),
-    ])
-]
-
-KLOOP = {
-    "n_samples": 6, "k_values": list(range(2, 11)), "elbow_k": 4, "best_silhouette_k": 4,
-    "best_davies_bouldin_k": 4, "best_calinski_harabasz_k": 3,
-    "metrics": [{"n_clusters": k, "inertia": 1000.0 / (k - 1) if k <= 4 else 330.0 - 10 * k,
-                 "silhouette": 0.8 - abs(k - 4) * 0.05, "davies_bouldin": 0.3 + abs(k - 4) * 0.1,
-                 "calinski_harabasz": 2000.0 - abs(k - 3) * 100} for k in range(2, 11)],
-}
-
-METRICS = {
-    "evaluated": True, "n_tracks": 6, "n_clusters": 2, "features": FEATURES,
-    "k_loop": KLOOP,
-    "chosen_k": {"k": 4, "reason": "Using K=4 as requested. All four criteria agree."},
-    "silhouette": {"mean": 0.61, "per_vibe": [
-        {"vibe_id": 0, "size": 3, "mean": 0.7, "negative_share": 0.0,
-         "quantiles": [0.9, 0.8, 0.6, 0.5]},
-        {"vibe_id": 1, "size": 3, "mean": 0.52, "negative_share": 0.1,
-         "quantiles": [0.8, 0.6, 0.3, -0.05]}]},
-    "outliers": {"eps": 0.55, "min_samples": 18, "rule": "knee of the k-distances",
-                 "n_tracks": 6, "n_outliers": 1, "outlier_share": 0.16667, "n_clusters": 2,
-                 "cluster_sizes": [3, 2],
-                 "most_atypical": [{"row": 2, "k_distance": 0.9}]},
-    "taxonomy": {"n_clusters": 2, "ari_vs_kmeans": 0.95, "cophenetic_correlation": 0.9,
-                 "cophenetic_sample_size": 6, "vibe_ids": [0, 1],
-                 "dendrogram": {"icoord": [[5, 5, 15, 15], [25, 25, 35, 35], [10, 10, 30, 30]],
-                                "dcoord": [[0, 1, 1, 0], [0, 1.5, 1.5, 0], [1, 6, 6, 1.5]],
-                                "ivl": ["(2)", "(1)", "(2)", "(1)"], "leaves": [7, 2, 8, 5],
-                                "leaf_sizes": [2, 1, 2, 1], "leaf_vibe": [0, 0, 1, 1],
-                                "leaf_vibe_share": [1.0, 1.0, 1.0, 0.8]}},
-    "pca": {"explained_variance_ratio": [0.5, 0.2], "sample_size": 6,
-            "readings": ["PC1 (50% of variance) = energy vs acousticness",
-                         "PC2 (20% of variance) = speechiness"]},
-    "genres": {"min_tracks": 1, "n_tracks": 6, "n_tracks_with_genre": 6, "vibe_ids": [0, 1],
-               "genres": ["indie folk", "dance pop", "trance"],
-               "counts": [[0, 3], [2, 0], [1, 0]],
-               "per_genre": [{"genre": "indie folk", "tracks": 3, "dominant_vibe": 1,
-                              "purity": 1.0},
-                             {"genre": "dance pop", "tracks": 2, "dominant_vibe": 0,
-                              "purity": 1.0},
-                             {"genre": "trance", "tracks": 1, "dominant_vibe": 0,
-                              "purity": 1.0}],
-               "primary_genre_vs_vibe": {"nmi": 0.82, "ari": 0.7, "n_primary_genres": 3}},
-}
-
-
-def _missing(path: str) -> ApiError:
-    return ApiError(404, ROUTE_MISSING, f"GET {path}")
-
-
-class FakeClient:
-    """In-memory stand-in for ApiClient: the same methods, canned dicts, calls recorded."""
-
-    def __init__(self, *, synthetic: bool = True, metrics: dict | None = None,
-                 down: bool = False, pca_route: bool = False, csv_route: bool = False,
-                 kloop_route: bool = True, outliers_route: bool = True,
-                 year_filter: bool = True) -> None:
-        self.synthetic = synthetic
-        self.metrics = METRICS if metrics is None else metrics
-        self.down = down
-        self.pca_route, self.csv_route, self.kloop_route = pca_route, csv_route, kloop_route
-        self.outliers_route = outliers_route
-        self.year_filter = year_filter
-        self.calls: list[tuple[str, object]] = []
-
-    def _check(self, name: str, arg: object = None) -> None:
-        self.calls.append((name, arg))
-        if self.down:
-            raise ApiError(0, "api_unreachable", "The vibemap API at http://x is not reachable.")
-
-    def artifact(self) -> dict:
-        self._check("artifact")
-        source = ({"kind": "demo", "synthetic": True, "label": "synthetic demo catalogue"}
-                  if self.synthetic else {"kind": "csv", "synthetic": False, "file": "mine.csv"})
-        return {"name": "demo", "created_at": "2025-01-02T03:04:05+00:00", "source": source,
-                "synthetic": self.synthetic, "label": source.get("label") or source.get("file"),
-                "rows": len(TRACKS), "row_counts": {}, "features": FEATURES, "n_clusters": 2,
-                "metric": "cosine", "index": "flat", "evaluated": True}
-
-    def _matching(self, q=None, vibe=None, genre=None, year_min=None, year_max=None) -> list:
-        out = []
-        for t in TRACKS:
-            if q and q.lower() not in f"{t['name']} {t['artist']}".lower():
-                continue
-            if vibe not in (None, "") and str(t["vibe_id"]) != str(vibe):
-                continue
-            if genre and genre not in t["genres"]:
-                continue
-            if self.year_filter and year_min and t["release_year"] < year_min:
-                continue
-            if self.year_filter and year_max and t["release_year"] > year_max:
-                continue
-            out.append({k: v for k, v in t.items() if k not in ("features", "duration_ms")})
-        return out
-
-    def search_tracks(self, q=None, *, vibe=None, genre=None, year_min=None, year_max=None,
-                      limit=20, offset=0) -> dict:
-        self._check("search_tracks", {"q": q, "vibe": vibe, "genre": genre, "year_min": year_min,
-                                      "year_max": year_max, "limit": limit, "offset": offset})
-        rows = self._matching(q, vibe, genre, year_min, year_max)
-        return {"q": q or "", "total": len(rows), "limit": limit, "offset": offset,
-                "results": rows[offset:offset + limit]}
-
-    def track(self, track_id: str) -> dict:
-        self._check("track", track_id)
-        for t in TRACKS:
-            if t["track_id"] == track_id:
-                return dict(t)
-        raise ApiError(404, "track_not_found", f"unknown track id {track_id!r}")
-
-    def recommend(self, request: dict) -> dict:
-        self._check("recommend", dict(request))
-        vibe = request.get("vibe")
-        seeds = request.get("seed_tracks") or []
-        rows = [t for t in self._matching(vibe=None if vibe in (None, "any") else vibe)
-                if t["track_id"] not in seeds]
-        results = [{**t, "score": 0.99 - 0.01 * i, "rank": i + 1,
-                    "explanation": {"closest": [{"feature": "energy", "track": 0.8, "query": 0.8}],
-                                    "furthest": [{"feature": "tempo", "track": 128.0,
-                                                  "query": 96.0}]}}
-                   for i, t in enumerate(rows[: request.get("limit", 10)])]
-        return {"seeds": [], "negatives": [], "targets": {}, "scope": {}, "limit": 10,
-                "offset": 0, "results": results}
-
-    def vibes(self) -> dict:
-        self._check("vibes")
-        return {"features": FEATURES, "vibes": VIBES}
-
-    def vibe(self, vibe) -> dict:
-        self._check("vibe", vibe)
-        return VIBES[int(vibe)]
-
-    def validation(self) -> dict:
-        self._check("validation")
-        return self.metrics
-
-    def pca_points(self, **filters) -> dict:
-        self._check("pca_points", filters)
-        if not self.pca_route:
-            raise _missing("/v1/validation/pca")
-        pts = [{**t, "row": i, "pc1": float(i), "pc2": float(-i)}
-               for i, t in enumerate(self._matching(filters.get("q"), filters.get("vibe"),
-                                                    filters.get("genre")))]
-        return {"total": len(pts), "sample_size": len(TRACKS), "points": pts}
-
-    def outliers(self, *, limit=20) -> dict:
-        self._check("outliers", limit)
-        if not self.outliers_route:
-            raise _missing("/v1/validation/outliers")
-        summary = {k: v for k, v in self.metrics["outliers"].items() if k != "most_atypical"}
-        tracks = [{**self._matching()[m["row"]], "k_distance": m["k_distance"]}
-                  for m in self.metrics["outliers"]["most_atypical"]]
-        return {"evaluated": True, **summary, "tracks": tracks}
-
-    def tracks_csv(self, q=None, **filters) -> bytes:
-        self._check("tracks_csv", {"q": q, **filters})
-        if not self.csv_route:
-            raise _missing("/v1/tracks.csv")
-        rows = self._matching(q, filters.get("vibe"), filters.get("genre"))
-        return ("track_id,name\n" + "".join(f"{t['track_id']},{t['name']}\n" for t in rows)
-                ).encode()
-
-    def kloop_live(self, *, sample_size=5000, k_values=(), seed=0) -> dict:
-        self._check("kloop_live", list(k_values))
-        if not self.kloop_route:
-            raise _missing("/v1/validation/kloop")
-        rows = [m for m in KLOOP["metrics"] if m["n_clusters"] in k_values]
-        return {"k_loop": {"metrics": rows, "n_samples": sample_size}}
+from vibemap.ui import charts, explore, handlers, validation, views
+from vibemap.ui.client import ApiClient, ApiError
 
 
 def _well_formed_svgs(html: str) -> int:
@@ -314,20 +114,23 @@ def test_recommend_when_api_is_down():
     assert frame.empty and "not reachable" in status
 
 
-def test_profile_uses_z_scores_solved_from_the_published_centroids():
-    frame = handlers.profile_frame(FakeClient(), {"energy": 0.8, "tempo": 125.0},
-                                   [{"features": {"energy": 0.2, "tempo": 95.0}}], "seed")
+def test_profile_z_scores_use_the_published_scaler():
+    client = FakeClient()
+    frame = handlers.profile_frame(client, {"energy": 0.8, "tempo": 125.0},
+                                   [{"track_id": "t3"}], "seed")
     z = frame.set_index(["feature", "series"])["z"]
-    # centroids 0.8 (z +1) and 0.2 (z -1): mean 0.5, scale 0.3
+    # the scaler of GET /v1/artifact: energy mean 0.5, scale 0.3; tempo mean 110, scale 15
     assert z[("energy", "seed")] == pytest.approx(1.0)
-    assert z[("energy", "results (mean)")] == pytest.approx(-1.0)
+    assert z[("energy", "results (mean)")] == pytest.approx(-1.0)  # t3's energy is 0.2
     assert z[("tempo", "seed")] == pytest.approx(1.0)
+    assert z[("tempo", "results (mean)")] == pytest.approx((123.0 - 110.0) / 15.0)
+    assert ("track", "t3") in client.calls  # a recommendation carries no features
 
 
 # -- tab 2 ------------------------------------------------------------------------------------
 def test_explore_pages_through_the_filtered_catalogue():
     client = FakeClient()
-    frame, page, status = handlers.explore_tracks(client, "", "0", "", "", "", 2, 2)
+    frame, page, status = explore.explore_tracks(client, "", "0", "", "", "", 2, 2)
     assert page == 2 and list(frame["title"]) == ["Café del Mar"]
     assert "3 tracks match" in status and "page 2 of 2" in status
     last = [arg for name, arg in client.calls if name == "search_tracks"][-1]
@@ -336,85 +139,75 @@ def test_explore_pages_through_the_filtered_catalogue():
 
 def test_explore_clamps_a_page_past_the_end_and_passes_years():
     client = FakeClient()
-    frame, page, _ = handlers.explore_tracks(client, None, None, None, "2000", "2020", 9, 25)
+    frame, page, _ = explore.explore_tracks(client, None, None, None, "2000", "2020", 9, 25)
     assert page == 1 and set(frame["year"]) == {2000, 2005, 2010, 2015}
     sent = [arg for name, arg in client.calls if name == "search_tracks"][0]
     assert (sent["year_min"], sent["year_max"]) == (2000, 2020)
 
 
-def test_explore_says_when_the_api_ignores_the_year_filter():
-    _, _, status = handlers.explore_tracks(FakeClient(year_filter=False), None, None, None,
-                                           "2010", None, 1, 25)
-    assert "ignores the year filter" in status
-
-
 @pytest.mark.parametrize("y0, y1, expected", [("soon", "", "is not a year"),
                                               ("2020", "2000", "is empty")])
 def test_explore_rejects_bad_years_with_a_message(y0, y1, expected):
-    frame, _, status = handlers.explore_tracks(FakeClient(), None, None, None, y0, y1, 1, 25)
+    frame, _, status = explore.explore_tracks(FakeClient(), None, None, None, y0, y1, 1, 25)
     assert frame.empty and expected in status
 
 
 def test_scatter_with_the_points_route_is_coloured_by_vibe_and_hovers_titles():
-    client = FakeClient(pca_route=True)
-    frame, caption = handlers.explore_scatter(client, "bon", None, "", None, None)
-    assert list(frame.columns) == handlers.SCATTER_COLUMNS
+    client = FakeClient()
+    frame, caption = explore.explore_scatter(client, "bon", None, "", None, None)
+    assert list(frame.columns) == explore.SCATTER_COLUMNS
     assert set(frame["vibe"]) == {"Chill Acoustic"} and "Holocene" in set(frame["title"])
     assert "3 of 3" in caption and "PC1 (50% of variance)" in caption
 
 
 def test_map_is_a_static_svg_with_hover_text_per_track():
-    svg, caption = handlers.explore_map(FakeClient(pca_route=True), None, None, None, None, None)
+    svg, caption = explore.explore_map(FakeClient(), None, None, None, None, None)
     assert _well_formed_svgs(svg) == 1 and svg.count("<circle") == len(TRACKS) + 2  # + legend
     assert "<title>Holocene — Bon Iver · Chill Acoustic · indie folk · 2005</title>" in svg
     assert "6 of 6" in caption
 
 
-def test_scatter_without_the_points_route_degrades_to_a_message():
-    frame, caption = handlers.explore_scatter(FakeClient(), None, None, None, None, None)
-    assert frame.empty and "GET /v1/validation/pca" in caption
-    assert "energy vs acousticness" in caption
-
-
 def test_scatter_of_an_unevaluated_artifact_says_so():
-    class NoEval(FakeClient):
-        def pca_points(self, **filters) -> dict:
-            return {"evaluated": False, "sample_size": 0, "total": 0, "points": []}
-
-    frame, caption = handlers.explore_scatter(NoEval(), None, None, None, None, None)
+    frame, caption = explore.explore_scatter(FakeClient(metrics=NOT_EVALUATED), None, None, None,
+                                             None, None)
     assert frame.empty and "no PCA map" in caption
 
 
-def test_export_uses_the_csv_route_when_there_is_one(tmp_path):
-    path, status = handlers.export_csv(FakeClient(csv_route=True), "abba", "", "", "", "")
+def test_scatter_shows_an_api_error_as_a_message():
+    client = FakeClient(fail={"pca_points": ApiError(422, "invalid_query", "limit too big")})
+    frame, caption = explore.explore_scatter(client, None, None, None, None, None)
+    assert frame.empty and "Invalid request: limit too big" in caption
+
+
+def test_export_writes_the_csv_route_answer():
+    path, status = explore.export_csv(FakeClient(), "abba", "", "", "", "")
     assert Path(path).read_text().splitlines() == ["track_id,name", "t0,Dancing Queen",
                                                   "t1,Waterloo"]
     assert "2 tracks exported" in status
 
 
-def test_export_falls_back_to_paging_the_search_route():
-    path, status = handlers.export_csv(FakeClient(), None, "1", None, None, None)
-    frame = pd.read_csv(path)
-    assert list(frame["track_id"]) == ["t3", "t4", "t5"] and "energy" in frame.columns
-    assert "3 tracks exported" in status
+def test_export_errors_are_messages_and_write_nothing():
+    client = FakeClient(fail={"tracks_csv": ApiError(503, "not_ready", "no artifact loaded")})
+    path, status = explore.export_csv(client, None, None, None, None, None)
+    assert path is None and "The service is not ready" in status
+    path, status = explore.export_csv(FakeClient(), None, None, None, "soon", None)
+    assert path is None and "is not a year" in status
 
 
 # -- tabs 3-6 ---------------------------------------------------------------------------------
-def test_vibe_cards_and_profile_heatmap():
+def test_vibe_cards_and_profile_heatmap_come_from_one_vibes_call():
     client = FakeClient()
     cards, heat, status = views.vibes_view(client)
     assert "Party" in cards and "Chill Acoustic" in cards and "50.0% of the catalogue" in cards
     assert "dance pop (67%)" in cards  # 2 of 3 tracks
-    # typical tracks: a recommendation targeting the centroid, restricted to the vibe
-    typical = [arg for name, arg in client.calls if name == "recommend"]
-    assert {r["vibe"] for r in typical} == {"0", "1"} and "target_tempo" in typical[0]
-    assert "Holocene — Bon Iver" in cards
+    assert "Holocene — Bon Iver" in cards and "Waterloo — ABBA" in cards  # typical_tracks
+    assert [name for name, _ in client.calls] == ["vibes"]  # no per-vibe extra calls
     assert heat.count("<tr>") == 3 and "instrumentalness" in heat and "+1.00" in heat
     assert "2 musical personalities" in status
 
 
 def test_validation_marks_chosen_elbow_and_best_k():
-    summary, kloop, silhouette, table = views.validation_view(FakeClient())
+    summary, kloop, silhouette, table = validation.validation_view(FakeClient())
     assert "Chosen K = 4" in summary and "All four criteria agree" in summary
     assert _well_formed_svgs(kloop) == 4
     assert "chosen K = 4" in kloop and "elbow K = 4" in kloop and "best K = 3" in kloop
@@ -424,24 +217,27 @@ def test_validation_marks_chosen_elbow_and_best_k():
 
 
 def test_validation_of_an_unevaluated_artifact_says_so():
-    summary, kloop, silhouette, table = views.validation_view(
-        FakeClient(metrics={"evaluated": False}))
+    summary, kloop, silhouette, table = validation.validation_view(
+        FakeClient(metrics=NOT_EVALUATED))
     assert "--no-eval" in summary and kloop == "" and table.empty
 
 
-def test_rerun_live_asks_one_k_at_a_time_and_reports_progress():
+def test_rerun_live_is_one_call_and_reads_the_elbow_from_the_answer():
     client = FakeClient()
     seen: list[float] = []
-    summary, kloop, table = views.rerun_live(client, 2000, lambda f, desc: seen.append(f))
-    assert [arg for name, arg in client.calls if name == "kloop_live"] == [[k] for k in
-                                                                           range(2, 11)]
-    assert seen[0] == 0 and seen[-1] == 1.0 and len(table) == 9
-    assert "2,000" in summary and "elbow K = 4" in kloop
+    summary, kloop, table = validation.rerun_live(client, 2000, lambda f, desc: seen.append(f))
+    assert [arg for name, arg in client.calls if name == "kloop_live"] == [
+        {"sample_size": 2000, "k_min": 2, "k_max": 10}]
+    assert seen == [0.0, 1.0] and len(table) == 9
+    # the live answer's elbow (5), not the artifact's (4)
+    assert "2,000" in summary and "elbow of the inertia prefers K = 5" in summary
+    assert "elbow K = 5" in kloop and "best K = 3" in kloop
 
 
-def test_rerun_live_without_the_route_is_a_message():
-    summary, kloop, table = views.rerun_live(FakeClient(kloop_route=False), 2000)
-    assert "POST /v1/validation/kloop" in summary and table.empty
+def test_rerun_live_shows_a_busy_api_as_a_message():
+    busy = ApiError(429, "busy", "a live K-loop is already running")
+    summary, kloop, table = validation.rerun_live(FakeClient(fail={"kloop_live": busy}), 2000)
+    assert "Busy: a live K-loop is already running" in summary and kloop == "" and table.empty
 
 
 def test_genre_map_purity_and_nmi():
@@ -460,23 +256,23 @@ def test_outliers_and_dendrogram():
     assert "Adjusted Rand index" in tree and "0.950" in tree
 
 
-def test_outliers_without_the_tracks_route_list_rows():
-    summary, frame, _ = views.outliers_view(FakeClient(outliers_route=False))
-    assert list(frame["track"]) == ["row 2"] and "Catalogue rows only" in summary
+@pytest.mark.parametrize("view", [views.genres_view, views.outliers_view,
+                                  validation.validation_view])
+def test_analysis_views_of_an_unevaluated_artifact_say_so(view):
+    out = view(FakeClient(metrics=NOT_EVALUATED))
+    assert any(isinstance(o, str) and "--no-eval" in o for o in out)
+
+
+def test_genre_view_without_genre_labels():
+    heat, stats = views.genres_view(FakeClient(metrics={**FakeClient().metrics, "genres": None}))
+    assert heat == "" and "No genre labels" in stats
 
 
 @pytest.mark.parametrize("view", [views.genres_view, views.outliers_view, views.vibes_view,
-                                  views.validation_view])
+                                  validation.validation_view])
 def test_analysis_views_survive_the_api_being_down(view):
     out = view(FakeClient(down=True))
     assert any(isinstance(o, str) and "not reachable" in o for o in out)
-
-
-def test_elbow_matches_the_documented_method():
-    ks = list(range(2, 11))
-    assert views.elbow_k(ks, [100, 40, 20, 18, 16, 15, 14, 13, 12]) == 4
-    assert views.elbow_k(ks, [10] * 9) is None
-    assert views.elbow_k([2, 3], [5, 4]) is None
 
 
 def test_chart_svgs_are_well_formed_with_awkward_text():
@@ -505,13 +301,10 @@ def test_client_maps_api_errors():
         with pytest.raises(ApiError) as err:
             client.track("x/y")
         assert (err.value.status, err.value.code) == (404, "track_not_found")
-        assert not err.value.route_missing and "unknown track" in err.value.message
+        assert err.value.message == "Not found: unknown track id 'x/y'"
         with pytest.raises(ApiError) as err:
             client.search_tracks("a", limit=1000)
         assert err.value.message == "Invalid request: limit: too big"
-        with pytest.raises(ApiError) as err:
-            client.pca_points(vibe="0")
-        assert err.value.route_missing
 
 
 def test_client_turns_a_refused_connection_into_a_friendly_error():

@@ -13,10 +13,14 @@ FORBIDDEN = ("sklearn", "faiss", "vibemap.indexer", "vibemap.recommender")
 
 PROBE = """
 import json, sys
-import vibemap.ui.app, vibemap.ui.commands, vibemap.ui.handlers, vibemap.ui.views, vibemap.ui.client
+import pkgutil, importlib, vibemap.ui
+for mod in pkgutil.iter_modules(vibemap.ui.__path__):
+    importlib.import_module('vibemap.ui.' + mod.name)
+import vibemap.ui.app, vibemap.ui.client
 vibemap.ui.app.build_app(vibemap.ui.client.ApiClient("http://127.0.0.1:9", timeout=0.1))
-print(json.dumps(sorted({".".join(name.split(".")[:2]) if name.startswith("vibemap.") else name.split(".")[0]
-                        for name in sys.modules})))
+top = {".".join(n.split(".")[:2]) if n.startswith("vibemap.") else n.split(".")[0]
+       for n in sys.modules}
+print(json.dumps(sorted(top)))
 """
 
 

@@ -1,4 +1,4 @@
-"""The Gradio Blocks app: layout and wiring only, over :mod:`vibemap.ui.handlers`.
+"""The Gradio Blocks app: layout and wiring only, over the handler modules.
 
 ``build_app(client)`` lays out six tabs and connects each control to a handler with
 ``.click(fn, inputs, outputs)``; ``mount_ui`` puts the app at ``/ui`` of a FastAPI app (one
@@ -19,10 +19,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from vibemap.ui import explore, validation, views  # noqa: E402
 from vibemap.ui import handlers as h  # noqa: E402
-from vibemap.ui import views  # noqa: E402
-from vibemap.ui.charts import CSS, table_html  # noqa: E402
+from vibemap.ui.charts import table_html  # noqa: E402
 from vibemap.ui.client import ApiClient  # noqa: E402
+from vibemap.ui.style import CSS  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -106,15 +107,16 @@ def build_app(client: h.Client) -> gr.Blocks:
         @_guard
         def on_filter(q: str, vibe: str, genre: str, y0: str, y1: str, size: float
                       ) -> tuple[Any, ...]:
-            table, page, status = h.explore_tracks(client, q, vibe, genre, y0, y1, 1, int(size))
-            svg, caption = h.explore_map(client, q, vibe, genre, y0, y1)
+            table, page, status = explore.explore_tracks(client, q, vibe, genre, y0, y1, 1,
+                                                         int(size))
+            svg, caption = explore.explore_map(client, q, vibe, genre, y0, y1)
             return table_html(table), page, status, svg, caption
 
         @_guard
         def on_page(q: str, vibe: str, genre: str, y0: str, y1: str, page: float, size: float
                     ) -> tuple[Any, ...]:
-            table, page, status = h.explore_tracks(client, q, vibe, genre, y0, y1,
-                                                   int(page or 1), int(size))
+            table, page, status = explore.explore_tracks(client, q, vibe, genre, y0, y1,
+                                                         int(page or 1), int(size))
             return table_html(table), page, status
 
         filter_out = [ex["table"], ex["page"], ex["status"], ex["scatter"], ex["caption"]]
@@ -150,7 +152,7 @@ def build_app(client: h.Client) -> gr.Blocks:
 
         @_guard
         def on_export(*args: Any) -> tuple[Any, str]:
-            path, status = h.export_csv(client, *args)
+            path, status = explore.export_csv(client, *args)
             return gr.File(value=path, visible=path is not None), status
 
         ex["export"].click(on_export, filters, [ex["file"], ex["export_status"]])
@@ -162,13 +164,13 @@ def build_app(client: h.Client) -> gr.Blocks:
         @_guard
         def on_rerun(sample_size: float, progress: gr.Progress = gr.Progress()  # noqa: B008
                      ) -> tuple[Any, ...]:
-            summary, kloop, table = views.rerun_live(client, int(sample_size or 5000),
+            summary, kloop, table = validation.rerun_live(client, int(sample_size or 5000),
                                                      lambda f, d: progress(f, desc=d))
             return summary, kloop, table_html(table)
 
         @_guard
         def on_validation() -> tuple[Any, ...]:
-            summary, kloop, silhouette, table = views.validation_view(client)
+            summary, kloop, silhouette, table = validation.validation_view(client)
             return summary, kloop, silhouette, table_html(table)
 
         @_guard
@@ -276,7 +278,7 @@ def _validation_tab() -> dict[str, Any]:
     table = gr.HTML(elem_id="vm-val-table")
     with gr.Row():
         c["sample"] = gr.Number(label="Sample size for the live run", value=5000, precision=0,
-                                minimum=500, maximum=50_000)
+                                minimum=100, maximum=20_000)
         c["rerun"] = gr.Button("Re-run the K-loop live on a sample", elem_id="vm-val-rerun")
     c["outputs"] = [summary, kloop, silhouette, table]
     return c

@@ -1,12 +1,14 @@
-"""Small HTML/SVG charts the native Gradio plots cannot draw: heatmaps, grouped bars and
-a dendrogram. Pure functions from plain data to an HTML string (no plotting library, no
-per-interaction image rendering); hover text comes from SVG ``<title>`` / ``title=``.
+"""Small HTML/SVG charts the native Gradio plots cannot draw: heatmaps, grouped bars, line
+charts, a scatter map and plain tables (the silhouette plot and the dendrogram are in
+:mod:`vibemap.ui.cluster_plots`). Pure functions from plain data to an HTML string (no
+plotting library, no per-interaction image rendering); hover text comes from SVG
+``<title>`` / ``title=``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 import pandas as pd
@@ -102,7 +104,7 @@ def grouped_bars_svg(categories: Sequence[str], series: Sequence[tuple[str, str,
     parts = [f'<svg class="vm-bars" viewBox="0 0 {width} {height}" width="100%" '
              f'style="max-width:{width}px" role="img" '
              f'aria-label="{escape(y_label)}" xmlns="http://www.w3.org/2000/svg">']
-    for tick in _ticks(lo, hi):
+    for tick in nice_ticks(lo, hi):
         ty = y(tick)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" '
                      f'stroke="{"#888" if tick == 0 else "#e5e5e5"}" stroke-width="1"/>')
@@ -137,7 +139,8 @@ def grouped_bars_svg(categories: Sequence[str], series: Sequence[tuple[str, str,
     return "".join(parts)
 
 
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About ``n`` round axis values (steps of 1, 2, 2.5 or 5 x 10^k) within [lo, hi]."""
     span = hi - lo
     if span <= 0:
         return [lo]
@@ -202,11 +205,7 @@ def line_chart_svg(xs: Sequence[int], ys: Sequence[float], *, title: str, y_labe
     def py(y: float) -> float:
         return upper + (y_hi - y) / (y_hi - y_lo) * plot_h
 
-    for tick in _ticks(y_lo, y_hi, 4):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" '
-                     f'y2="{py(tick):.1f}" stroke="#eee"/><text x="{left - 5}" '
-                     f'y="{py(tick) + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
-                     f'{_short(tick)}</text>')
+    parts.append(y_gridlines(nice_ticks(y_lo, y_hi, 4), py, left, width - right, _short))
     for x in range(x_lo, x_hi + 1):
         parts.append(f'<text x="{px(x):.1f}" y="{height - lower + 16}" text-anchor="middle" '
                      f'font-size="11" fill="#555">{x}</text>')
@@ -231,68 +230,19 @@ def line_chart_svg(xs: Sequence[int], ys: Sequence[float], *, title: str, y_labe
     return "".join(parts)
 
 
+def y_gridlines(ticks: Sequence[float], py: Callable[[float], float], x0: float, x1: float,
+                label: Callable[[float], str] = "{:g}".format) -> str:
+    """Horizontal grid lines from x0 to x1, each labelled left of x0."""
+    return "".join(f'<line x1="{x0}" x2="{x1}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{x0 - 5}" y="{py(t) + 4:.1f}" text-anchor="end" font-size="11" '
+                   f'fill="#555">{label(t)}</text>' for t in ticks)
+
+
 def _short(v: float) -> str:
     """Axis numbers: 12,000 -> 12k; 0.25 stays."""
     if abs(v) >= 1000:
         return f"{v / 1000:g}k"
     return f"{v:g}"
-
-
-def silhouette_svg(groups: Sequence[tuple[str, str, Sequence[float], int, float]], *,
-                   overall: float | None = None, width: int = 760, height: int = 360) -> str:
-    """The classic silhouette plot: per vibe (name, colour, silhouettes sorted high to low
-    (quantiles), size, mean) a band whose length at each height is a track's silhouette;
-    band heights are proportional to vibe size (with a readable minimum)."""
-    groups = [g for g in groups if g[2]]
-    if not groups:
-        return ""
-    values = [v for g in groups for v in g[2]]
-    x_lo, x_hi = min(min(values), -0.1), max(max(values), 1.0)
-    left = 24 + 7 * max(len(f"{g[0]} (0.00)") for g in groups)
-    right, upper, lower = 16, 14, 34
-    plot_w, plot_h = width - left - right, height - upper - lower
-    gap = 6
-    total = sum(max(g[3], 1) for g in groups)
-    min_h = 18
-    raw = [max(plot_h - gap * (len(groups) - 1), 1) * max(g[3], 1) / total for g in groups]
-    spare = sum(max(min_h - h, 0) for h in raw)
-    big = sum(h for h in raw if h > min_h) or 1
-    heights = [min_h if h <= min_h else h - spare * h / big for h in raw]
-
-    def px(x: float) -> float:
-        return left + (x - x_lo) / (x_hi - x_lo) * plot_w
-
-    parts = [f'<svg class="vm-silhouette" viewBox="0 0 {width} {height}" width="100%" '
-             f'style="max-width:{width}px" role="img" aria-label="silhouette plot" '
-             f'xmlns="http://www.w3.org/2000/svg">']
-    for tick in _ticks(x_lo, x_hi, 6):
-        parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{upper}" '
-                     f'y2="{upper + plot_h}" stroke="{"#999" if tick == 0 else "#eee"}"/>'
-                     f'<text x="{px(tick):.1f}" y="{height - lower + 14}" text-anchor="middle" '
-                     f'font-size="11" fill="#555">{tick:g}</text>')
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 4}" text-anchor="middle" '
-                 f'font-size="11" fill="#555">silhouette of each track (sorted within its vibe)'
-                 f'</text>')
-    y = float(upper)
-    for (name, color, qs, size, mean), h in zip(groups, heights, strict=True):
-        n = len(qs)
-        pts = [f"{px(0):.1f},{y:.1f}"]
-        for i, v in enumerate(qs):
-            pts.append(f"{px(v):.1f},{y + h * (i + 0.5) / n:.1f}")
-        pts.append(f"{px(0):.1f},{y + h:.1f}")
-        parts.append(f'<polygon points="{" ".join(pts)}" fill="{color}" fill-opacity="0.85">'
-                     f'<title>{escape(name)}: {size:,} tracks, mean silhouette {mean:.3f}'
-                     f'</title></polygon>')
-        parts.append(f'<text x="{left - 8}" y="{y + h / 2 + 4:.1f}" text-anchor="end" '
-                     f'font-size="12" fill="#222">{escape(name)} ({mean:.2f})</text>')
-        y += h + gap
-    if overall is not None and math.isfinite(overall):
-        parts.append(f'<line x1="{px(overall):.1f}" x2="{px(overall):.1f}" y1="{upper}" '
-                     f'y2="{upper + plot_h}" stroke="#c43a31" stroke-dasharray="5,4"/>'
-                     f'<text x="{px(overall) + 4:.1f}" y="{upper + 10}" font-size="11" '
-                     f'fill="#c43a31">mean {overall:.3f}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def scatter_svg(xs: Sequence[float], ys: Sequence[float], groups: Sequence[str],
@@ -320,16 +270,12 @@ def scatter_svg(xs: Sequence[float], ys: Sequence[float], groups: Sequence[str],
     def py(y: float) -> float:
         return upper + (y_hi - y) / (y_hi - y_lo) * plot_h
 
-    for tick in _ticks(x_lo, x_hi, 8):
+    for tick in nice_ticks(x_lo, x_hi, 8):
         parts.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{upper}" '
                      f'y2="{upper + plot_h}" stroke="#eee"/><text x="{px(tick):.1f}" '
                      f'y="{upper + plot_h + 14}" text-anchor="middle" font-size="11" '
                      f'fill="#555">{tick:g}</text>')
-    for tick in _ticks(y_lo, y_hi, 6):
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{py(tick):.1f}" '
-                     f'y2="{py(tick):.1f}" stroke="#eee"/><text x="{left - 5}" '
-                     f'y="{py(tick) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="#555">{tick:g}</text>')
+    parts.append(y_gridlines(nice_ticks(y_lo, y_hi, 6), py, left, left + plot_w))
     parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" '
                  f'font-size="12" fill="#444">{escape(x_label)}</text>'
                  f'<text x="12" y="{upper + plot_h / 2:.1f}" text-anchor="middle" font-size="12" '
@@ -350,112 +296,3 @@ def scatter_svg(xs: Sequence[float], ys: Sequence[float], groups: Sequence[str],
         lx += 30 + 7 * len(g)
     parts.append("</svg>")
     return "".join(parts)
-
-
-def dendrogram_coords(linkage: Sequence[Sequence[float]]) -> tuple[list, list, list[int]]:
-    """scipy-style (icoord, dcoord, leaf order) from a linkage matrix (n-1 rows of
-    [left, right, height, count]); leaves sit at x = 5, 15, 25, ... as in scipy."""
-    n = len(linkage) + 1
-    pos: dict[int, float] = {}
-    height: dict[int, float] = {i: 0.0 for i in range(n)}
-    order: list[int] = []
-
-    def place(node: int) -> float:
-        if node < n:
-            if node not in pos:
-                pos[node] = 5.0 + 10.0 * len(order)
-                order.append(node)
-            return pos[node]
-        left, right = int(linkage[node - n][0]), int(linkage[node - n][1])
-        pos[node] = (place(left) + place(right)) / 2
-        return pos[node]
-
-    if n > 1:
-        place(2 * n - 2)
-    icoord, dcoord = [], []
-    for i, (left, right, h, *_rest) in enumerate(linkage):
-        left, right, node = int(left), int(right), n + i
-        height[node] = float(h)
-        icoord.append([pos[left], pos[left], pos[right], pos[right]])
-        dcoord.append([height[left], float(h), float(h), height[right]])
-    return icoord, dcoord, order
-
-
-def dendrogram_svg(icoord: Sequence[Sequence[float]], dcoord: Sequence[Sequence[float]],
-                   leaf_labels: Sequence[str], *, leaf_colors: Sequence[str] | None = None,
-                   cut_height: float | None = None, cut_label: str = "", width: int = 760,
-                   height: int = 320, y_label: str = "Ward distance") -> str:
-    """Draw a dendrogram from scipy-style coordinates; leaves labelled along the bottom."""
-    n_leaves = max(len(leaf_labels), 1)
-    x_max = 10.0 * n_leaves
-    y_max = max([max(d) for d in dcoord] + [cut_height or 0.0, 1e-9]) * 1.05
-    left, right, upper = 52, 12, 16
-    lower = 24 + min(7 * max((len(s) for s in leaf_labels), default=0), 110)
-    plot_w, plot_h = width - left - right, height - upper - lower
-
-    def px(x: float) -> float:
-        return left + x / x_max * plot_w
-
-    def py(v: float) -> float:
-        return upper + (1 - v / y_max) * plot_h
-
-    parts = [f'<svg class="vm-dendrogram" viewBox="0 0 {width} {height}" width="100%" '
-             f'style="max-width:{width}px" role="img" '
-             f'aria-label="Ward dendrogram" xmlns="http://www.w3.org/2000/svg">']
-    for tick in _ticks(0.0, y_max):
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(tick):.1f}" '
-                     f'y2="{py(tick):.1f}" stroke="#eee"/><text x="{left - 4}" '
-                     f'y="{py(tick) + 4:.1f}" text-anchor="end" font-size="11" fill="#555">'
-                     f'{tick:g}</text>')
-    for xs, ys in zip(icoord, dcoord, strict=True):
-        points = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(xs, ys, strict=True))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="#444" stroke-width="1.3">'
-                     f'<title>merge at {ys[1]:.3g}</title></polyline>')
-    if cut_height is not None:
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(cut_height):.1f}" '
-                     f'y2="{py(cut_height):.1f}" stroke="#c43a31" stroke-dasharray="5,4"/>'
-                     f'<text x="{width - right}" y="{py(cut_height) - 4:.1f}" text-anchor="end" '
-                     f'font-size="11" fill="#c43a31">{escape(cut_label)}</text>')
-    for i, label in enumerate(leaf_labels):
-        x = px(5.0 + 10.0 * i)
-        y0 = height - lower + 10
-        color = leaf_colors[i] if leaf_colors else "#333"
-        parts.append(f'<text transform="translate({x:.1f},{y0}) rotate(-50)" text-anchor="end" '
-                     f'font-size="10" fill="{color}">{escape(str(label))}</text>')
-    parts.append(f'<text x="6" y="{upper + plot_h / 2:.1f}" font-size="11" fill="#555" '
-                 f'transform="rotate(-90 6,{upper + plot_h / 2:.1f})" text-anchor="middle" '
-                 f'dy="8">{escape(y_label)}</text></svg>')
-    return "".join(parts)
-
-
-CSS = """
-.vm-heatmap table { border-collapse: collapse; font-size: 13px; }
-.vm-heatmap th, .vm-heatmap td { padding: 4px 8px; border: 1px solid #fff; text-align: right;
-  white-space: nowrap; }
-.vm-heatmap th[scope=row] { text-align: left; font-weight: 600; }
-.vm-heatmap caption { caption-side: bottom; text-align: left; color: #666; font-size: 12px;
-  padding-top: 4px; }
-.vm-na { color: #aaa; }
-.vm-table table { border-collapse: collapse; width: 100%; font-size: 13px; }
-.vm-table th { text-align: left; position: sticky; top: 0; border-bottom: 2px solid #ddd;
-  background: var(--block-background-fill, #fff); padding: 6px 8px; }
-.vm-table td { border-bottom: 1px solid #eee; padding: 5px 8px; vertical-align: top; }
-#vm-results td:last-child { min-width: 340px; }
-.vm-table tbody tr:hover { background: rgba(242, 142, 43, 0.08); }
-.vm-scroll { overflow: auto; }
-.vm-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr));
-  gap: 12px; }
-.vm-card { border: 1px solid #ddd; border-left: 6px solid var(--vm-c, #888);
-  border-radius: 8px; padding: 10px 14px; background: #fff; color: #1f2328; }
-.vm-card h3 { margin: 0 0 4px 0; font-size: 17px; }
-.vm-card .vm-meta { color: #555; font-size: 13px; margin-bottom: 6px; }
-.vm-card ul { margin: 4px 0 0 18px; padding: 0; font-size: 13px; }
-.vm-card .vm-sig { font-style: italic; margin: 4px 0; }
-.vm-grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));
-  gap: 10px 18px; }
-.vm-grid2 > div { background: #fff; border: 1px solid #e5e5e5; border-radius: 8px; padding: 6px; }
-.vm-banner { background: #fff4d6; border: 1px solid #e8b73a; color: #5c4400; border-radius: 6px;
-  padding: 6px 12px; font-weight: 600; }
-.vm-error { background: #fde8e6; border: 1px solid #d9534f; color: #7a1f1b; border-radius: 6px;
-  padding: 6px 12px; }
-"""

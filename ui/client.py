@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -24,10 +24,6 @@ JSON = dict[str, Any]
 UNREACHABLE = "api_unreachable"
 TIMEOUT = "api_timeout"
 BAD_RESPONSE = "bad_response"
-ROUTE_MISSING = "route_missing"
-# the codes a 404/405 carries when the route itself is unknown (FastAPI's own "Not Found",
-# mapped by the API to not_found); an unknown track or vibe has its own code
-_NO_ROUTE_CODES = (None, "not_found", "method_not_allowed")
 
 
 class ApiError(Exception):
@@ -45,17 +41,10 @@ class ApiError(Exception):
         self.detail = detail
 
     @property
-    def route_missing(self) -> bool:
-        """True when the route does not exist on this API (an older or newer server)."""
-        return self.code == ROUTE_MISSING
-
-    @property
     def message(self) -> str:
         """One friendly sentence for the page."""
         if self.status == 0:
             return self.detail
-        if self.route_missing:
-            return f"This API does not offer that yet ({self.detail})."
         if self.status == 404:
             return f"Not found: {self.detail}"
         if self.status == 422:
@@ -153,17 +142,8 @@ class ApiClient:
         except ValueError:
             body = None
         if isinstance(body, Mapping) and "detail" in body:
-            code = body.get("code")
-            detail = _flatten_detail(body["detail"])
-            if code in _NO_ROUTE_CODES and response.status_code in (404, 405):
-                # FastAPI's own "Not Found": the route is not there, not an unknown track
-                return ApiError(response.status_code, ROUTE_MISSING,
-                                f"{response.request.method} {response.request.url.path}")
-            return ApiError(response.status_code, str(code or f"http_{response.status_code}"),
-                            detail)
-        if response.status_code in (404, 405):
-            return ApiError(response.status_code, ROUTE_MISSING,
-                            f"{response.request.method} {response.request.url.path}")
+            code = body.get("code") or f"http_{response.status_code}"
+            return ApiError(response.status_code, str(code), _flatten_detail(body["detail"]))
         text = response.text.strip()[:200] or response.reason_phrase
         return ApiError(response.status_code, f"http_{response.status_code}", text)
 
@@ -231,10 +211,6 @@ class ApiClient:
         """GET /v1/vibes."""
         return self._cached("vibes", lambda: self._json("GET", "/v1/vibes"))
 
-    def vibe(self, vibe: str | int) -> JSON:
-        """GET /v1/vibes/{vibe}."""
-        return self._cached(f"vibe:{vibe}", lambda: self._json("GET", f"/v1/vibes/{_path(vibe)}"))
-
     def validation(self) -> JSON:
         """GET /v1/validation: metrics.json of the artifact ({"evaluated": false} if none)."""
         return self._cached("validation", lambda: self._json("GET", "/v1/validation"))
@@ -259,13 +235,11 @@ class ApiClient:
         response = self._send("GET", "/v1/tracks.csv", params=params, timeout=self.slow_timeout)
         return response.content
 
-    def kloop_live(self, *, sample_size: int = 5000, k_values: Sequence[int] = (),
+    def kloop_live(self, *, sample_size: int = 5000, k_min: int = 2, k_max: int = 10,
                    seed: int = 0) -> JSON:
-        """POST /v1/validation/kloop: K-Means + exact metrics on a seeded sample, run now."""
-        body: JSON = {"sample_size": sample_size, "seed": seed}
-        if k_values:  # the API runs the contiguous range k_min..k_max
-            body["k_min"] = min(k_values)
-            body["k_max"] = max(k_values)
+        """POST /v1/validation/kloop: K-Means + exact metrics for K = k_min..k_max on a
+        seeded sample, run now; the answer names the elbow and each metric's best K."""
+        body = {"sample_size": sample_size, "k_min": k_min, "k_max": k_max, "seed": seed}
         return self._json("POST", "/v1/validation/kloop", json=body, timeout=self.slow_timeout)
 
 

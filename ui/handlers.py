@@ -1,4 +1,6 @@
-"""What each UI interaction does: plain functions of (client, inputs) -> outputs.
+"""What the page header, the choice lists and the "next best track" tab do: plain functions
+of (client, inputs) -> outputs (the explore tab is :mod:`vibemap.ui.explore`, the analysis
+tabs :mod:`vibemap.ui.views` and :mod:`vibemap.ui.validation`).
 
 Outputs are pandas frames (tables, drawn by ``vibemap.ui.app`` as plain HTML tables), HTML/SVG and
 markdown strings, and (label, value) choice lists; ``vibemap.ui.app`` wires them to components.
@@ -11,11 +13,8 @@ outputs, so a page never shows a stack trace.
 from __future__ import annotations
 
 import logging
-import math
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,20 +23,13 @@ from vibemap.ui import charts
 from vibemap.ui.client import ApiError
 from vibemap.ui.shapes import (
     Client,
-    as_track,
     error_md,
     feature,
-    features_of,
     fmt_unit,
     genres_text,
     info_md,
-    items,
     num,
-    rows_kept,
-    section,
     track_label,
-    vibe_list,
-    year_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,11 +37,6 @@ logger = logging.getLogger(__name__)
 SCOPE_SAME = "same"
 SCOPE_ANY = "any"
 TARGET_FEATURES = ("energy", "valence", "danceability", "tempo")
-MAX_SCATTER_POINTS = 2000  # the browser draws this many of the API's sample at most
-CSV_PAGE = 100  # rows per request when the API has no CSV route (its search limit)
-CSV_MAX_ROWS = 10_000  # the search route's largest offset
-
-ProgressFn = Callable[[float, str], None]
 
 
 # -- header ------------------------------------------------------------------------------
@@ -59,35 +46,26 @@ def header(client: Client) -> str:
         art = client.artifact()
     except ApiError as err:
         return error_md(err)
-    source = art.get("source") or {}
-    name = art.get("name", "?")
-    rows = rows_kept(art)
-    k = art.get("n_clusters", art.get("K", art.get("k")))
-    built = str(art.get("created_at", "?")).replace("T", " ").replace("+00:00", " UTC")
-    bits = [f"**Artifact `{escape(str(name))}`**",
-            f"{rows:,} tracks" if rows is not None else None,
-            f"K = {k} vibes" if k is not None else None,
-            f"{art.get('metric')} similarity" if art.get("metric") else None,
-            f"built {built}"]
-    line = " · ".join(b for b in bits if b)
-    if source.get("synthetic"):
-        label = source.get("label") or "synthetic demo catalogue"
-        return (f'<div class="vm-banner">⚠ {escape(str(label)).upper()} — the tracks, titles and '
+    built = str(art["created_at"] or "?").replace("T", " ").replace("+00:00", " UTC")
+    line = " · ".join((f"**Artifact `{escape(art['name'])}`**", f"{art['rows']:,} tracks",
+                       f"K = {art['n_clusters']} vibes", f"{art['metric']} similarity",
+                       f"built {built}"))
+    if art["synthetic"]:
+        label = art["label"] or "synthetic demo catalogue"
+        return (f'<div class="vm-banner">⚠ {escape(label).upper()} — the tracks, titles and '
                 f"artists are generated from statistics of real audio features; none is a real "
                 f"song.</div>\n\n{line}")
-    src = source.get("file") or source.get("label")
-    return line + (f" · source `{escape(str(src))}`" if src else "")
+    return line + (f" · source `{escape(art['label'])}`" if art["label"] else "")
 
 
 # -- choices --------------------------------------------------------------------------------
 def vibe_choices(client: Client) -> list[tuple[str, str]]:
     """(label, value) pairs for every vibe; empty when the API is down."""
     try:
-        vibes = vibe_list(client.vibes())
+        vibes = client.vibes()["vibes"]
     except ApiError:
         return []
-    return [(f"{v.get('name', v.get('vibe_name', '?'))} (#{v.get('vibe_id')})",
-             str(v.get("vibe_id"))) for v in vibes]
+    return [(f"{v['name']} (#{v['vibe_id']})", str(v["vibe_id"])) for v in vibes]
 
 
 def scope_choices(client: Client) -> list[tuple[str, str]]:
@@ -96,23 +74,15 @@ def scope_choices(client: Client) -> list[tuple[str, str]]:
 
 
 def genre_choices(client: Client, limit: int = 40) -> list[str]:
-    """The most common genres (from the validation's genre x vibe map, else vibe top genres)."""
+    """The most common genres: the validation's genre x vibe map (most tracks first), or the
+    vibes' top genres for an artifact built without evaluation."""
     try:
-        metrics = client.validation()
+        genres = (client.validation().get("genres") or {}).get("genres") or []
+        if not genres:
+            genres = [g["genre"] for v in client.vibes()["vibes"] for g in v["top_genres"]]
     except ApiError:
-        metrics = {}
-    gmap = (metrics or {}).get("genre_map") or (metrics or {}).get("genres") or {}
-    genres = [g.get("genre") if isinstance(g, Mapping) else str(g) for g in gmap.get("genres", [])]
-    if not genres:
-        try:
-            for v in vibe_list(client.vibes()):
-                for g in v.get("top_genres") or []:
-                    label = g.get("genre") if isinstance(g, Mapping) else str(g)
-                    if label and label not in genres:
-                        genres.append(label)
-        except ApiError:
-            pass
-    return [g for g in genres if g][:limit]
+        return []
+    return list(dict.fromkeys(genres))[:limit]
 
 
 # -- tab 1: next best track -------------------------------------------------------------------
@@ -125,13 +95,12 @@ def search_choices(client: Client, text: str, limit: int = 10) -> tuple[list[tup
         body = client.search_tracks(text, limit=limit)
     except ApiError as err:
         return [], error_md(err)
-    tracks = items(body)
+    tracks = body["results"]
     if not tracks:
         return [], info_md(f"No track or artist matches “{escape(text)}”.")
-    total = body.get("total", len(tracks))
-    choices = [(track_label(t), str(t["track_id"])) for t in tracks if "track_id" in t]
-    more = (f" (showing {len(choices)} of {total:,})"
-            if isinstance(total, int) and total > len(choices) else "")
+    total = body["total"]
+    choices = [(track_label(t), str(t["track_id"])) for t in tracks]
+    more = f" (showing {len(choices)} of {total:,})" if total > len(choices) else ""
     plural = "es" if len(choices) != 1 else ""
     return choices, f"{len(choices)} match{plural}{more}: pick one below."
 
@@ -139,20 +108,11 @@ def search_choices(client: Client, text: str, limit: int = 10) -> tuple[list[tup
 RESULT_COLUMNS = ["#", "title", "artist", "vibe", "genres", "year", "similarity", "why"]
 
 
-def explanation_text(expl: object) -> str:
+def explanation_text(expl: Mapping[str, Any]) -> str:
     """One short line from the API's explanation: the features that agree (names only) and
     those that differ most (this track's value vs the query's, original units)."""
-    if expl is None:
-        return ""
-    if isinstance(expl, str):
-        return expl
-    if not isinstance(expl, Mapping):
-        return str(expl)
-    if isinstance(expl.get("text"), str):
-        return expl["text"]
-    close = [str(it.get("feature")) if isinstance(it, Mapping) else str(it)
-             for it in expl.get("closest") or []]
-    far = [d for d in (_feature_diff(it) for it in expl.get("furthest") or []) if d]
+    close = [str(it["feature"]) for it in expl["closest"]]
+    far = [_feature_diff(it) for it in expl["furthest"]]
     parts = []
     if close:
         parts.append("close on " + ", ".join(close))
@@ -161,20 +121,12 @@ def explanation_text(expl: object) -> str:
     return "; ".join(parts)
 
 
-def _feature_diff(item: object) -> str:
+def _feature_diff(item: Mapping[str, Any]) -> str:
     """'tempo 128 vs 96 BPM': the result's value vs the query's."""
-    if not isinstance(item, Mapping):
-        return str(item or "")
-    name = str(item.get("feature", "?"))
-    value = item.get("track", item.get("value"))
-    ref = next((item[k] for k in ("query", "seed", "target") if k in item), None)
-    if value is None:
-        return name
-    if ref is None:
-        return f"{name} {fmt_unit(name, value, '')}"
+    name = str(item["feature"])
     unit = {"tempo": " BPM", "loudness": " dB"}.get(name, "")
     plain = "{:.0f}" if name == "tempo" else ("{:.1f}" if name == "loudness" else "{:.2f}")
-    return f"{name} {plain.format(num(value))} vs {plain.format(num(ref))}{unit}"
+    return f"{name} {plain.format(num(item['track']))} vs {plain.format(num(item['query']))}{unit}"
 
 
 def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: Mapping[str, float],
@@ -190,8 +142,7 @@ def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: M
                                "max_per_artist": int(max_per_artist) if max_per_artist else None}
     seed: dict | None = None
     try:
-        art = client.artifact()
-        features = features_of(art)
+        features = client.artifact()["features"]
         if use_targets:
             if not targets:
                 return empty, "", error_md("Set at least one target.")
@@ -204,7 +155,7 @@ def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: M
         else:
             if not seed_id:
                 return empty, "", info_md("Search a song or an artist and pick a seed track first.")
-            seed = as_track(client.track(seed_id))
+            seed = client.track(seed_id)
             request["seed_tracks"] = [seed_id]
             if scope == SCOPE_SAME:
                 request["vibe"] = str(seed.get("vibe_id"))
@@ -215,16 +166,16 @@ def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: M
         body = client.recommend(request)
     except ApiError as err:
         return empty, "", error_md(err)
-    results = [as_track(r) for r in items(body)]
+    results = body["results"]
     if not results:
         return empty, "", info_md("No track passes these filters; widen the scope or relax "
                                   "the limits.")
     rows = []
     for i, t in enumerate(results, start=1):
-        rows.append({"#": i, "title": t.get("name") or t.get("title"), "artist": t.get("artist"),
-                     "vibe": t.get("vibe_name"), "genres": genres_text(t.get("genres")),
-                     "year": year_of(t), "similarity": round(num(t.get("score")), 3),
-                     "why": explanation_text(t.get("explanation"))})
+        rows.append({"#": i, "title": t["name"], "artist": t["artist"], "vibe": t["vibe_name"],
+                     "genres": genres_text(t["genres"]), "year": t["release_year"],
+                     "similarity": round(num(t["score"]), 3),
+                     "why": explanation_text(t["explanation"])})
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     chart = profile_chart(client, reference, results, ref_name)
     where = {SCOPE_SAME: f"in the seed's vibe ({seed.get('vibe_name')})" if seed else "in any vibe",
@@ -240,292 +191,41 @@ def _vibe_name_of(results: Sequence[Mapping[str, Any]], scope: str) -> str:
     return scope
 
 
-PROFILE_MAX_FETCH = 25  # results whose features are fetched one by one when not included
-
-
-def _with_features(client: Client, results: Sequence[Mapping[str, Any]], probe: str
-                   ) -> list[Mapping[str, Any]]:
-    """Results carrying their features; fetches /v1/tracks/{id} for those that do not."""
-    out = []
-    for r in results[:PROFILE_MAX_FETCH]:
-        if feature(r, probe) is None and r.get("track_id") is not None:
-            r = as_track(client.track(str(r["track_id"])))
-        out.append(r)
-    return out
+PROFILE_MAX_FETCH = 25  # results whose features are fetched (a recommendation carries none)
 
 
 def profile_frame(client: Client, reference: Mapping[str, float],
                   results: Sequence[Mapping[str, Any]], ref_name: str) -> pd.DataFrame:
     """Long frame (feature, series, value, z) of the reference and the results' mean; z is
-    in units of the catalogue's spread (the artifact's scaler), NaN when it is unknown."""
-    art = client.artifact()
-    scaler = _scaler(client)
-    feats = [f for f in features_of(art) if f in reference] or list(reference)
-    if feats:
-        results = _with_features(client, results, feats[0])
+    in units of the catalogue's spread (the artifact's scaler, from GET /v1/artifact)."""
+    scaler = client.artifact()["scaler"]
+    spread = {f: (float(mu), float(sd)) for f, mu, sd
+              in zip(scaler["features"], scaler["mean"], scaler["scale"], strict=True)}
+    feats = [f for f in scaler["features"] if f in reference]
+    detailed = [client.track(str(r["track_id"])) for r in results[:PROFILE_MAX_FETCH]]
     rows = []
     for f in feats:
-        vals = [v for r in results if (v := feature(r, f)) is not None]
+        vals = [v for r in detailed if (v := feature(r, f)) is not None]
         mean = sum(vals) / len(vals) if vals else float("nan")
-        for series, value in ((ref_name, reference.get(f)), ("results (mean)", mean)):
-            if value is None:
-                continue
-            mu, sd = scaler.get(f, (float("nan"), float("nan")))
-            rows.append({"feature": f, "series": series, "value": float(value),
-                         "z": (float(value) - mu) / sd})
+        mu, sd = spread[f]
+        for series, value in ((ref_name, float(reference[f])), ("results (mean)", mean)):
+            rows.append({"feature": f, "series": series, "value": value, "z": (value - mu) / sd})
     return pd.DataFrame(rows, columns=["feature", "series", "value", "z"])
-
-
-def _scaler(client: Client) -> dict[str, tuple[float, float]]:
-    """{feature: (mean, scale)} of the artifact's z-scores.
-
-    From /v1/artifact's ``scaler`` when the API publishes it; otherwise solved from the
-    published vibe centroids, which come both in original units (c) and z-scores (z) of
-    the same scaler: scale = (c_a - c_b) / (z_a - z_b) and mean = c_a - z_a * scale.
-    Empty when neither is available (the chart then falls back to original units)."""
-    art = client.artifact()
-    out: dict[str, tuple[float, float]] = {}
-    scaler = art.get("scaler")
-    if isinstance(scaler, Mapping) and "mean" in scaler:
-        names = scaler.get("features") or features_of(art)
-        scales = scaler.get("scale") or scaler.get("std") or []
-        for name, mu, sd in zip(names, scaler["mean"], scales, strict=False):
-            out[str(name)] = (float(mu), float(sd))
-        return out
-    try:
-        vibes = vibe_list(client.vibes())
-    except ApiError:
-        return out
-    for f in features_of(art):
-        pts = []
-        for v in vibes:
-            c, z = v.get("centroid"), v.get("centroid_z")
-            if isinstance(c, Mapping) and isinstance(z, Mapping) and f in c and f in z:
-                pts.append((num(z[f]), num(c[f])))
-        pts = [p for p in pts if math.isfinite(p[0]) and math.isfinite(p[1])]
-        if len(pts) < 2:
-            continue
-        (za, ca), (zb, cb) = min(pts), max(pts)
-        if zb - za > 1e-6:
-            scale = (cb - ca) / (zb - za)
-            if scale > 0:
-                out[f] = (ca - za * scale, scale)
-    return out
 
 
 def profile_chart(client: Client, reference: Mapping[str, float],
                   results: Sequence[Mapping[str, Any]], ref_name: str) -> str:
+    """Grouped bars of the reference and the results' mean, in z-scores of the catalogue."""
     frame = profile_frame(client, reference, results, ref_name)
     if frame.empty:
         return ""
-    scaled = bool(frame["z"].notna().all())
     feats = list(dict.fromkeys(frame["feature"]))
     series = []
     hover = []
     for name, color in ((ref_name, "#6b6b6b"), ("results (mean)", "#f28e2b")):
         part = frame[frame["series"] == name].set_index("feature")
-        col = "z" if scaled else "value"
-        series.append((name, color, [float(part[col].get(f, float("nan"))) for f in feats]))
+        series.append((name, color, [float(part["z"].get(f, float("nan"))) for f in feats]))
         hover.append([f"{name} · {f}: {fmt_unit(f, part['value'].get(f), '')}" for f in feats])
-    label = ("audio profile, z-score vs the whole catalogue (0 = average track)" if scaled
-             else "audio profile (original units)")
-    return charts.grouped_bars_svg(feats, series, y_label=label, symmetric=scaled, hover=hover)
-
-
-# -- tab 2: explore ---------------------------------------------------------------------------
-TRACK_COLUMNS = ["title", "artist", "vibe", "genres", "year", "popularity"]
-
-
-def parse_year(value: object) -> int | None:
-    """A year bound from a text box or number: empty (or 0) means no bound."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text or text == "0":
-        return None
-    try:
-        year = int(float(text))
-    except ValueError:
-        raise ValueError(f"“{text}” is not a year") from None
-    if not 1000 <= year <= 2999:
-        raise ValueError(f"{year} is not a plausible release year")
-    return year
-
-
-def _filters(q: str | None, vibe: str | None, genre: str | None, year_min: object,
-             year_max: object) -> dict[str, Any]:
-    """Request filters; ValueError for a year that is not one."""
-    lo, hi = parse_year(year_min), parse_year(year_max)
-    if lo is not None and hi is not None and lo > hi:
-        raise ValueError(f"the year range {lo}–{hi} is empty")
-    return {"q": (q or "").strip() or None, "vibe": vibe or None, "genre": genre or None,
-            "year_min": lo, "year_max": hi}
-
-
-def explore_tracks(client: Client, q: str | None, vibe: str | None, genre: str | None,
-                   year_min: object, year_max: object, page: int, page_size: int
-                   ) -> tuple[pd.DataFrame, int, str]:
-    """One page of the filtered catalogue, the (clamped) page number and a status line."""
-    page = max(int(page or 1), 1)
-    size = int(page_size or 25)
-    try:
-        filters = _filters(q, vibe, genre, year_min, year_max)
-    except ValueError as exc:
-        return pd.DataFrame(columns=TRACK_COLUMNS), page, error_md(str(exc))
-    try:
-        features = features_of(client.artifact())
-        body = client.search_tracks(limit=size, offset=(page - 1) * size, **filters)
-    except ApiError as err:
-        return pd.DataFrame(columns=TRACK_COLUMNS), page, error_md(err)
-    total = int(body.get("total", 0) or 0)
-    pages = max(math.ceil(total / size), 1)
-    if page > pages and total:
-        return explore_tracks(client, q, vibe, genre, year_min, year_max, pages, size)
-    rows = []
-    for t in map(as_track, items(body)):
-        row = {"title": t.get("name"), "artist": t.get("artist"), "vibe": t.get("vibe_name"),
-               "genres": genres_text(t.get("genres")), "year": year_of(t),
-               "popularity": t.get("popularity")}
-        for f in features:
-            value = feature(t, f)
-            row[f] = None if value is None else round(value, 3)
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=TRACK_COLUMNS + features)
-    frame = frame.drop(columns=[f for f in features if frame[f].isna().all()])  # not served
-    note = ""
-    if filters["year_min"] is not None or filters["year_max"] is not None:
-        years = frame["year"].dropna()
-        lo, hi = filters["year_min"], filters["year_max"]
-        outside = (lo is not None and years.min() < lo) or (hi is not None and years.max() > hi)
-        if len(years) and outside:
-            note = " (this API ignores the year filter)"
-    status = f"{total:,} tracks match · page {page} of {pages:,}{note}"
-    return frame, page, status
-
-
-SCATTER_COLUMNS = ["pc1", "pc2", "vibe", "title", "artist", "genre", "year"]
-
-
-def explore_scatter(client: Client, q: str | None, vibe: str | None, genre: str | None,
-                    year_min: object, year_max: object) -> tuple[pd.DataFrame, str]:
-    """The PCA map: the API's stratified sample, filtered, coloured by vibe."""
-    empty = pd.DataFrame(columns=SCATTER_COLUMNS)
-    try:
-        filters = _filters(q, vibe, genre, year_min, year_max)
-    except ValueError as exc:
-        return empty, error_md(str(exc))
-    try:
-        body = client.pca_points(limit=MAX_SCATTER_POINTS, **filters)
-        points = items(body, "points")
-        total = int(body.get("total", len(points)))
-        sample = int(body.get("sample_size", total))
-        readings = body.get("readings") or section(client.validation(), "pca").get("readings")
-    except ApiError as err:
-        if not err.route_missing:
-            return empty, error_md(err)
-        return _scatter_unavailable(client)
-    if body.get("evaluated") is False:
-        return empty, info_md("This artifact was built with `--no-eval`: it has no PCA map.")
-    frame = _scatter_frame(points)
-    caption = (f"{len(frame):,} of {total:,} matching tracks drawn, from a sample of "
-               f"{sample:,} stratified by vibe.")
-    if readings:
-        caption += " " + "; ".join(escape(str(r)) for r in readings[:2]) + "."
-    return frame, caption
-
-
-def explore_map(client: Client, q: str | None, vibe: str | None, genre: str | None,
-                year_min: object, year_max: object) -> tuple[str, str]:
-    """The PCA map as a static SVG (hover: title, artist, vibe, genre, year) and its caption."""
-    frame, caption = explore_scatter(client, q, vibe, genre, year_min, year_max)
-    if frame.empty:
-        return "", caption
-    years = [f" · {int(y)}" if pd.notna(y) else "" for y in frame["year"]]
-    tips = [f"{t} — {a} · {v}" + (f" · {g}" if g else "") + y
-            for t, a, v, g, y in zip(frame["title"], frame["artist"], frame["vibe"],
-                                     frame["genre"], years, strict=True)]
-    svg = charts.scatter_svg(frame["pc1"].tolist(), frame["pc2"].tolist(),
-                             frame["vibe"].tolist(), tips, vibe_colors(client),
-                             x_label="PC 1", y_label="PC 2")
-    return svg, caption
-
-
-def _scatter_frame(points: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    rows = []
-    for p in points:
-        xy = p.get("xy") or p.get("pc") or (p.get("pc1", p.get("x")), p.get("pc2", p.get("y")))
-        rows.append({"pc1": num(xy[0]), "pc2": num(xy[1]),
-                     "vibe": p.get("vibe_name") or f"vibe {p.get('vibe_id')}",
-                     "title": p.get("name") or p.get("title") or f"row {p.get('row')}",
-                     "artist": p.get("artist") or "",
-                     "genre": genres_text(p.get("genres", p.get("genre"))),
-                     "year": year_of(p)})
-    return pd.DataFrame(rows, columns=SCATTER_COLUMNS)
-
-
-def _scatter_unavailable(client: Client) -> tuple[pd.DataFrame, str]:
-    """Without the points route: say so, and still give the PCA reading from metrics.json."""
-    msg = ("The PCA map needs the API's GET /v1/validation/pca route (the sampled points with "
-           "their tracks), which this server does not offer yet.")
-    try:
-        pca = section(client.validation(), "pca")
-    except ApiError:
-        pca = {}
-    readings = pca.get("readings") or []
-    if readings:
-        msg += " Components: " + "; ".join(escape(str(r)) for r in readings[:2]) + "."
-    return pd.DataFrame(columns=SCATTER_COLUMNS), info_md(msg)
-
-
-def vibe_colors(client: Client) -> dict[str, str]:
-    """{vibe name: colour} so every plot paints a vibe the same way."""
-    try:
-        return {str(v.get("name")): charts.vibe_color(int(v.get("vibe_id", 0)))
-                for v in vibe_list(client.vibes())}
-    except ApiError:
-        return {}
-
-
-def export_csv(client: Client, q: str | None, vibe: str | None, genre: str | None,
-               year_min: object, year_max: object) -> tuple[str | None, str]:
-    """Write the filtered tracks to a temporary CSV; returns (path or None, status)."""
-    try:
-        filters = _filters(q, vibe, genre, year_min, year_max)
-    except ValueError as exc:
-        return None, error_md(str(exc))
-    out = Path(tempfile.mkdtemp(prefix="vibemap-export-")) / "vibemap_tracks.csv"
-    try:
-        data = client.tracks_csv(**filters)
-        out.write_bytes(data)
-        n = max(data.count(b"\n") - 1, 0)
-        return str(out), f"{n:,} tracks exported."
-    except ApiError as err:
-        if not err.route_missing:
-            return None, error_md(err)
-    # fallback: page through /v1/tracks (capped) and write the JSON rows as CSV
-    frames, offset, total = [], 0, None
-    try:
-        features = features_of(client.artifact())
-        while offset < CSV_MAX_ROWS and (total is None or offset < total):
-            body = client.search_tracks(limit=CSV_PAGE, offset=offset, **filters)
-            total = int(body.get("total", 0) or 0)
-            page = [as_track(t) for t in items(body)]
-            if not page:
-                break
-            frames.append(pd.DataFrame([_csv_row(t, features) for t in page]))
-            offset += len(page)
-    except ApiError as err:
-        return None, error_md(err)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    frame.to_csv(out, index=False)
-    capped = f" (first {len(frame):,} of {total:,})" if total and total > len(frame) else ""
-    return str(out), f"{len(frame):,} tracks exported{capped}."
-
-
-def _csv_row(t: Mapping[str, Any], features: Sequence[str]) -> dict:
-    keys = ("track_id", "name", "artist", "popularity", "vibe_id", "vibe_name")
-    row = {k: t.get(k) for k in keys}
-    row["genres"] = genres_text(t.get("genres"))
-    row["release_year"] = year_of(t)
-    row.update({f: feature(t, f) for f in features})
-    return row
+    return charts.grouped_bars_svg(
+        feats, series, y_label="audio profile, z-score vs the whole catalogue (0 = average track)",
+        symmetric=True, hover=hover)
