@@ -190,6 +190,48 @@ def test_half_open_connections_are_dropped(artifact: Path) -> None:
         thread.join(10)
 
 
+def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:
+    """A request whose head is complete runs as long as it needs: here one pipelined behind a
+    quick one (so its cycle starts as the first response completes) outlasts the head timer."""
+    import asyncio
+
+    from fastapi import FastAPI
+
+    class Quick(HeadTimeoutH11Protocol):
+        head_timeout = 0.3
+
+    app = FastAPI()
+
+    @app.get("/slow")
+    async def slow() -> dict:
+        await asyncio.sleep(1.0)
+        return {"ok": True}
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options("127.0.0.1", port),
+                                                   "http": Quick}))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while received.count(b"HTTP/1.1 200") < 2 or not received.endswith(b'{"ok":true}'):
+                chunk = sock.recv(65536)
+                assert chunk, f"connection dropped mid-request after {received[:80]!r}"
+                received += chunk
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 # ------------------------------------------------------------------ reload confinement
 def test_reload_refuses_symlinks_leaving_the_indexes_root(tmp_path: Path) -> None:
     root = tmp_path / "indexes"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from vibemap.recommender.api.middleware import SERVER_MAX_HEAD_BYTES
@@ -49,8 +50,11 @@ class HeadTimeoutH11Protocol(H11Protocol):
                                                 self.cycle)
 
     def _drop_if_no_head(self, cycle: object) -> None:
-        # a new cycle starts when a complete head arrives; the same one means none did
-        if self.cycle is cycle and not self.transport.is_closing():
+        # h11 leaves IDLE once a complete head arrives. Checking the state, not only the
+        # cycle, matters: a request already buffered when the previous response completed
+        # starts its cycle before the timer is re-armed, and must not be dropped while it runs.
+        if (self.cycle is cycle and self.conn.their_state is h11.IDLE
+                and not self.transport.is_closing()):
             self.transport.close()
 
 
