@@ -77,7 +77,9 @@ class Engine:
         self.scaler = artifact.scaler
         self.n_tracks = len(artifact.tracks)
         self.catalogue = Catalogue(artifact)
-        self._vibes = Vibes(artifact.vibes, self.catalogue, artifact.scaler.mean)
+        if artifact.vibe_facts is None:
+            raise ValueError("the artifact carries no vibe facts (load it with load_artifact)")
+        self._vibes = Vibes(artifact.vibe_facts, self.catalogue)
         self._index = artifact.index
         # every per-row value now lives in the catalogue: release the frame's own copy of
         # them (GBs at 10M rows), keeping its columns for reference

@@ -1,6 +1,6 @@
 """Name / artist search over a catalogue, precomputed once at load.
 
-Matching is case- and accent-insensitive (:func:`vibemap.recommender.text.fold`). A track's
+Matching is case- and accent-insensitive (:func:`vibemap.indexer.folding.fold`). A track's
 rank class is the best of its name and artist matches: exact (0) > prefix (1) >
 substring (2); within a class, more popular first, then catalogue row. Exact matches
 come from a dict, prefixes from sorted keys (bisect), substrings from a vectorised
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vibemap.recommender.text import fold
+from vibemap.indexer.folding import fold
 
 EXACT, PREFIX, SUBSTRING, NO_MATCH = 0, 1, 2, 3
 # haystack line = name, field separator, artist; fold() turns both into spaces in a query
