@@ -112,9 +112,8 @@ class Catalogue:
                                dtype=np.int64)
         self.artist_code = fold_code[self.artist_of]
         self._artist_codes = codes
-        self.search = TrackSearch([fold(s) for s in self.names],
-                                  [folded_artists[c] for c in self.artist_of.tolist()],
-                                  self.popularity)
+        self.search = TrackSearch([fold(s) for s in self.names], self.artist_of, folded_artists,
+                                  self.version_of, self.popularity)
 
     # ------------------------------------------------------------------- rows
     def row_of(self, track_id: str) -> int:
