@@ -168,16 +168,24 @@ class TrackSearch:
         cls[exact] = EXACT
         return cls
 
-    def _grouped_keys(self, rows: np.ndarray, key: np.ndarray) -> np.ndarray:
-        """Sort keys that keep each song's versions together: the song's best ``key``
-        among ``rows``, then the version's popularity."""
+    def _grouped(self, rows: np.ndarray, key: np.ndarray, end: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The matching rows that can fill the first ``end`` places once versions are kept
+        together, with sort keys doing so: a song's best ``key``, then the version's
+        popularity. A song placed in the first ``end`` has its best row among the ``end``
+        smallest keys (every row ranked before it belongs to a song placed earlier), so
+        only those songs are sorted."""
         versions = self._version_of[rows]
+        if end < len(rows):
+            top = np.argpartition(key, end - 1)[:end]
+            keep = np.isin(versions, np.unique(versions[top]))
+            rows, key, versions = rows[keep], key[keep], versions[keep]
         order = np.lexsort((key, versions))
         first = np.ones(len(order), dtype=bool)
         first[1:] = versions[order][1:] != versions[order][:-1]
         best = np.empty(len(rows), dtype=np.int64)
         best[order] = key[order][np.flatnonzero(first)[np.cumsum(first) - 1]]
-        return best * self.n + self.popularity_rank[rows]
+        return rows, best * self.n + self.popularity_rank[rows]
 
     def search(self, q: str | None, allowed: np.ndarray | None, limit: int, offset: int
                ) -> tuple[np.ndarray, int]:
@@ -200,9 +208,9 @@ class TrackSearch:
         total = len(rows)
         if offset >= total:
             return rows[:0], total
-        key = self._grouped_keys(rows, cls[rows].astype(np.int64) * self.n
-                                 + self.popularity_rank[rows])
         end = min(offset + limit, total)
-        part = np.argpartition(key, end - 1)[:end] if end < total else np.arange(total)
+        rows, key = self._grouped(rows, cls[rows].astype(np.int64) * self.n
+                                  + self.popularity_rank[rows], end)
+        part = np.argpartition(key, end - 1)[:end] if end < len(rows) else np.arange(len(rows))
         part = part[np.argsort(key[part], kind="stable")]
         return rows[part[offset:end]], total
