@@ -31,8 +31,11 @@ def _version_codes(tracks: pd.DataFrame) -> np.ndarray:
     keys = tracks["version_key"] if "version_key" in tracks else version_keys(
         tracks["name"] if "name" in tracks else [""] * len(tracks),
         tracks["artist"] if "artist" in tracks else [""] * len(tracks))
-    codes, _ = pd.factorize(keys, use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.int64)
+    codes, uniques = pd.factorize(keys)
+    codes = np.asarray(codes, dtype=np.int64)
+    missing = codes < 0  # no key: a song of its own
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes
 
 
 def _rows_by_label(genres: GenreCodes) -> dict[str, np.ndarray]:

@@ -6,11 +6,13 @@ gives exactly the ranking without the rule. Brute force (numpy) is the oracle.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_engine import brute_scores, ids, memory_artifact, scores
 
 from vibemap.indexer.versions import version_key
+from vibemap.recommender.catalogue import _version_codes
 from vibemap.recommender.engine import Engine
 
 FAST = settings(max_examples=30, deadline=None,
@@ -117,3 +119,9 @@ def test_dedupe_off_keeps_every_version() -> None:
     assert len(plain) == 59  # every other track, versions of the seed included
     assert len({key_of(e, t) for t in plain}) < len(plain)
     assert len(ids(e.similar(seed, limit=100))) <= 2  # three songs: at most two others
+
+
+def test_stored_keys_are_read_and_a_missing_key_is_a_song_of_its_own() -> None:
+    keys = pd.array(["a|x", None, "a|x", None, "b|y"], dtype="str")
+    codes = _version_codes(pd.DataFrame({"version_key": keys, "name": ["z"] * 5}))
+    assert codes[0] == codes[2] and len(set(codes.tolist())) == 4
