@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 
 from vibemap.indexer.artifact import Artifact
+from vibemap.indexer.folding import fold
+from vibemap.indexer.genre_labels import GenreCodes
+from vibemap.indexer.versions import version_keys
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound
 from vibemap.recommender.query import RowFilters, finite_number
 from vibemap.recommender.search import TrackSearch
-from vibemap.recommender.text import fold, split_genres
 
 
 def _optional_numbers(tracks: pd.DataFrame, name: str) -> np.ndarray:
@@ -21,6 +23,31 @@ def _optional_numbers(tracks: pd.DataFrame, name: str) -> np.ndarray:
     if name not in tracks:
         return np.full(len(tracks), np.nan)
     return tracks[name].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _version_codes(tracks: pd.DataFrame) -> np.ndarray:
+    """int64 (n,): one code per song (:mod:`vibemap.indexer.versions`), from the stored
+    ``version_key`` column or, for artifacts built before it, computed here."""
+    keys = tracks["version_key"] if "version_key" in tracks else version_keys(
+        tracks["name"] if "name" in tracks else [""] * len(tracks),
+        tracks["artist"] if "artist" in tracks else [""] * len(tracks))
+    codes, uniques = pd.factorize(keys)
+    codes = np.asarray(codes, dtype=np.int64)
+    missing = codes < 0  # no key: a song of its own
+    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
+    return codes
+
+
+def _rows_by_label(genres: GenreCodes) -> dict[str, np.ndarray]:
+    """Folded genre label -> sorted rows carrying it, from the stored parsed genres."""
+    row_of_code = np.repeat(np.arange(len(genres.offsets) - 1, dtype=np.int64),
+                            np.diff(genres.offsets))
+    order = np.argsort(genres.codes, kind="stable")
+    bounds = np.searchsorted(genres.codes[order], np.arange(len(genres.vocabulary) + 1))
+    parts: dict[str, list[np.ndarray]] = {}
+    for code, label in enumerate(genres.vocabulary):
+        parts.setdefault(fold(label), []).append(row_of_code[order[bounds[code]:bounds[code + 1]]])
+    return {g: np.unique(np.concatenate(p)) for g, p in parts.items()}
 
 
 def _int_or_none(value: float) -> int | None:
@@ -58,7 +85,7 @@ class Catalogue:
 
         def text_codes(name: str) -> tuple[np.ndarray, list[str]]:
             """(code per row, distinct values) of a text column whose values repeat
-            (artists, genre cells): no Python string per row."""
+            (artists): no Python string per row."""
             if name not in tracks:
                 return np.zeros(n, dtype=np.int64), [""]
             codes, uniques = pd.factorize(tracks[name])  # uniques in order of first row
@@ -69,8 +96,11 @@ class Catalogue:
         self._row_of = {tid: row for row, tid in enumerate(self.ids)}
         self.names = text_column("name")
         self.artist_of, self.artist_values = text_codes("artist")
-        self.genre_cell, cells = text_codes("genres")
-        self.genre_labels = [split_genres(cell) for cell in cells]
+        if artifact.genres is None:
+            raise ValueError("the artifact carries no parsed genres (load it with load_artifact)")
+        self.genres: GenreCodes = artifact.genres
+        self.genre_rows = _rows_by_label(self.genres)
+        self.version_of = _version_codes(tracks)
         # per-row numbers stay in arrays (NaN = unknown); summary() converts the few it returns
         self.popularity = _optional_numbers(tracks, "popularity")
         self.years = _optional_numbers(tracks, "release_year")
@@ -85,21 +115,8 @@ class Catalogue:
                                dtype=np.int64)
         self.artist_code = fold_code[self.artist_of]
         self._artist_codes = codes
-
-        # rows per folded genre label, from the rows of each distinct genre cell
-        by_cell = np.argsort(self.genre_cell, kind="stable")
-        bounds = np.searchsorted(self.genre_cell[by_cell], np.arange(len(cells) + 1))
-        genre_parts: dict[str, list[np.ndarray]] = {}
-        for cell, labels in enumerate(self.genre_labels):
-            for label in labels:
-                genre_parts.setdefault(fold(label), []).append(
-                    by_cell[bounds[cell]:bounds[cell + 1]])
-        self.genre_rows = {g: np.unique(np.concatenate(parts))
-                           for g, parts in genre_parts.items()}
-
-        self.search = TrackSearch([fold(s) for s in self.names],
-                                  [folded_artists[c] for c in self.artist_of.tolist()],
-                                  self.popularity)
+        self.search = TrackSearch([fold(s) for s in self.names], self.artist_of, folded_artists,
+                                  self.version_of, self.popularity)
 
     # ------------------------------------------------------------------- rows
     def row_of(self, track_id: str) -> int:
@@ -115,7 +132,7 @@ class Catalogue:
             "track_id": self.ids[row],
             "name": self.names[row],
             "artist": self.artist_values[self.artist_of[row]],
-            "genres": list(self.genre_labels[self.genre_cell[row]]),
+            "genres": self.genres.labels(row),
             "popularity": _number_or_none(float(self.popularity[row])),
             "release_year": _int_or_none(float(self.years[row])),
             "vibe_id": v,

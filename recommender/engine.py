@@ -32,7 +32,7 @@ from vibemap.recommender.query import (
     popularity_bounds,
     seed_lists,
 )
-from vibemap.recommender.ranking import mmr, top_rows
+from vibemap.recommender.ranking import Caps, mmr, top_rows
 from vibemap.recommender.text import genre_tokens
 from vibemap.recommender.vibes import SAME_SCOPE, Vibes, is_any
 
@@ -77,7 +77,9 @@ class Engine:
         self.scaler = artifact.scaler
         self.n_tracks = len(artifact.tracks)
         self.catalogue = Catalogue(artifact)
-        self._vibes = Vibes(artifact.vibes, self.catalogue, artifact.scaler.mean)
+        if artifact.vibe_facts is None:
+            raise ValueError("the artifact carries no vibe facts (load it with load_artifact)")
+        self._vibes = Vibes(artifact.vibe_facts, self.catalogue)
         self._index = artifact.index
         # every per-row value now lives in the catalogue: release the frame's own copy of
         # them (GBs at 10M rows), keeping its columns for reference
@@ -169,9 +171,25 @@ class Engine:
             out.append(item)
         return out
 
+    def _caps(self, max_per_artist: int | None, dedupe_versions: bool,
+              seed_rows: Sequence[int]) -> Caps:
+        """The per-artist cap and, with ``dedupe_versions``, one result per song (its
+        best-scoring version) and none of the seeds' songs."""
+        c = self.catalogue
+        if max_per_artist is not None:
+            max_per_artist = int_param("max_per_artist", max_per_artist, 1)
+        if not isinstance(dedupe_versions, bool | np.bool_):
+            raise InvalidQuery(f"dedupe_versions must be true or false, got {dedupe_versions!r}")
+        if not dedupe_versions:
+            return Caps(c.artist_code, max_per_artist)
+        return Caps(c.artist_code, max_per_artist, c.version_of,
+                    frozenset(int(c.version_of[r]) for r in seed_rows))
+
     def similar(self, track_id: str, limit: int = 10, scope: int | str | None = SAME_SCOPE,
-                max_per_artist: int | None = None, offset: int = 0) -> dict:
-        """Tracks most similar to one track (the track itself excluded).
+                max_per_artist: int | None = None, offset: int = 0,
+                dedupe_versions: bool = True) -> dict:
+        """Tracks most similar to one track (the track itself excluded; with
+        ``dedupe_versions``, its other versions too, and one version per song).
 
         scope : "same" (the track's own vibe, searched in that vibe's sub-index), "any"
             (every vibe), or a vibe id / name (case-insensitive).
@@ -180,13 +198,12 @@ class Engine:
         """
         limit = int_param("limit", limit, 1, MAX_LIMIT)
         offset = int_param("offset", offset, 0, MAX_OFFSET)
-        if max_per_artist is not None:
-            max_per_artist = int_param("max_per_artist", max_per_artist, 1)
         c = self.catalogue
         row = c.row_of(track_id)
+        caps = self._caps(max_per_artist, dedupe_versions, [row])
         sc = self._vibes.scope(scope, [row], SAME_SCOPE)
         rows, scores = top_rows(self._index, c.X, c.X[row], sc, None, {row}, offset + limit,
-                                c.artist_code, max_per_artist)
+                                caps)
         return {
             "seed": c.summary(row),
             "scope": sc.to_dict(),
@@ -208,7 +225,7 @@ class Engine:
                   min_popularity: float | None = None, max_popularity: float | None = None,
                   exclude_artists: Sequence[str] | str | None = None,
                   max_per_artist: int | None = None, diversity: float = 0.0,
-                  limit: int = 10, offset: int = 0,
+                  limit: int = 10, offset: int = 0, dedupe_versions: bool = True,
                   **feature_params: float | None) -> dict:
         """Next best tracks for up to 5 seeds and/or target feature values.
 
@@ -226,6 +243,8 @@ class Engine:
         diversity : 0 (pure similarity) .. 1; > 0 re-ranks a pool of max(300, 2 * (offset
             + limit)) candidates by MMR; ``score`` stays the similarity to the query.
         limit : 1..100; offset : 0..10000 (paging over the same ranking).
+        dedupe_versions : one result per song (its best-scoring version; versions share
+            a :mod:`vibemap.indexer.versions` key) and no version of a seed or negative.
         **feature_params : ``target_<f>`` (original units), ``min_<f>`` / ``max_<f>`` (exact,
             inclusive filters) for the artifact's features.
 
@@ -233,8 +252,6 @@ class Engine:
         """
         limit = int_param("limit", limit, 1, MAX_LIMIT)
         offset = int_param("offset", offset, 0, MAX_OFFSET)
-        if max_per_artist is not None:
-            max_per_artist = int_param("max_per_artist", max_per_artist, 1)
         diversity = finite_number("diversity", diversity)
         if not 0.0 <= diversity <= 1.0:
             raise InvalidQuery(f"diversity must be between 0 and 1, got {diversity:g}")
@@ -244,6 +261,7 @@ class Engine:
         c = self.catalogue
         seed_rows = [c.row_of(t) for t in seeds]
         negative_rows = [c.row_of(t) for t in negatives]
+        caps = self._caps(max_per_artist, dedupe_versions, seed_rows + negative_rows)
 
         scope = self._vibes.scope(vibe, seed_rows, "any")
         q, ref = build_query(c.X, c.F, self.scaler, self.metric, self.features, seed_rows,
@@ -255,14 +273,13 @@ class Engine:
         need = offset + limit
         if diversity > 0:
             rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude,
-                                    max(MMR_POOL, 2 * need), c.artist_code, None)
+                                    max(MMR_POOL, 2 * need), replace(caps, per_artist=None))
             R = np.asarray(rows, dtype=np.int64)
             picked = mmr(c.X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
-                         c.artist_code[R], need, diversity, self.metric, max_per_artist)
+                         c.artist_code[R], need, diversity, self.metric, caps.per_artist)
             rows, scores = [rows[i] for i in picked], [scores[i] for i in picked]
         else:
-            rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude, need,
-                                    c.artist_code, max_per_artist)
+            rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude, need, caps)
         return {
             "seeds": [c.summary(r) for r in seed_rows],
             "negatives": [c.summary(r) for r in negative_rows],

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vibemap.indexer.export import safe_cell
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.errors import Busy, InvalidQuery
 
@@ -78,7 +79,9 @@ def outlier_tracks(engine: Engine, limit: int = 20) -> dict:
 def tracks_csv(engine: Engine, q: str | None = None, vibe: int | str | None = None,
                genre: Sequence[str] | str | None = None, year_min: int | None = None,
                year_max: int | None = None) -> str:
-    """Every matching track (search-rank order, capped) with its features, as CSV text."""
+    """Every matching track (search-rank order, capped) with its features, as CSV text;
+    text a spreadsheet would run as a formula is neutralised (:func:`safe_cell`), numbers
+    are written as they are."""
     rows = engine.matching_rows(q, vibe, genre, year_min, year_max)[:CSV_MAX_ROWS]
     out = io.StringIO()
     writer = csv.writer(out)
@@ -89,7 +92,7 @@ def tracks_csv(engine: Engine, q: str | None = None, vibe: int | str | None = No
     for i, row in enumerate(rows.tolist()):
         s = engine.summary(row)
         s["genres"] = ";".join(s["genres"])
-        writer.writerow([*(("" if s[f] is None else s[f]) for f in fields), *F[i].tolist()])
+        writer.writerow([*(safe_cell(s[f]) for f in fields), *F[i].tolist()])
     return out.getvalue()
 
 

@@ -34,22 +34,47 @@ class Scope:
         return {"vibe_id": self.vibe_id, "vibe_name": self.vibe_name}
 
 
+@dataclass(frozen=True)
+class Caps:
+    """What may repeat among results: at most ``per_artist`` rows per ``artist_code``
+    (None: no cap), and, unless ``version_code`` is None, one row per song (rows sharing a
+    version code; the first met, i.e. the best-scoring, stands for it), never one of the
+    songs in ``seed_versions``."""
+
+    artist_code: np.ndarray
+    per_artist: int | None = None
+    version_code: np.ndarray | None = None
+    seed_versions: frozenset[int] = frozenset()
+
+    @property
+    def bite(self) -> bool:
+        """Whether the caps can drop rows (the candidate pool must then grow)."""
+        return self.per_artist is not None or self.version_code is not None
+
+
 def take(rows: Iterable[int], scores: Iterable[float], exclude: set[int], need: int,
-         artist_code: np.ndarray, max_per_artist: int | None) -> tuple[list[int], list[float]]:
+         caps: Caps) -> tuple[list[int], list[float]]:
     """The first ``need`` of ``rows`` (ranked) that are real (>= 0), not in ``exclude``
-    and keep at most ``max_per_artist`` per ``artist_code[row]``, with their scores."""
+    and pass ``caps``, with their scores."""
     out_rows: list[int] = []
     out_scores: list[float] = []
     counts: dict[int, int] = {}
+    songs = set(caps.seed_versions)
     for r, s in zip(rows, scores, strict=True):
         if r < 0 or r in exclude:
             continue
-        if max_per_artist is not None:
-            a = int(artist_code[r])
+        if caps.version_code is not None:
+            song = int(caps.version_code[r])
+            if song in songs:
+                continue
+        if caps.per_artist is not None:
+            a = int(caps.artist_code[r])
             c = counts.get(a, 0)
-            if c >= max_per_artist:
+            if c >= caps.per_artist:
                 continue
             counts[a] = c + 1
+        if caps.version_code is not None:
+            songs.add(song)
         out_rows.append(r)
         out_scores.append(s)
         if len(out_rows) >= need:
@@ -58,12 +83,11 @@ def take(rows: Iterable[int], scores: Iterable[float], exclude: set[int], need: 
 
 
 def top_rows(index: PartitionedIndex, X: np.ndarray, q: np.ndarray, scope: Scope,
-             mask: np.ndarray | None, exclude: set[int], need: int, artist_code: np.ndarray,
-             max_per_artist: int | None) -> tuple[list[int], list[float]]:
+             mask: np.ndarray | None, exclude: set[int], need: int, caps: Caps
+             ) -> tuple[list[int], list[float]]:
     """The best ``need`` rows of ``scope`` by score desc (ties: lower row first) that pass
-    ``mask`` (bool over the scope's rows), are not in ``exclude`` and keep at most
-    ``max_per_artist`` per artist; the candidate pool widens until ``need`` rows pass or
-    the scope is exhausted.
+    ``mask`` (bool over the scope's rows), are not in ``exclude`` and pass ``caps``; the
+    candidate pool widens until ``need`` rows pass or the scope is exhausted.
 
     Without a mask the index searches the scope (as exact as the index: flat is exact,
     IVF as its probe counts allow); with one, numpy scores every passing row of ``X``
@@ -74,13 +98,12 @@ def top_rows(index: PartitionedIndex, X: np.ndarray, q: np.ndarray, scope: Scope
         return [], []
     if mask is None:
         # the scope's (sub-)index, doubling k as exclusions and caps bite
-        k = min(size, need + len(exclude) + (need if max_per_artist is not None else 0))
+        k = min(size, need + len(exclude) + (need if caps.bite else 0))
         while True:
             D, rows_ = index.search(q[None, :], k, scope.vibe_id)
             scores, rows = D[0], rows_[0]
             order = np.lexsort((rows, -scores))
-            picked = take(rows[order].tolist(), scores[order].tolist(), exclude, need,
-                          artist_code, max_per_artist)
+            picked = take(rows[order].tolist(), scores[order].tolist(), exclude, need, caps)
             if len(picked[0]) >= need or k >= size:
                 return picked
             k = min(size, 2 * k)
@@ -94,7 +117,7 @@ def top_rows(index: PartitionedIndex, X: np.ndarray, q: np.ndarray, scope: Scope
         part = np.argpartition(-s, k - 1)[:k] if 0 < k < m else np.arange(m)
         part = part[np.lexsort((local[part], -s[part]))]
         picked = take((local[part] + scope.start).tolist(), s[part].tolist(), set(), need,
-                      artist_code, max_per_artist)
+                      caps)
         if len(picked[0]) >= need or k >= m:
             return picked
         k = min(m, 2 * k)

@@ -46,6 +46,8 @@ DIVERSITY_COST_FACTOR = 20
 MAX_BATCH_COST = 100_000
 
 ShortText = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+DedupeVersions = Annotated[bool, Field(description="one result per song (its best-scoring "
+                                       "version) and no version of a seed; false: every version")]
 
 
 def request_cost(offset: int, limit: int, diversity: float) -> int:
@@ -122,6 +124,7 @@ class SimilarQuery(BaseModel):
                                                  "id / name")
     max_per_artist: int | None = Field(None, ge=1, description="at most this many results "
                                                                "per artist")
+    dedupe_versions: DedupeVersions = True
 
 
 class BrowseQuery(BaseModel):
@@ -177,6 +180,7 @@ class RecommendQuery(BaseModel):
     diversity: float = Field(0.0, ge=0.0, le=1.0)
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    dedupe_versions: DedupeVersions = True
 
     @model_validator(mode="after")
     def _bounded_cost(self) -> RecommendQuery:
@@ -314,6 +318,7 @@ class RecommendRequest(BaseModel):
                              description="0 = pure similarity .. 1; > 0 re-ranks by MMR")
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    dedupe_versions: DedupeVersions = True
 
     _split = field_validator("seed_tracks", "negative_tracks", "genres", mode="before")(
         _split_commas)

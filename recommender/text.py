@@ -1,42 +1,18 @@
-"""Text normalisation shared by search and filters: pure functions on strings."""
+"""Text of requests: genre filter values as folded tokens (a pure function on strings)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from vibemap.indexer.folding import fold
+from vibemap.indexer.genre_labels import split_genres
 
-__all__ = ["fold", "genre_tokens", "split_genres"]
-
-_LIST_STRING = re.compile(r"^\s*\[(.*)\]\s*$", re.S)
-
-
-def split_genres(raw: object) -> list[str]:
-    """Genre labels of a raw genres cell, as written (stripped, de-duplicated, in order).
-
-    Accepts a Python/JSON list-string (``"['dance pop', 'pop']"``), a ``;``-joined or a
-    ``,``-joined string, or an empty / missing value (no genres).
-    """
-    if raw is None or not isinstance(raw, str):
-        return []
-    text = raw.strip()
-    match = _LIST_STRING.match(text)
-    if match:
-        text = match.group(1)
-    sep = ";" if ";" in text else ","
-    labels: list[str] = []
-    seen: set[str] = set()
-    for part in text.split(sep):
-        label = part.strip().strip("'\"").strip()
-        if label and label not in seen:
-            seen.add(label)
-            labels.append(label)
-    return labels
+__all__ = ["genre_tokens"]
 
 
 def genre_tokens(values: Iterable[str]) -> list[str]:
-    """Folded genre tokens of request values; each value may itself hold ``,``/``;`` lists."""
+    """Folded genre tokens of request values; each value may itself hold ``,``/``;`` lists
+    (parsed by the one genre parser, :func:`vibemap.indexer.genre_labels.split_genres`)."""
     tokens: list[str] = []
     for value in values:
         for label in split_genres(value):

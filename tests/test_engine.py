@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from factories import build_tiny_artifact
 from vibemap.indexer.artifact import Artifact
 from vibemap.indexer.features import FEATURES
+from vibemap.indexer.genre_labels import encode_genres
 from vibemap.indexer.personalities import fit_scaler
 from vibemap.indexer.vector_index import (
     FLAT,
@@ -33,6 +34,7 @@ from vibemap.indexer.vector_index import (
     partitions_from_sorted_labels,
     to_index_space,
 )
+from vibemap.indexer.vibe_facts import vibe_facts
 from vibemap.recommender.engine import MAX_LIMIT, Engine
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
 
@@ -112,9 +114,12 @@ def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str =
                 "rows": {"kept": n}, "source": {"synthetic": True, "label": "test catalogue"},
                 "partitions": [{"vibe_id": p.vibe_id, "start": p.start, "stop": p.stop}
                                for p in partitions]}
+    genres = encode_genres(tracks["genres"])
+    ranges = {p.vibe_id: (p.start, p.stop) for p in partitions}
     return Artifact(path=Path("memory"), manifest=manifest, features=tuple(features),
                     scaler=scaler, vibes=vibes, tracks=tracks, vectors=X, index=index,
-                    metrics={"evaluated": False}, analysis={})
+                    metrics={"evaluated": False}, analysis={}, genres=genres,
+                    vibe_facts=vibe_facts(features, F, scaler, vibes, ranges, genres))
 
 
 def brute_scores(engine: Engine, q: np.ndarray) -> np.ndarray:

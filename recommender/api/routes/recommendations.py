@@ -76,7 +76,7 @@ async def recommend_get(request: Request, engine: EngineDep, state: StateDep,
         exclude_artists=bounded([a for a in q.exclude_artists or () if a.strip()],
                                 "exclude_artists"),
         max_per_artist=q.max_per_artist, diversity=q.diversity, limit=q.limit,
-        offset=q.offset, **features))
+        offset=q.offset, dedupe_versions=q.dedupe_versions, **features))
 
 
 @router.post("/v1/recommendations", response_model=RecommendResponse,

@@ -66,7 +66,7 @@ async def similar_tracks(engine: EngineDep, state: StateDep, track_id: TrackId,
                          q: Annotated[SimilarQuery, query(SimilarQuery)]) -> Any:
     """Tracks most similar to one track, within its vibe by default."""
     args = {"limit": q.limit, "scope": q.scope, "max_per_artist": q.max_per_artist,
-            "offset": q.offset}
+            "offset": q.offset, "dedupe_versions": q.dedupe_versions}
     if q.offset + q.limit <= INLINE_MAX_DEPTH and q.max_per_artist is None:
         return fast_json(engine.similar(track_id, **args))
     return fast_json(await state.light.run(engine.similar, track_id, **args))
