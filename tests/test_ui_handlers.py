@@ -14,6 +14,7 @@ import httpx
 import pytest
 from ui_fakes import NOT_EVALUATED, TRACKS, FakeClient
 
+from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.ui import charts, explore, handlers, validation, views
 from vibemap.ui.client import ApiClient, ApiError
 
@@ -36,6 +37,27 @@ def test_header_names_the_artifact_and_flags_the_synthetic_catalogue():
     assert "SYNTHETIC DEMO CATALOGUE" in text and "`demo`" in text and "6 tracks" in text
     plain = handlers.header(FakeClient(synthetic=False))
     assert "SYNTHETIC" not in plain and "mine.csv" in plain
+
+
+def test_header_shows_the_real_demo_catalogue_with_its_source_and_licence():
+    # the source facts exactly as `vibemap index` writes them for the real demo (a sample)
+    _, source = real_demo_catalogue(sample=30, seed=1)
+    text = handlers.header(FakeClient(source=source))
+    assert "SYNTHETIC" not in text and "none is a real song" not in text
+    assert 'class="vm-source"' in text and "vm-banner" not in text
+    assert "Real tracks: TidyTuesday 2020 Spotify songs + Billboard" in text
+    assert "MIT" in text and "a seeded sample of 30 of its 31,956 tracks" in text
+    assert 'href="https://github.com/rfordatascience/tidytuesday' in text
+    assert "`demo`" in text and "6 tracks" in text  # the artifact line stays under it
+
+
+def test_real_banner_adds_a_licence_missing_from_the_label_and_escapes_it():
+    source = {"catalogue": "real", "synthetic": False, "licence": "MIT",
+              "origin": ["javascript:alert(1)", "https://example.org/a"]}
+    text = handlers.real_catalogue_banner(source, "real <b>tracks</b>")
+    assert text.startswith('<div class="vm-source">♪ Real &lt;b&gt;tracks&lt;/b&gt;, MIT')
+    assert "javascript:" not in text and 'href="https://example.org/a"' in text
+    assert "sample" not in text
 
 
 def test_header_when_api_is_down_is_a_friendly_message():
