@@ -17,6 +17,7 @@ from ui_fakes import NOT_EVALUATED, TRACKS, FakeClient
 from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.ui import charts, explore, handlers, validation, views
 from vibemap.ui.client import ApiClient, ApiError
+from vibemap.ui.shapes import year_text
 
 
 def _well_formed_svgs(html: str) -> int:
@@ -102,6 +103,26 @@ def test_recommend_same_vibe_sends_the_seed_vibe_and_fills_the_table():
     assert _well_formed_svgs(chart) == 1 and "results (mean)" in chart and "seed" in chart
 
 
+@pytest.mark.parametrize("value, shown", [(2019, "2019"), (2019.0, "2019"), (None, ""),
+                                          (float("nan"), ""), ("1999", "1999"), ("?", "")])
+def test_years_show_as_plain_years_and_unknown_ones_as_blank(value, shown):
+    assert year_text(value) == shown
+
+
+def test_a_results_table_with_an_unknown_year_shows_no_float_year(monkeypatch):
+    client = FakeClient()
+    real = client.recommend
+
+    def one_year_unknown(request):
+        body = real(request)
+        return {**body, "results": [{**body["results"][0], "release_year": None},
+                                    *body["results"][1:]]}
+    monkeypatch.setattr(client, "recommend", one_year_unknown)
+    frame, _, _ = handlers.recommend(client, "t0", False, {}, "any", 5, 0, 0.0)
+    html = charts.table_html(frame)
+    assert frame["year"].iloc[0] == "" and ".0<" not in html and "2,0" not in html
+
+
 def test_recommend_any_scope_sends_no_vibe_and_a_named_vibe_is_passed_through():
     client = FakeClient()
     handlers.recommend(client, "t0", False, {}, "any", 5, 0, 0.0)
@@ -162,7 +183,7 @@ def test_explore_pages_through_the_filtered_catalogue():
 def test_explore_clamps_a_page_past_the_end_and_passes_years():
     client = FakeClient()
     frame, page, _ = explore.explore_tracks(client, None, None, None, "2000", "2020", 9, 25)
-    assert page == 1 and set(frame["year"]) == {2000, 2005, 2010, 2015}
+    assert page == 1 and set(frame["year"]) == {"2000", "2005", "2010", "2015"}
     sent = [arg for name, arg in client.calls if name == "search_tracks"][0]
     assert (sent["year_min"], sent["year_max"]) == (2000, 2020)
 

@@ -30,6 +30,7 @@ from vibemap.ui.shapes import (
     info_md,
     num,
     track_label,
+    year_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -194,7 +195,7 @@ def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: M
     rows = []
     for i, t in enumerate(results, start=1):
         rows.append({"#": i, "title": t["name"], "artist": t["artist"], "vibe": t["vibe_name"],
-                     "genres": genres_text(t["genres"]), "year": t["release_year"],
+                     "genres": genres_text(t["genres"]), "year": year_text(t["release_year"]),
                      "similarity": round(num(t["score"]), 3),
                      "why": explanation_text(t["explanation"])})
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
