@@ -26,7 +26,6 @@ bench/RESULTS.md and writes the figures as JSON with ``--json``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -35,7 +34,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pandas as pd
-from machine import cpu_model  # noqa: E402  (bench/machine.py)
 
 from vibemap.indexer.catalogue import clean_catalogue, load_catalogue
 from vibemap.indexer.era import append_era, fit_era_scaler, standardised_years
@@ -46,6 +44,10 @@ from vibemap.indexer.personalities import fit_scaler
 from vibemap.indexer.vector_index import to_index_space
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.harness import command_line, emit, machine_info, machine_line, write_json  # noqa: E402
+
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_SETS = ("tidytuesday_2020", "musicoset", "classic_hits", "mgc_genres")
 DEFAULT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
@@ -187,18 +189,17 @@ def main() -> int:
         except (CatalogueError, OSError) as err:
             sys.stderr.write(f"{path}: {err}\n")
             return 2
-    command = " ".join([".venv/bin/python bench/bench_era.py", *sys.argv[1:]])
+    command = command_line("bench_era.py", sys.argv[1:])
     report = {
-        "machine": cpu_model(),
+        "machine": machine_info(),
         "command": command,
         "n_neighbours": N_NEIGHBOURS,
         "metric": "cosine (faiss IndexFlatIP over L2-normalised z-scores + W * z(year))",
         "weights": list(weights),
         "results": results,
     }
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    sys.stdout.write(f"`{command}` on {cpu_model()}\n\n{markdown(results, weights)}\n")
+    write_json(args.json, report)
+    emit(f"`{command}` on {machine_line()}\n\n{markdown(results, weights)}")
     return 0
 
 

@@ -20,44 +20,19 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import socket
 import statistics
-import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-from machine import cpu_model
 
-HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(vibemap: str, index: Path, port: int, log: Path,
-                 server_env: dict[str, str]) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")}
-    env.update(server_env)
-    cmd = [vibemap, "serve", "--index", str(index), "--host", HOST, "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-1500:]}")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError("server not ready after 120 s")
+from bench.harness import HOST, emit, free_port, machine_info, serve, write_json  # noqa: E402
 
 
 def heavy_requests(base: str, ids: list[str]) -> list[tuple[str, dict]]:
@@ -163,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://{HOST}:{port}"
     log = Path(f"/tmp/bench_starvation_{port}.log")
     server_env = dict(item.split("=", 1) for item in args.server_env)
-    proc = start_server(args.vibemap, args.index, port, log, server_env)
-    try:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")} | server_env
+    cmd = [args.vibemap, "serve", "--index", str(args.index), "--host", HOST, "--port", str(port)]
+    with serve(cmd, [base + "/health"], log, env=env, timeout=120):
         tracks = httpx.get(base + "/v1/tracks", params={"limit": 100}).json()["results"]
         ids = [t["track_id"] for t in tracks]
         idle_rps = similar_throughput(base, ids, 10, 4)
@@ -184,14 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         prober.join()
         for t in clients:
             t.join()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     result = {
         "vibemap": args.vibemap, "index": str(args.index), "clients": args.clients,
         "server_env": server_env,
-        "duration_s": args.duration, "cpu": cpu_model(), "cores": os.cpu_count(),
-        "loadavg": os.getloadavg(), "similar_rps_idle_4conn": round(idle_rps, 1),
+        "duration_s": args.duration, "machine": machine_info(),
+        "similar_rps_idle_4conn": round(idle_rps, 1),
         "heavy_forms": {k: {kk: vv for kk, vv in r.items() if kk != "json"} | (
             {"batch_items": len(r["json"]["requests"]),
              "item": r["json"]["requests"][0]} if "json" in r else {})
@@ -203,10 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                         "p99_ms": round(pct(values, 0.99), 1),
                         "max_ms": round(max(values) * 1000, 1),
                         "mean_ms": round(statistics.fmean(values) * 1000, 1)}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    emit(json.dumps(result, indent=2))
+    write_json(args.json, result)
     return 0
 
 

@@ -35,6 +35,8 @@ LIVE_REQUESTS = {
     "kloop_live": ("POST", "/v1/validation/kloop",
                    {"sample_size": 100, "k_min": 2, "k_max": 4, "seed": 0}),
 }
+REAL_SOURCE = {"kind": "demo", "catalogue": "real", "synthetic": False, "label": "real tracks",
+               "licence": "MIT", "origin": ["https://example.org"], "sample": None}
 SCALER_KEYS = {"features", "mean", "scale"}  # GET /v1/artifact's scaler, as the UI reads it
 
 
@@ -54,7 +56,8 @@ def recorded_answers(client: FakeClient) -> list[tuple[str, Any]]:
     views.outliers_view(client)
     validation.validation_view(client)
     validation.rerun_live(client, 2000)
-    bare = FakeClient(metrics=NOT_EVALUATED)
+    bare = FakeClient(metrics=NOT_EVALUATED, source=REAL_SOURCE)
+    handlers.header(bare)
     validation.validation_view(bare)
     explore.explore_scatter(bare, None, None, None, None, None)
     return client.answers + bare.answers

@@ -14,8 +14,10 @@ import httpx
 import pytest
 from ui_fakes import NOT_EVALUATED, TRACKS, FakeClient
 
+from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.ui import charts, explore, handlers, validation, views
 from vibemap.ui.client import ApiClient, ApiError
+from vibemap.ui.shapes import year_text
 
 
 def _well_formed_svgs(html: str) -> int:
@@ -36,6 +38,27 @@ def test_header_names_the_artifact_and_flags_the_synthetic_catalogue():
     assert "SYNTHETIC DEMO CATALOGUE" in text and "`demo`" in text and "6 tracks" in text
     plain = handlers.header(FakeClient(synthetic=False))
     assert "SYNTHETIC" not in plain and "mine.csv" in plain
+
+
+def test_header_shows_the_real_demo_catalogue_with_its_source_and_licence():
+    # the source facts exactly as `vibemap index` writes them for the real demo (a sample)
+    _, source = real_demo_catalogue(sample=30, seed=1)
+    text = handlers.header(FakeClient(source=source))
+    assert "SYNTHETIC" not in text and "none is a real song" not in text
+    assert 'class="vm-source"' in text and "vm-banner" not in text
+    assert "Real tracks: TidyTuesday 2020 Spotify songs + Billboard" in text
+    assert "MIT" in text and "a seeded sample of 30 of its 31,956 tracks" in text
+    assert 'href="https://github.com/rfordatascience/tidytuesday' in text
+    assert "`demo`" in text and "6 tracks" in text  # the artifact line stays under it
+
+
+def test_real_banner_adds_a_licence_missing_from_the_label_and_escapes_it():
+    source = {"catalogue": "real", "synthetic": False, "licence": "MIT",
+              "origin": ["javascript:alert(1)", "https://example.org/a"]}
+    text = handlers.real_catalogue_banner(source, "real <b>tracks</b>")
+    assert text.startswith('<div class="vm-source">♪ Real &lt;b&gt;tracks&lt;/b&gt;, MIT')
+    assert "javascript:" not in text and 'href="https://example.org/a"' in text
+    assert "sample" not in text
 
 
 def test_header_when_api_is_down_is_a_friendly_message():
@@ -78,6 +101,26 @@ def test_recommend_same_vibe_sends_the_seed_vibe_and_fills_the_table():
     assert frame["why"].iloc[0] == "close on energy; differs on tempo 128 vs 96 BPM"
     assert "Holocene" in status and "Chill Acoustic" in status
     assert _well_formed_svgs(chart) == 1 and "results (mean)" in chart and "seed" in chart
+
+
+@pytest.mark.parametrize("value, shown", [(2019, "2019"), (2019.0, "2019"), (None, ""),
+                                          (float("nan"), ""), ("1999", "1999"), ("?", "")])
+def test_years_show_as_plain_years_and_unknown_ones_as_blank(value, shown):
+    assert year_text(value) == shown
+
+
+def test_a_results_table_with_an_unknown_year_shows_no_float_year(monkeypatch):
+    client = FakeClient()
+    real = client.recommend
+
+    def one_year_unknown(request):
+        body = real(request)
+        return {**body, "results": [{**body["results"][0], "release_year": None},
+                                    *body["results"][1:]]}
+    monkeypatch.setattr(client, "recommend", one_year_unknown)
+    frame, _, _ = handlers.recommend(client, "t0", False, {}, "any", 5, 0, 0.0)
+    html = charts.table_html(frame)
+    assert frame["year"].iloc[0] == "" and ".0<" not in html and "2,0" not in html
 
 
 def test_recommend_any_scope_sends_no_vibe_and_a_named_vibe_is_passed_through():
@@ -140,7 +183,7 @@ def test_explore_pages_through_the_filtered_catalogue():
 def test_explore_clamps_a_page_past_the_end_and_passes_years():
     client = FakeClient()
     frame, page, _ = explore.explore_tracks(client, None, None, None, "2000", "2020", 9, 25)
-    assert page == 1 and set(frame["year"]) == {2000, 2005, 2010, 2015}
+    assert page == 1 and set(frame["year"]) == {"2000", "2005", "2010", "2015"}
     sent = [arg for name, arg in client.calls if name == "search_tracks"][0]
     assert (sent["year_min"], sent["year_max"]) == (2000, 2020)
 

@@ -116,8 +116,10 @@ class FakeClient:
     (method, argument) and ``answers`` (method, answer) for the contract test."""
 
     def __init__(self, *, synthetic: bool = True, metrics: dict | None = None,
-                 down: bool = False, fail: dict[str, ApiError] | None = None) -> None:
-        self.synthetic = synthetic
+                 down: bool = False, fail: dict[str, ApiError] | None = None,
+                 source: dict | None = None) -> None:
+        self.synthetic = synthetic if source is None else bool(source.get("synthetic"))
+        self.source = source  # a manifest source to answer with (e.g. the real demo's)
         self.metrics = METRICS if metrics is None else metrics
         self.down = down
         self.fail = fail or {}  # method name -> the API error it raises
@@ -137,8 +139,9 @@ class FakeClient:
 
     def artifact(self) -> dict:
         self._check("artifact")
-        source = ({"kind": "demo", "synthetic": True, "label": "synthetic demo catalogue"}
-                  if self.synthetic else {"kind": "csv", "synthetic": False, "file": "mine.csv"})
+        source = self.source or (
+            {"kind": "demo", "synthetic": True, "label": "synthetic demo catalogue"}
+            if self.synthetic else {"kind": "csv", "synthetic": False, "file": "mine.csv"})
         return self._answer("artifact", {
             "name": "demo", "created_at": "2025-01-02T03:04:05+00:00", "vibemap_version": "0.1",
             "format_version": 2, "source": source, "synthetic": self.synthetic,

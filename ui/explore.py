@@ -15,7 +15,7 @@ import pandas as pd
 
 from vibemap.ui import charts
 from vibemap.ui.client import ApiError
-from vibemap.ui.shapes import Client, error_md, genres_text, info_md, num
+from vibemap.ui.shapes import Client, error_md, genres_text, info_md, num, year_text
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def explore_tracks(client: Client, q: str | None, vibe: str | None, genre: str |
     if page > pages and total:
         return explore_tracks(client, q, vibe, genre, year_min, year_max, pages, size)
     rows = [{"title": t["name"], "artist": t["artist"], "vibe": t["vibe_name"],
-             "genres": genres_text(t["genres"]), "year": t["release_year"],
+             "genres": genres_text(t["genres"]), "year": year_text(t["release_year"]),
              "popularity": t["popularity"]} for t in body["results"]]
     frame = pd.DataFrame(rows, columns=TRACK_COLUMNS)
     return frame, page, f"{total:,} tracks match · page {page} of {pages:,}"

@@ -30,6 +30,7 @@ from vibemap.ui.shapes import (
     info_md,
     num,
     track_label,
+    year_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ TARGET_FEATURES = ("energy", "valence", "danceability", "tempo")
 
 # -- header ------------------------------------------------------------------------------
 def header(client: Client) -> str:
-    """The artifact line shown on every page, with the synthetic banner when it applies."""
+    """The artifact line shown on every page, under a banner that says what the tracks are:
+    real songs (with their source and licence) or the synthetic generator's made-up ones."""
     try:
         art = client.artifact()
     except ApiError as err:
@@ -50,12 +52,32 @@ def header(client: Client) -> str:
     line = " · ".join((f"**Artifact `{escape(art['name'])}`**", f"{art['rows']:,} tracks",
                        f"K = {art['n_clusters']} vibes", f"{art['metric']} similarity",
                        f"built {built}"))
+    source = art.get("source") or {}
     if art["synthetic"]:
         label = art["label"] or "synthetic demo catalogue"
         return (f'<div class="vm-banner">⚠ {escape(label).upper()} — the tracks, titles and '
                 f"artists are generated from statistics of real audio features; none is a real "
                 f"song.</div>\n\n{line}")
+    if source.get("catalogue") == "real":
+        return f"{real_catalogue_banner(source, art['label'])}\n\n{line}"
     return line + (f" · source `{escape(art['label'])}`" if art["label"] else "")
+
+
+def real_catalogue_banner(source: Mapping[str, Any], label: str | None) -> str:
+    """The real demo's line: its label (what the data is), licence, sample and origins."""
+    text = label or "real tracks"
+    licence = source.get("licence")
+    if licence and licence not in text:
+        text += f", {licence}"
+    sample = source.get("sample")
+    if sample:
+        text += (f" (a seeded sample of {int(sample):,} of its "
+                 f"{int(source.get('rows_in_file') or 0):,} tracks)")
+    links = " ".join(f'<a href="{escape(o, quote=True)}" target="_blank" rel="noopener">'
+                     f"source {i}</a>" for i, o in enumerate(source.get("origin") or [], 1)
+                     if isinstance(o, str) and o.startswith("https://"))
+    return (f'<div class="vm-source">♪ {escape(text[:1].upper() + text[1:])}'
+            f'{" · " + links if links else ""}</div>')
 
 
 # -- choices --------------------------------------------------------------------------------
@@ -173,7 +195,7 @@ def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: M
     rows = []
     for i, t in enumerate(results, start=1):
         rows.append({"#": i, "title": t["name"], "artist": t["artist"], "vibe": t["vibe_name"],
-                     "genres": genres_text(t["genres"]), "year": t["release_year"],
+                     "genres": genres_text(t["genres"]), "year": year_text(t["release_year"]),
                      "similarity": round(num(t["score"]), 3),
                      "why": explanation_text(t["explanation"])})
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)

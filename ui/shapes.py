@@ -64,6 +64,13 @@ def track_label(track: Mapping[str, Any]) -> str:
     return f"{track['name']} — {track['artist']}" + (f"  ({extra})" if extra else "")
 
 
+def year_text(value: object) -> str:
+    """A release year as a table shows it ("2019"; "" when unknown): never "2,019.0", which a
+    float column with a missing year would otherwise give."""
+    year = num(value)
+    return str(int(year)) if math.isfinite(year) else ""
+
+
 def fmt_unit(name: str, value: object, unit: str) -> str:
     v = num(value)
     if not math.isfinite(v):

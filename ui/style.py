@@ -28,6 +28,9 @@ CSS = """
 .vm-grid2 > div { background: #fff; border: 1px solid #e5e5e5; border-radius: 8px; padding: 6px; }
 .vm-banner { background: #fff4d6; border: 1px solid #e8b73a; color: #5c4400; border-radius: 6px;
   padding: 6px 12px; font-weight: 600; }
+.vm-source { background: #e8f4ea; border: 1px solid #59a14f; color: #1d4d1a;
+  border-radius: 6px; padding: 6px 12px; font-weight: 600; }
+.vm-source a { color: #1d4d1a; font-weight: 400; }
 .vm-error { background: #fde8e6; border: 1px solid #d9534f; color: #7a1f1b; border-radius: 6px;
   padding: 6px 12px; }
 """
