@@ -14,7 +14,7 @@ import numpy as np
 from vibemap.indexer.folding import slugify
 from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.personalities import Scaler
-from vibemap.indexer.profiles import feature_quantiles, nearest_rows
+from vibemap.indexer.validation.profiles import feature_quantiles, nearest_rows
 
 TOP_GENRES = 5
 TYPICAL_TRACKS = 5

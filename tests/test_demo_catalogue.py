@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-from vibemap.indexer.demo import (
+from vibemap.indexer.features import FEATURES, VALID_RANGES
+from vibemap.indexer.synthetic.generator import (
     COLUMNS,
     DEFAULT_STATS_PATH,
     DEMO_LABEL,
@@ -21,7 +22,6 @@ from vibemap.indexer.demo import (
     load_demo_stats,
     sample_features,
 )
-from vibemap.indexer.features import FEATURES, VALID_RANGES
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import silhouette_samples, silhouette_score
 
-import vibemap.indexer.silhouette as sil
-from vibemap.indexer.silhouette import silhouette_samples_multi, silhouette_score_exact
+import vibemap.indexer.validation.silhouette as sil
+from vibemap.indexer.validation.silhouette import silhouette_samples_multi, silhouette_score_exact
 
 TOL = 1e-4
 

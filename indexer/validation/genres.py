@@ -1,6 +1,6 @@
 """Genres against vibes: the genre x vibe map, and whether audio neighbours share genres
-more often than random pairs do. Genre cells are parsed by
-:mod:`vibemap.indexer.genre_labels` (the one parser; re-exported here).
+more often than random pairs do. Both take genre cells already parsed by
+:mod:`vibemap.indexer.genre_labels` (the one parser).
 """
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ import faiss
 import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
-from vibemap.indexer.genre_labels import genre_lists, split_genres
-
-__all__ = ["GenreVibeMap", "genre_lists", "genre_vibe_map", "neighbour_genre_agreement",
-           "split_genres"]
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +122,8 @@ def genre_vibe_map(
 
     Parameters
     ----------
-    genres : n_tracks token lists (see :func:`split_genres`); a track counts once for each
-        of its genres.
+    genres : n_tracks token lists (see :func:`vibemap.indexer.genre_labels.split_genres`);
+        a track counts once for each of its genres.
     labels : int array of shape (n_tracks,), the vibe of each track.
     min_tracks : a genre enters the map when at least this many tracks carry it.
     limit : genres listed per vibe in :meth:`GenreVibeMap.top_genres`.
@@ -258,7 +253,7 @@ def neighbour_genre_agreement(
     Parameters
     ----------
     X : float array of shape (n_tracks, n_features), z-scores.
-    genres : n_tracks token lists (see :func:`split_genres`).
+    genres : n_tracks token lists (see :func:`vibemap.indexer.genre_labels.split_genres`).
     n_neighbours : neighbours per query (k), the query itself excluded.
     sample_size : seeded queries drawn from the tracks with a genre (all when fewer).
     seed : seeds the queries and the random pairs.

@@ -40,7 +40,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from vibemap.indexer.checks import as_matrix
+from vibemap.indexer.validation.checks import as_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from vibemap.indexer.features import FEATURES, VALID_RANGES
 logger = logging.getLogger(__name__)
 
 DEMO_LABEL = "synthetic demo catalogue"
-DEFAULT_STATS_PATH = Path(__file__).resolve().parents[1] / "data" / "demo_stats.json"
+DEFAULT_STATS_PATH = Path(__file__).resolve().parents[2] / "data" / "demo_stats.json"
 
 COLUMNS: tuple[str, ...] = (
     "id_songs", "name_song", "popularity_songs", "duration_ms", "explicit", "id_artists",

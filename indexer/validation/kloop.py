@@ -3,7 +3,7 @@
 Why: the product ships one K (default 4), and analysts need to see, with exact figures on
 the whole catalogue, what the usual criteria say about it. Inertia, Davies-Bouldin and
 Calinski-Harabasz are cheap; the exact silhouette is not, so all K share one pass over
-the pairwise distances (:func:`vibemap.indexer.silhouette.silhouette_samples_multi`).
+the pairwise distances (:func:`vibemap.indexer.validation.silhouette.silhouette_samples_multi`).
 
 Pure functions on arrays; nothing here reads or writes files.
 """
@@ -22,7 +22,11 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from threadpoolctl import threadpool_limits
 
-from vibemap.indexer.silhouette import DEFAULT_CHUNK_SIZE, available_cores, silhouette_samples_multi
+from vibemap.indexer.validation.silhouette import (
+    DEFAULT_CHUNK_SIZE,
+    available_cores,
+    silhouette_samples_multi,
+)
 
 logger = logging.getLogger(__name__)
 
