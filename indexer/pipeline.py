@@ -88,10 +88,11 @@ class _Stages:
 def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
     """The synthetic demo catalogue, through the same cleaning as a user CSV."""
     from vibemap.indexer.synthetic import generator as demo
+    from vibemap.indexer.synthetic.stats import DEFAULT_STATS_PATH
 
     frame = demo.generate_catalogue(n_tracks=n_tracks, seed=seed)
     catalogue = clean_catalogue(frame, source_name=demo.DEMO_LABEL)
-    stats_path = Path(demo.DEFAULT_STATS_PATH)
+    stats_path = Path(DEFAULT_STATS_PATH)
     source = {
         "file": None,
         "kind": "demo",

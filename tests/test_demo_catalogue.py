@@ -16,12 +16,11 @@ from scipy.stats import ks_2samp
 from vibemap.indexer.features import FEATURES, VALID_RANGES
 from vibemap.indexer.synthetic.generator import (
     COLUMNS,
-    DEFAULT_STATS_PATH,
     DEMO_LABEL,
     generate_catalogue,
-    load_demo_stats,
     sample_features,
 )
+from vibemap.indexer.synthetic.stats import DEFAULT_STATS_PATH, load_demo_stats
 
 logger = logging.getLogger(__name__)
 
