@@ -110,14 +110,8 @@ class Catalogue:
     raw: pd.DataFrame
     report: CleaningReport
     source_name: str
-    source_sha256: str = ""
     extra: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict)  # what was read, for the manifest
-
-
-def read_csv_text(path: Path) -> pd.DataFrame:
-    """Every column of a track file as read (CSV cells as text); see vibemap.indexer.readers."""
-    return read_input(path).frame
 
 
 def alias_notes(columns: list[str], mapping: dict[str, str]) -> list[str]:
@@ -368,6 +362,5 @@ def load_catalogue(path: Path | str) -> Catalogue:
         raw=catalogue.raw,
         report=catalogue.report,
         source_name=name,
-        source_sha256=raw.source["sha256"],
         source=raw.source,
     )

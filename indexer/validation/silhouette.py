@@ -352,30 +352,3 @@ def silhouette_samples_multi(
         # NaN marks singletons (0/0 intra) and all-zero distances: both 0 in sklearn.
         results.append(np.nan_to_num(sil, nan=0.0))
     return results
-
-
-def silhouette_score_exact(
-    X: ArrayLike,
-    labels: ArrayLike,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    n_threads: int | None = None,
-    dtype: DTypeLike | None = None,
-) -> float:
-    """Mean exact silhouette over all points: ``sklearn.metrics.silhouette_score``, faster.
-
-    Parameters
-    ----------
-    X : float array of shape (n_samples, n_features)
-    labels : array of shape (n_samples,)
-    chunk_size, n_threads, dtype
-        As in :func:`silhouette_samples_multi`.
-
-    Returns
-    -------
-    float
-        Mean silhouette in [-1, 1].
-    """
-    (samples,) = silhouette_samples_multi(
-        X, [labels], chunk_size=chunk_size, n_threads=n_threads, dtype=dtype
-    )
-    return float(samples.mean())
