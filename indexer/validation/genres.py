@@ -15,6 +15,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from vibemap.indexer.validation.checks import as_labels
+
 logger = logging.getLogger(__name__)
 
 
@@ -135,12 +137,8 @@ def genre_vibe_map(
         has a genre; NMI grows with the number of distinct genres, so compare it between
         runs on the same catalogue only.
     """
-    labels = np.asarray(labels)
     n = len(genres)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) like genres, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    labels = as_labels(labels, n)
     if min_tracks < 1:
         raise ValueError(f"min_tracks must be >= 1, got {min_tracks}")
     if limit < 1:
