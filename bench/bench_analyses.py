@@ -65,11 +65,12 @@ def run_child(name: str, data: Path, seed: int) -> dict[str, Any]:
     labels = np.load(data / "labels.npy", allow_pickle=False)
     genre_cells = json.loads((data / "genres.json").read_text())
     # Imports first, so the timing is the analysis alone.
-    from vibemap.indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement
-    from vibemap.indexer.outliers import find_outliers
-    from vibemap.indexer.profiles import profile_vibes
-    from vibemap.indexer.projection import pca_projection
-    from vibemap.indexer.taxonomy import ward_taxonomy
+    from vibemap.indexer.genre_labels import genre_lists
+    from vibemap.indexer.validation.genres import genre_vibe_map, neighbour_genre_agreement
+    from vibemap.indexer.validation.outliers import find_outliers
+    from vibemap.indexer.validation.profiles import profile_vibes
+    from vibemap.indexer.validation.projection import pca_projection
+    from vibemap.indexer.validation.taxonomy import ward_taxonomy
 
     base = peak_rss_mib()
     start = time.perf_counter()

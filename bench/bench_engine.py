@@ -4,8 +4,7 @@
                                            [--threads 1] [--seed 0] [--json OUT]
 
 Artifact: ``--index DIR`` when given; otherwise one is built (K=4, no evaluation) into a
-temporary directory from ``--csv``, else from the synthetic demo catalogue (96,000 tracks)
-when ``vibemap.indexer.demo`` is there, else from ../shared/data/tracks_real.csv.
+temporary directory from ``--csv``, else from the synthetic demo catalogue (96,000 tracks).
 
 Each operation runs ``--queries`` times on seeds drawn uniformly at random (seeded), after
 a warm-up, timed per call with ``time.perf_counter_ns``; FAISS runs with ``--threads``
@@ -29,7 +28,6 @@ sys.path.insert(0, str(REPO))
 from bench.harness import emit, machine_info, machine_line, md_row, write_json  # noqa: E402
 from vibemap.recommender.engine import Engine, set_search_threads  # noqa: E402
 
-DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
 TARGET_SIMILAR_P99_MS = 1.0
 
 
@@ -37,11 +35,6 @@ def _build(out: Path, csv: Path | None) -> str:
     from vibemap.indexer.pipeline import build_index
     from vibemap.indexer.settings import BuildSettings
 
-    if csv is None:
-        try:
-            from vibemap.indexer import demo  # noqa: F401
-        except ImportError:
-            csv = DEFAULT_CSV
     settings = BuildSettings(csv=csv, out=out, n_clusters=4, n_init=3, evaluate=False,
                              demo_catalogue="real" if csv else "synthetic")
     build_index(settings)

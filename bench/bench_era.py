@@ -39,8 +39,9 @@ from vibemap.indexer.catalogue import clean_catalogue, load_catalogue
 from vibemap.indexer.era import append_era, fit_era_scaler, standardised_years
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.genres import _drop_self, genre_lists, neighbour_genre_agreement
+from vibemap.indexer.genre_labels import genre_lists
 from vibemap.indexer.personalities import fit_scaler
+from vibemap.indexer.validation.genres import _drop_self, neighbour_genre_agreement
 from vibemap.indexer.vector_index import to_index_space
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,11 +3,10 @@
     .venv/bin/python bench/bench_kloop.py [--n 96000] [--csv PATH] [--seed 0] [--json OUT]
 
 Data: with ``--csv``, the nine feature columns of that file; otherwise the synthetic demo
-catalogue (``vibemap.indexer.demo.generate_catalogue``) when that module exists, else
-../shared/data/tracks_real.csv. Features are z-scored (``vibemap.indexer.personalities.fit_scaler``,
-StandardScaler's maths) and cast to float32. A CSV with fewer rows than ``--n`` is topped
-up by resampling its rows with replacement (said in the output); ``--n 0`` keeps the file's
-rows as they are.
+catalogue (``vibemap.indexer.synthetic.generator.generate_catalogue``). Features are
+z-scored (``vibemap.indexer.personalities.fit_scaler``, StandardScaler's maths) and cast
+to float32. A CSV with fewer rows than ``--n`` is topped up by resampling its rows with
+replacement (said in the output); ``--n 0`` keeps the file's rows as they are.
 
 Each measurement runs in its own child process, so its peak RSS (``ru_maxrss``) is its own:
 1. the K-loop: ``run_k_loop`` for K = 2..10 (K-Means++, exact silhouette of every K, DB, CH);
@@ -44,20 +43,11 @@ from bench.harness import (  # noqa: E402
 )
 from vibemap.indexer.features import FEATURES  # noqa: E402
 
-DEFAULT_CSV = REPO.parent / "shared" / "data" / "tracks_real.csv"
 K_VALUES = tuple(range(2, 11))
 SKLEARN_K = 4
 TARGET_RATIO = 20.0
 TARGET_LOOP_S = 30.0
 TARGET_PEAK_MIB = 2048.0
-
-
-def _demo_available() -> bool:
-    try:
-        from vibemap.indexer import demo
-    except ImportError:
-        return False
-    return hasattr(demo, "generate_catalogue")
 
 
 def build_matrix(n: int, csv: Path | None, seed: int) -> tuple[np.ndarray, str]:
@@ -66,14 +56,15 @@ def build_matrix(n: int, csv: Path | None, seed: int) -> tuple[np.ndarray, str]:
 
     from vibemap.indexer.personalities import fit_scaler
 
-    if csv is None and _demo_available():
-        from vibemap.indexer import demo
+    if csv is None:
+        from vibemap.indexer.synthetic.generator import generate_catalogue
 
-        frame = demo.generate_catalogue(n_tracks=n or 96_000, seed=seed)
+        frame = generate_catalogue(n_tracks=n or 96_000, seed=seed)
         raw = frame[list(FEATURES)].to_numpy(np.float64)
-        source = f"synthetic demo catalogue (vibemap.indexer.demo.generate_catalogue, seed {seed})"
+        source = ("synthetic demo catalogue "
+                  f"(vibemap.indexer.synthetic.generator.generate_catalogue, seed {seed})")
     else:
-        path = csv or DEFAULT_CSV
+        path = csv
         frame = pd.read_csv(path, usecols=list(FEATURES))
         read = len(frame)
         raw = frame[list(FEATURES)].dropna().to_numpy(np.float64)
@@ -93,7 +84,7 @@ def build_matrix(n: int, csv: Path | None, seed: int) -> tuple[np.ndarray, str]:
 
 def child_loop(data: Path, seed: int) -> dict[str, Any]:
     X = np.load(data / "X.npy", allow_pickle=False)
-    from vibemap.indexer.kloop import run_k_loop
+    from vibemap.indexer.validation.kloop import run_k_loop
 
     start = time.perf_counter()
     result = run_k_loop(X, k_values=K_VALUES, seed=seed, keep_samples_for=SKLEARN_K)
@@ -180,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.data / f"{args.child}.json", payload)
         return 0
 
-    if args.n < 0 or (args.n == 0 and args.csv is None and _demo_available()):
+    if args.n < 0 or (args.n == 0 and args.csv is None):
         parser.error("--n must be positive (0 only with --csv)")
     command = command_line("bench_kloop.py", sys.argv[1:] if argv is None else argv)
     load_before = ", ".join(f"{v:.1f}" for v in os.getloadavg())
@@ -196,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         sk = _run_child("sklearn", data, args.seed)
         emit(f"  sklearn {sk['wall_s']:.1f} s, peak RSS {sk['peak_rss_mib']:.0f} MiB")
 
-    from vibemap.indexer.kloop import KLoopResult, KLoopTimings, KMetrics, choose_k
+    from vibemap.indexer.validation.kloop import KLoopResult, KLoopTimings, KMetrics, choose_k
 
     res = loop["result"]
     result = KLoopResult(

@@ -5,10 +5,11 @@
         [--n-init 10] [--ann-threshold N] [--seed 0] [--json OUT] [--workdir DIR]
 
 Each size runs in two fresh child processes, so that one size's memory does not count
-against the next: the first draws the nine features with ``vibemap.indexer.demo.sample_features``
-(the demo generator's features, without its text metadata) and saves them to a
-scratch ``features.npy``; the second, whose peak RSS is what is reported, runs the
-pipeline's pure steps on them and then queries the index it wrote:
+against the next: the first draws the nine features with
+``vibemap.indexer.synthetic.generator.sample_features`` (the demo generator's features,
+without its text metadata) and saves them to a scratch ``features.npy``; the second, whose
+peak RSS is what is reported, runs the pipeline's pure steps on them and then queries the
+index it wrote:
 
 - scale: ``fit_scaler`` + ``transform`` (float64 in, float32 z-scores out);
 - cluster: ``fit_personalities`` (sklearn K-Means++, ``--n-init`` starts) on every row up
@@ -86,7 +87,7 @@ class _Stages:
 
 # ------------------------------------------------------------------ child steps
 def _generate(n: int, seed: int, path: Path) -> None:
-    from vibemap.indexer.demo import sample_features
+    from vibemap.indexer.synthetic.generator import sample_features
 
     t0 = time.perf_counter()
     F = sample_features(n, seed)
@@ -316,7 +317,7 @@ def _report(results: list[dict], argv: list[str]) -> None:
     emit(f"### Vibe index at scale (synthetic features, K={results[0]['n_clusters']}, cosine)")
     emit()
     emit(f"`{command_line('bench_scale.py', argv)}` on {machine_line()} at the end "
-         "(a shared machine). Features from `vibemap.indexer.demo.sample_features`; "
+         "(a shared machine). Features from `vibemap.indexer.synthetic.generator.sample_features`; "
          "build = scale + K-Means + sort + index build (incl. recall tuning) + write "
          "(vectors.npy, a minimal tracks.parquet, FAISS files, sha256). Queries: one thread, "
          "one vector, limit 11, on the index loaded back from disk.")

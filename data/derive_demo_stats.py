@@ -55,9 +55,9 @@ from scipy import special
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from vibemap.indexer.demo import sample_features  # noqa: E402
 from vibemap.indexer.features import FEATURES, VALID_RANGES  # noqa: E402
 from vibemap.indexer.files import sha256_file  # noqa: E402
+from vibemap.indexer.synthetic.generator import sample_features  # noqa: E402
 
 STATS_VERSION = 1
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "tracks_real.csv"

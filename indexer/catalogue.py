@@ -110,14 +110,8 @@ class Catalogue:
     raw: pd.DataFrame
     report: CleaningReport
     source_name: str
-    source_sha256: str = ""
     extra: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict)  # what was read, for the manifest
-
-
-def read_csv_text(path: Path) -> pd.DataFrame:
-    """Every column of a track file as read (CSV cells as text); see vibemap.indexer.readers."""
-    return read_input(path).frame
 
 
 def alias_notes(columns: list[str], mapping: dict[str, str]) -> list[str]:
@@ -169,8 +163,9 @@ def resolve_columns(columns: list[str]) -> dict[str, str]:
 def _parse_floats(text: pd.Series) -> np.ndarray:
     """Stripped text -> float64, NaN where empty or not a number.
 
-    Arrow's cast is ~6x faster than pandas.to_numeric but all-or-nothing, so it is
-    tried first and the lenient parser only runs on columns with a bad value.
+    Arrow's cast is much faster than pandas.to_numeric (bench/RESULTS.md) but
+    all-or-nothing, so it is tried first and the lenient parser only runs on columns with a
+    bad value.
     """
     arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
@@ -367,6 +362,5 @@ def load_catalogue(path: Path | str) -> Catalogue:
         raw=catalogue.raw,
         report=catalogue.report,
         source_name=name,
-        source_sha256=raw.source["sha256"],
         source=raw.source,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from vibemap.indexer.errors import BuildError
-from vibemap.indexer.taxonomy import DENDROGRAM_LEAVES
+from vibemap.indexer.validation.taxonomy import DENDROGRAM_LEAVES
 
 MIN_VARYING_FEATURES = 2
 # relative scale below which a feature is constant up to float noise: a real feature
@@ -39,7 +39,7 @@ def near_constant(F: np.ndarray) -> np.ndarray:
 
 def min_tracks(n_clusters: int, evaluate: bool, n_features: int) -> int:
     """Fewest tracks a build can use: K for K-Means; with the analyses, also more than
-    DBSCAN's min_samples (2 x dimensions, vibemap.indexer.outliers' default), the
+    DBSCAN's min_samples (2 x dimensions, vibemap.indexer.validation.outliers' default), the
     Ward dendrogram's leaves, and K + 1 (a silhouette needs K < n)."""
     if not evaluate:
         return n_clusters

@@ -30,11 +30,6 @@ class ValidRange:
     low_inclusive: bool = True
     unit: str = ""
 
-    def describe(self) -> str:
-        left = "[" if self.low_inclusive else "("
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{left}{self.low:g}, {self.high:g}]{unit}"
-
 
 VALID_RANGES: dict[str, ValidRange] = {
     **{
@@ -45,5 +40,3 @@ VALID_RANGES: dict[str, ValidRange] = {
     "loudness": ValidRange(-60.0, 5.0, unit="dB"),
     "tempo": ValidRange(0.0, 260.0, low_inclusive=False, unit="BPM"),
 }
-
-UNITS: dict[str, str] = {name: VALID_RANGES[name].unit for name in FEATURES}

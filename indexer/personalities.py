@@ -90,7 +90,7 @@ def fit_personalities(
         raise ValueError(f"n_clusters={n_clusters} is larger than the {len(Z)} tracks")
     km = KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, random_state=seed)
     # One OpenMP thread: on 9-D data each Lloyd step is tiny, and thread hand-offs cost
-    # more than they save (measured 0.8 s vs 4.1 s for 96k tracks, n_init=10, 2 cores).
+    # more than they save (bench/RESULTS.md, "Measured design choices").
     with threadpool_limits(limits=1, user_api="openmp"):
         labels = km.fit_predict(Z)
     centroids = km.cluster_centers_.astype(np.float64)

@@ -87,18 +87,19 @@ class _Stages:
 
 def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
     """The synthetic demo catalogue, through the same cleaning as a user CSV."""
-    from vibemap.indexer import demo
+    from vibemap.indexer.synthetic import generator as demo
+    from vibemap.indexer.synthetic.stats import DEFAULT_STATS_PATH
 
     frame = demo.generate_catalogue(n_tracks=n_tracks, seed=seed)
     catalogue = clean_catalogue(frame, source_name=demo.DEMO_LABEL)
-    stats_path = Path(demo.DEFAULT_STATS_PATH)
+    stats_path = Path(DEFAULT_STATS_PATH)
     source = {
         "file": None,
         "kind": "demo",
         "catalogue": "synthetic",
         "synthetic": True,
         "label": demo.DEMO_LABEL,
-        "generator": "vibemap.indexer.demo.generate_catalogue",
+        "generator": "vibemap.indexer.synthetic.generator.generate_catalogue",
         "n_tracks": n_tracks,
         "generator_seed": seed,
         "stats_file": stats_path.name,
@@ -228,7 +229,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
     if settings.evaluate:
-        from vibemap.indexer.evaluation import evaluate_build  # heavy imports only when evaluating
+        from vibemap.indexer.validation.evaluation import evaluate_build  # heavy: loaded lazily
 
         with stages.stage("evaluate"):
             evaluation = evaluate_build(
@@ -291,7 +292,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
 def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
     """Run the validation analyses on an existing artifact and rewrite it atomically with
     the new metrics.json / analysis.npz (for artifacts built with --no-eval)."""
-    from vibemap.indexer.evaluation import evaluate_build
+    from vibemap.indexer.validation.evaluation import evaluate_build
 
     art = artifact.load_artifact(path)
     Z = art.scaler.transform(art.tracks[list(art.features)].to_numpy(dtype=np.float64))

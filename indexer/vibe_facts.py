@@ -14,10 +14,33 @@ import numpy as np
 from vibemap.indexer.folding import slugify
 from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.personalities import Scaler
-from vibemap.indexer.profiles import feature_quantiles, nearest_rows
 
 TOP_GENRES = 5
 TYPICAL_TRACKS = 5
+QUANTILES = (("p10", 10), ("p25", 25), ("median", 50), ("p75", 75), ("p90", 90))
+
+
+def feature_quantiles(R: np.ndarray, feature_names: Sequence[str], digits: int = 6
+                      ) -> dict[str, dict[str, float]]:
+    """p10, p25, median, p75 and p90 of each feature (``{}`` for no rows).
+
+    R : float64 array of shape (n_rows, n_features), original units.
+    """
+    if len(R) == 0:
+        return {}
+    q = np.percentile(R, [p for _, p in QUANTILES], axis=0)
+    return {f: {key: round(float(q[i, j]), digits) for i, (key, _) in enumerate(QUANTILES)}
+            for j, f in enumerate(feature_names)}
+
+
+def nearest_rows(Z: np.ndarray, centroid: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` rows of ``Z`` nearest ``centroid`` (squared Euclidean),
+    nearest first, ties by position.
+
+    Z : float64 array of shape (n_rows, n_features), z-scores; centroid : (n_features,).
+    """
+    d = ((Z - np.asarray(centroid)) ** 2).sum(axis=1)
+    return np.argsort(d, kind="stable")[:n]
 
 
 def top_genres(genres: GenreCodes, start: int, stop: int, limit: int = TOP_GENRES

@@ -100,7 +100,7 @@ def live_k_loop(engine: Engine, lock: threading.Lock, sample_size: int = 5000, k
                 k_max: int = 10, seed: int = 0) -> dict:
     """K-Means++ and the exact metrics for K = k_min..k_max on a seeded random sample.
     ``lock`` (the service state's) keeps it to one run at a time: it takes every core."""
-    from vibemap.indexer.kloop import choose_k, run_k_loop  # sklearn is loaded only when asked
+    from vibemap.indexer.validation.kloop import choose_k, run_k_loop  # sklearn: lazily
 
     if not LIVE_MIN_SAMPLE <= sample_size <= LIVE_MAX_SAMPLE:
         raise InvalidQuery(f"sample_size must be between {LIVE_MIN_SAMPLE} and "

@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import make_tracks
-from vibemap.indexer.catalogue import DROP_REASONS, clean_catalogue, load_catalogue, read_csv_text
+from vibemap.indexer.catalogue import DROP_REASONS, clean_catalogue, load_catalogue
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES
+from vibemap.indexer.readers import read_input
 
 
 def _text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +29,7 @@ def test_public_schema_loads_every_row(tmp_path: Path) -> None:
     assert cat.report.rows_read == cat.report.rows_kept == 50
     assert list(cat.tracks["track_id"]) == list(frame["id_songs"])
     np.testing.assert_allclose(cat.tracks["energy"], frame["energy"])
-    assert len(cat.source_sha256) == 64
+    assert len(cat.source["sha256"]) == 64
     assert cat.raw.columns.tolist() == frame.columns.tolist()
 
 
@@ -197,10 +198,10 @@ def test_malformed_csvs_never_raise_anything_but_catalogue_error(
         assert np.isfinite(cat.tracks[list(FEATURES)].to_numpy()).all()
 
 
-def test_read_csv_text_keeps_text(tmp_path: Path) -> None:
+def test_read_input_keeps_csv_cells_as_text(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("id_songs,energy\n007,0.50\n", encoding="utf-8")
-    frame = read_csv_text(path)
+    frame = read_input(path).frame
     assert frame.loc[0, "id_songs"] == "007"
     assert frame.loc[0, "energy"] == "0.50"
 

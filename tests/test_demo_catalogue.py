@@ -13,15 +13,14 @@ import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
-from vibemap.indexer.demo import (
+from vibemap.indexer.features import FEATURES, VALID_RANGES
+from vibemap.indexer.synthetic.generator import (
     COLUMNS,
-    DEFAULT_STATS_PATH,
     DEMO_LABEL,
     generate_catalogue,
-    load_demo_stats,
     sample_features,
 )
-from vibemap.indexer.features import FEATURES, VALID_RANGES
+from vibemap.indexer.synthetic.stats import DEFAULT_STATS_PATH, load_demo_stats
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ def test_features_inside_valid_ranges(catalogue: pd.DataFrame) -> None:
         low_ok = x >= rng.low if rng.low_inclusive else x > rng.low
         assert x.dtype == np.float64
         assert np.isfinite(x).all(), name
-        assert (low_ok & (x <= rng.high)).all(), f"{name} outside {rng.describe()}"
+        assert (low_ok & (x <= rng.high)).all(), f"{name} outside {rng}"
 
 
 def test_one_genre_per_artist_and_several_tracks(catalogue: pd.DataFrame) -> None:
@@ -152,11 +151,12 @@ def test_point_mass_at_zero_instrumentalness(catalogue: pd.DataFrame) -> None:
 
 
 def test_loader_keeps_every_demo_row(tmp_path: Path, stats: dict) -> None:
-    from vibemap.indexer.catalogue import clean_catalogue, read_csv_text
+    from vibemap.indexer.catalogue import clean_catalogue
+    from vibemap.indexer.readers import read_input
 
     path = tmp_path / "demo.csv"
     generate_catalogue(3_000, seed=2, stats=stats).to_csv(path, index=False)
-    result = clean_catalogue(read_csv_text(path), source_name=path.name)
+    result = clean_catalogue(read_input(path).frame, source_name=path.name)
     assert result.report.rows_kept == 3_000, result.report.to_dict()
 
 

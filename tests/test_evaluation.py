@@ -10,7 +10,7 @@ import pytest
 
 from factories import build_tiny_artifact, write_tracks_csv
 from vibemap.indexer.artifact import load_artifact
-from vibemap.indexer.evaluation import METRICS_SCHEMA_VERSION
+from vibemap.indexer.validation.evaluation import METRICS_SCHEMA_VERSION
 from vibemap.cli import main
 
 TOP_LEVEL = {"evaluated", "schema_version", "n_tracks", "n_clusters", "features", "k_loop",

@@ -11,13 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vibemap.indexer.genres import (
-    _drop_self,
-    genre_lists,
-    genre_vibe_map,
-    neighbour_genre_agreement,
-    split_genres,
-)
+from vibemap.indexer.genre_labels import genre_lists, split_genres
+from vibemap.indexer.validation.genres import _drop_self, genre_vibe_map, neighbour_genre_agreement
 
 
 @pytest.mark.parametrize(

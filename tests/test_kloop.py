@@ -15,7 +15,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
-from vibemap.indexer.kloop import KLoopResult, choose_k, elbow_of_inertia, run_k_loop
+from vibemap.indexer.validation.kloop import KLoopResult, choose_k, elbow_of_inertia, run_k_loop
 
 K_VALUES = range(2, 7)
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.cluster import DBSCAN
 from sklearn.metrics import adjusted_rand_score
 
-from vibemap.indexer.outliers import find_outliers, knee_of_curve
+from vibemap.indexer.validation.outliers import find_outliers, knee_of_curve
 
 
 def blobs_with_far_points(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

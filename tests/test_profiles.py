@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.profiles import profile_vibes
+from vibemap.indexer.validation.profiles import profile_vibes
 
 
 def catalogue(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

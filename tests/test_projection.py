@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.projection import pca_projection, read_component, stratified_sample
+from vibemap.indexer.validation.projection import pca_projection, read_component, stratified_sample
 
 
 def stretched(n: int = 2_000, axis: int = 8, seed: int = 0) -> np.ndarray:

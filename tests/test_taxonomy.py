@@ -10,7 +10,7 @@ import pytest
 from scipy.cluster.hierarchy import fcluster
 from sklearn.metrics import adjusted_rand_score
 
-from vibemap.indexer.taxonomy import truncated_dendrogram, ward_taxonomy
+from vibemap.indexer.validation.taxonomy import truncated_dendrogram, ward_taxonomy
 
 
 def three_blobs(n_per: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

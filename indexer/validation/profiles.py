@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vibemap.indexer.validation.checks import as_labels, as_matrix
+
 logger = logging.getLogger(__name__)
 
 
@@ -100,21 +102,17 @@ def profile_vibes(
         rows nearest to it (Euclidean, z-space), ties by row.
     """
     names = _as_names(feature_names)
-    X = _as_matrix(X, "X", len(names))
+    X = _with_columns(X, "X", len(names))
     n = X.shape[0]
     if isinstance(raw, pd.DataFrame):
         missing = [name for name in names if name not in raw.columns]
         if missing:
             raise ValueError(f"raw frame lacks feature columns {missing}")
         raw = raw[list(names)].to_numpy()
-    R = _as_matrix(raw, "raw", len(names))
+    R = _with_columns(raw, "raw", len(names))
     if R.shape[0] != n:
         raise ValueError(f"raw has {R.shape[0]} rows but X has {n}")
-    labels = np.asarray(labels)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    labels = as_labels(labels, n)
     if n_typical < 0:
         raise ValueError(f"n_typical must be >= 0, got {n_typical}")
 
@@ -144,32 +142,6 @@ def profile_vibes(
     return VibeProfiles(feature_names=names, profiles=tuple(profiles))
 
 
-QUANTILES = (("p10", 10), ("p25", 25), ("median", 50), ("p75", 75), ("p90", 90))
-
-
-def feature_quantiles(R: np.ndarray, feature_names: Sequence[str], digits: int = 6
-                      ) -> dict[str, dict[str, float]]:
-    """p10, p25, median, p75 and p90 of each feature (``{}`` for no rows).
-
-    R : float64 array of shape (n_rows, n_features), original units.
-    """
-    if len(R) == 0:
-        return {}
-    q = np.percentile(R, [p for _, p in QUANTILES], axis=0)
-    return {f: {key: round(float(q[i, j]), digits) for i, (key, _) in enumerate(QUANTILES)}
-            for j, f in enumerate(feature_names)}
-
-
-def nearest_rows(Z: np.ndarray, centroid: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the ``n`` rows of ``Z`` nearest ``centroid`` (squared Euclidean),
-    nearest first, ties by position.
-
-    Z : float64 array of shape (n_rows, n_features), z-scores; centroid : (n_features,).
-    """
-    d = ((Z - np.asarray(centroid)) ** 2).sum(axis=1)
-    return np.argsort(d, kind="stable")[:n]
-
-
 def _rounded(values: dict[str, float], digits: int = 4) -> dict[str, float]:
     return {key: round(float(value), digits) for key, value in values.items()}
 
@@ -185,15 +157,9 @@ def _as_names(feature_names: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _as_matrix(values: Any, name: str, d: int) -> np.ndarray:
+def _with_columns(values: Any, name: str, d: int) -> np.ndarray:
+    """:func:`as_matrix` with exactly ``d`` columns (one per feature name)."""
     M = np.asarray(values)
-    if M.ndim != 2 or M.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D array, got shape {M.shape}")
-    if M.shape[1] != d:
+    if M.ndim == 2 and M.shape[0] > 0 and M.shape[1] != d:
         raise ValueError(f"{name} has {M.shape[1]} columns but there are {d} feature names")
-    if not np.issubdtype(M.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {M.dtype}")
-    M = M.astype(np.float64)
-    if not np.isfinite(M).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return M
+    return as_matrix(M, name=name)

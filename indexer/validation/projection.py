@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.decomposition import PCA
 
-from vibemap.indexer.checks import as_labels, as_matrix
+from vibemap.indexer.validation.checks import as_labels, as_matrix
 
 logger = logging.getLogger(__name__)
 

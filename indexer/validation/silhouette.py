@@ -50,16 +50,15 @@ from threadpoolctl import threadpool_limits
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 512
-"""Tile edge. A 512 x 512 float32 tile (1 MiB) measured fastest on the 2-core EPYC of
-bench/bench_kloop.py (L2 512 KiB/core, L3 32 MiB): ~1.5 ns per distance pair on one core,
-against 1.6-2.0 ns for 256, 384 and 1024 (shared machine, so only roughly)."""
+"""Tile edge: a 512 x 512 float32 tile (1 MiB) measured fastest of 256, 384, 512 and 1024
+(bench/RESULTS.md)."""
 
 FLOAT64_UP_TO = 20_000
 """With ``dtype=None``, problems up to this many points use float64 tiles: they cost under a
 second, and float32's norm trick loses absolute precision on very short distances
 (~sqrt(eps) x the data's spread), which can move a silhouette by ~1e-4 when a point's own
-or nearest cluster is tiny and tight. Above it float32 halves the time (measured 0.9 s vs
-2.1 s for 30k points, one core); with large clusters the averaging makes its error ~1e-7."""
+or nearest cluster is tiny and tight. Above it float32 is about twice as fast
+(bench/RESULTS.md); with large clusters the averaging makes its error ~1e-7."""
 
 _MAX_RUNS = 32
 """A block with more runs of equal cells than this is summed with its one-hot rows instead:
@@ -212,7 +211,7 @@ def _distance_cluster_sums(
             size = (i1 - i0) * (j1 - j0)
             D = d_buf[:size].reshape(i1 - i0, j1 - j0)
             np.matmul(A[i0:i1], B[j0:j1].T, out=D)
-            # A full-size zeros operand takes numpy's SIMD loop; a scalar 0 is ~3x slower.
+            # A full-size zeros operand takes numpy's SIMD loop; a scalar 0 is slower.
             np.maximum(D, zeros[:size].reshape(D.shape), out=D)
             np.sqrt(D, out=D)
             diagonal = i0 == j0
@@ -353,30 +352,3 @@ def silhouette_samples_multi(
         # NaN marks singletons (0/0 intra) and all-zero distances: both 0 in sklearn.
         results.append(np.nan_to_num(sil, nan=0.0))
     return results
-
-
-def silhouette_score_exact(
-    X: ArrayLike,
-    labels: ArrayLike,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    n_threads: int | None = None,
-    dtype: DTypeLike | None = None,
-) -> float:
-    """Mean exact silhouette over all points: ``sklearn.metrics.silhouette_score``, faster.
-
-    Parameters
-    ----------
-    X : float array of shape (n_samples, n_features)
-    labels : array of shape (n_samples,)
-    chunk_size, n_threads, dtype
-        As in :func:`silhouette_samples_multi`.
-
-    Returns
-    -------
-    float
-        Mean silhouette in [-1, 1].
-    """
-    (samples,) = silhouette_samples_multi(
-        X, [labels], chunk_size=chunk_size, n_threads=n_threads, dtype=dtype
-    )
-    return float(samples.mean())

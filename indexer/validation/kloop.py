@@ -3,7 +3,7 @@
 Why: the product ships one K (default 4), and analysts need to see, with exact figures on
 the whole catalogue, what the usual criteria say about it. Inertia, Davies-Bouldin and
 Calinski-Harabasz are cheap; the exact silhouette is not, so all K share one pass over
-the pairwise distances (:func:`vibemap.indexer.silhouette.silhouette_samples_multi`).
+the pairwise distances (:func:`vibemap.indexer.validation.silhouette.silhouette_samples_multi`).
 
 Pure functions on arrays; nothing here reads or writes files.
 """
@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,17 +22,19 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from threadpoolctl import threadpool_limits
 
-from vibemap.indexer.silhouette import DEFAULT_CHUNK_SIZE, available_cores, silhouette_samples_multi
+from vibemap.indexer.validation.silhouette import (
+    DEFAULT_CHUNK_SIZE,
+    available_cores,
+    silhouette_samples_multi,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_K_VALUES: tuple[int, ...] = tuple(range(2, 11))
 
 DEFAULT_N_INIT = 10
-"""K-Means++ restarts per K, the same as the product's final fit. Measured on 94-96k tracks
-on a shared 2-core EPYC (bench/bench_kloop.py): 7.8 CPU-seconds for all 90 fits, 8-10 s of
-wall time with the fits two at a time, leaving the whole loop at 17-19 s of its 30 s budget,
-so there was no need to trade restarts for time."""
+"""K-Means++ restarts per K, the same as the product's final fit; the whole loop stays inside
+its time budget with them (bench/RESULTS.md), so no restarts are traded for time."""
 
 ELBOW_METHOD = (
     "Kneedle-style: K and inertia are min-max scaled to [0, 1]; the elbow is the K whose "
@@ -54,15 +56,7 @@ class KMetrics:
     fit_seconds: float
 
     def to_dict(self) -> dict:
-        return {
-            "n_clusters": self.n_clusters,
-            "inertia": self.inertia,
-            "silhouette": self.silhouette,
-            "davies_bouldin": self.davies_bouldin,
-            "calinski_harabasz": self.calinski_harabasz,
-            "n_iter": self.n_iter,
-            "fit_seconds": self.fit_seconds,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -107,13 +101,7 @@ class KLoopTimings:
     total: float
 
     def to_dict(self) -> dict:
-        return {
-            "kmeans": self.kmeans,
-            "silhouette": self.silhouette,
-            "davies_bouldin": self.davies_bouldin,
-            "calinski_harabasz": self.calinski_harabasz,
-            "total": self.total,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -222,8 +210,8 @@ def _fit_all(
 
     Why not sklearn's own OpenMP threads: a 96k x 9 Lloyd step is too short to amortise
     OpenMP barriers, and when other processes share the cores the spinning threads made the
-    fits ~10x slower (measured: 14 s instead of 1.5 s for K=4 and 7). Whole fits in parallel
-    scale instead. ``omp_set_num_threads`` is per thread, so each worker limits only itself.
+    fits an order of magnitude slower (bench/RESULTS.md). Whole fits in parallel scale
+    instead. ``omp_set_num_threads`` is per thread, so each worker limits only itself.
     """
 
     def fit(k: int) -> tuple[KMeans, float]:

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.genres import genre_lists, genre_vibe_map, neighbour_genre_agreement
-from vibemap.indexer.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
-from vibemap.indexer.outliers import find_outliers
-from vibemap.indexer.profiles import profile_vibes
-from vibemap.indexer.projection import pca_projection
-from vibemap.indexer.taxonomy import ward_taxonomy
+from vibemap.indexer.genre_labels import genre_lists
+from vibemap.indexer.validation.genres import genre_vibe_map, neighbour_genre_agreement
+from vibemap.indexer.validation.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
+from vibemap.indexer.validation.outliers import find_outliers
+from vibemap.indexer.validation.profiles import profile_vibes
+from vibemap.indexer.validation.projection import pca_projection
+from vibemap.indexer.validation.taxonomy import ward_taxonomy
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from scipy.cluster.hierarchy import cophenet, dendrogram, fcluster
 from scipy.spatial.distance import pdist
 from sklearn.metrics import adjusted_rand_score
 
-from vibemap.indexer.checks import as_labels, as_matrix
+from vibemap.indexer.validation.checks import as_labels, as_matrix
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ all-pairs radius graph, which has ~2,000 neighbours per track on the real catalo
 2. k-distance = distance to the ``min_samples``-th nearest track, the track itself counted
    (so a track is core exactly when its k-distance <= eps). Below ``ivf_min_rows`` tracks the
    k-NN of every track is exact brute force (IndexFlatL2). Above, where brute force with
-   k = 18 costs ~20-40 s on two cores for 94k tracks, it comes from an IVF index (IndexIVFFlat,
+   k = 18 grows quadratically (bench/RESULTS.md), it comes from an IVF index (IndexIVFFlat,
    ~sqrt(n) lists, 16 probed): an approximate k-distance is never below the exact one, and on
    the real catalogue ~98% of them are exact.
 3. ``eps`` is the knee of the sorted k-distance curve of all tracks: the point farthest below
@@ -40,7 +40,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from vibemap.indexer.checks import as_matrix
+from vibemap.indexer.validation.checks import as_matrix
 
 logger = logging.getLogger(__name__)
 

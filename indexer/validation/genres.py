@@ -1,6 +1,6 @@
 """Genres against vibes: the genre x vibe map, and whether audio neighbours share genres
-more often than random pairs do. Genre cells are parsed by
-:mod:`vibemap.indexer.genre_labels` (the one parser; re-exported here).
+more often than random pairs do. Both take genre cells already parsed by
+:mod:`vibemap.indexer.genre_labels` (the one parser).
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from vibemap.indexer.genre_labels import genre_lists, split_genres
-
-__all__ = ["GenreVibeMap", "genre_lists", "genre_vibe_map", "neighbour_genre_agreement",
-           "split_genres"]
+from vibemap.indexer.validation.checks import as_labels
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +124,8 @@ def genre_vibe_map(
 
     Parameters
     ----------
-    genres : n_tracks token lists (see :func:`split_genres`); a track counts once for each
-        of its genres.
+    genres : n_tracks token lists (see :func:`vibemap.indexer.genre_labels.split_genres`);
+        a track counts once for each of its genres.
     labels : int array of shape (n_tracks,), the vibe of each track.
     min_tracks : a genre enters the map when at least this many tracks carry it.
     limit : genres listed per vibe in :meth:`GenreVibeMap.top_genres`.
@@ -140,12 +137,8 @@ def genre_vibe_map(
         has a genre; NMI grows with the number of distinct genres, so compare it between
         runs on the same catalogue only.
     """
-    labels = np.asarray(labels)
     n = len(genres)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) like genres, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
+    labels = as_labels(labels, n)
     if min_tracks < 1:
         raise ValueError(f"min_tracks must be >= 1, got {min_tracks}")
     if limit < 1:
@@ -258,7 +251,7 @@ def neighbour_genre_agreement(
     Parameters
     ----------
     X : float array of shape (n_tracks, n_features), z-scores.
-    genres : n_tracks token lists (see :func:`split_genres`).
+    genres : n_tracks token lists (see :func:`vibemap.indexer.genre_labels.split_genres`).
     n_neighbours : neighbours per query (k), the query itself excluded.
     sample_size : seeded queries drawn from the tracks with a genre (all when fewer).
     seed : seeds the queries and the random pairs.

@@ -1,0 +1,1 @@
+"""The validation analyses: pure functions that judge a build (they build nothing)."""
