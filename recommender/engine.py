@@ -18,26 +18,31 @@ from vibemap.indexer.artifact import Artifact, load_artifact
 from vibemap.indexer.errors import ArtifactError
 from vibemap.recommender.catalogue import Catalogue
 from vibemap.recommender.errors import InvalidQuery
-from vibemap.recommender.explain import explanations
+from vibemap.recommender.explain import era_explanation, explanations
 from vibemap.recommender.query import (
     COMBINATION_RULE,
+    ERA_RULE,
     MAX_NEGATIVES,
     MAX_SEEDS,
     RowFilters,
     as_list,
+    audio_vectors,
+    bool_param,
     build_query,
     finite_number,
     int_param,
     parse_feature_params,
     popularity_bounds,
+    query_year,
     seed_lists,
+    year_params,
 )
 from vibemap.recommender.ranking import mmr, top_rows
 from vibemap.recommender.text import genre_tokens
 from vibemap.recommender.vibes import SAME_SCOPE, Vibes, is_any
 
-__all__ = ["COMBINATION_RULE", "MAX_LIMIT", "MAX_NEGATIVES", "MAX_OFFSET", "MAX_SEARCH_LIMIT",
-           "MAX_SEEDS", "Engine", "set_search_threads"]
+__all__ = ["COMBINATION_RULE", "ERA_RULE", "MAX_LIMIT", "MAX_NEGATIVES", "MAX_OFFSET",
+           "MAX_SEARCH_LIMIT", "MAX_SEEDS", "Engine", "set_search_threads"]
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
@@ -79,6 +84,11 @@ class Engine:
         self.catalogue = Catalogue(artifact)
         self._vibes = Vibes(artifact.vibes, self.catalogue, artifact.scaler.mean)
         self._index = artifact.index
+        # the era column (vibemap.indexer.era) and, with it, the nine-feature vectors that
+        # audio_only ranks by (exact, brute force); None for a nine-feature artifact
+        self.era = artifact.era
+        self._audio = (audio_vectors(self.catalogue.X, self.metric, len(self.features))
+                       if self.era is not None else None)
         # every per-row value now lives in the catalogue: release the frame's own copy of
         # them (GBs at 10M rows), keeping its columns for reference
         self.artifact = replace(artifact, tracks=artifact.tracks.head(0).copy())
@@ -154,8 +164,9 @@ class Engine:
 
     # ------------------------------------------------------------ ranking
     def _results(self, rows: list[int], scores: list[float], ref: np.ndarray,
-                 first_rank: int) -> list[dict]:
-        """Result dicts: summary, score, rank from ``first_rank`` and the explanation."""
+                 first_rank: int, ref_year: float | None = None) -> list[dict]:
+        """Result dicts: summary, score, rank from ``first_rank`` and the explanation (with
+        the release years compared to ``ref_year`` when the artifact has an era column)."""
         if not rows:
             return []
         c = self.catalogue
@@ -166,15 +177,35 @@ class Engine:
             item["score"] = round(float(s), 6)
             item["rank"] = first_rank + i
             item["explanation"] = why[i]
+            if self.era is not None:
+                item["explanation"]["era"] = era_explanation(float(c.years[r]), ref_year)
             out.append(item)
         return out
 
+    def _era_facts(self, audio_only: bool, ref_year: float | None) -> dict:
+        """The response's ``era`` entry (only for an artifact with an era column)."""
+        if self.era is None:
+            return {}
+        year = None if ref_year is None else int(round(ref_year))
+        return {"era": {"weight": self.era.weight, "audio_only": audio_only,
+                        "query_year": year}}
+
+    def _space(self, audio_only: object) -> tuple[np.ndarray, bool]:
+        """(vectors to rank by, brute force?): the index vectors, or with ``audio_only``
+        on an era artifact the nine-feature vectors, scored exactly by numpy."""
+        if bool_param("audio_only", audio_only) and self._audio is not None:
+            return self._audio, True
+        return self.catalogue.X, False
+
     def similar(self, track_id: str, limit: int = 10, scope: int | str | None = SAME_SCOPE,
-                max_per_artist: int | None = None, offset: int = 0) -> dict:
+                max_per_artist: int | None = None, offset: int = 0,
+                audio_only: bool = False) -> dict:
         """Tracks most similar to one track (the track itself excluded).
 
         scope : "same" (the track's own vibe, searched in that vibe's sub-index), "any"
             (every vibe), or a vibe id / name (case-insensitive).
+        audio_only : rank by the nine audio features alone on an artifact with an era
+            column (:data:`ERA_RULE`); the era column, when there is one, counts otherwise.
         Returns {"seed", "scope", "limit", "offset", "results"}; results are sorted by
         score desc and ranked from offset + 1.
         """
@@ -185,14 +216,19 @@ class Engine:
         c = self.catalogue
         row = c.row_of(track_id)
         sc = self._vibes.scope(scope, [row], SAME_SCOPE)
-        rows, scores = top_rows(self._index, c.X, c.X[row], sc, None, {row}, offset + limit,
-                                c.artist_code, max_per_artist)
+        X, brute = self._space(audio_only)
+        rows, scores = top_rows(self._index, X, X[row], sc,
+                                np.ones(sc.size, dtype=bool) if brute else None, {row},
+                                offset + limit, c.artist_code, max_per_artist)
+        year = float(c.years[row]) if np.isfinite(c.years[row]) else None
         return {
             "seed": c.summary(row),
             "scope": sc.to_dict(),
             "limit": limit,
             "offset": offset,
-            "results": self._results(rows[offset:], scores[offset:], c.F[row], offset + 1),
+            "results": self._results(rows[offset:], scores[offset:], c.F[row], offset + 1,
+                                     year),
+            **self._era_facts(brute, year),
         }
 
     def parse_feature_params(self, params: Mapping[str, object]
@@ -209,6 +245,8 @@ class Engine:
                   exclude_artists: Sequence[str] | str | None = None,
                   max_per_artist: int | None = None, diversity: float = 0.0,
                   limit: int = 10, offset: int = 0,
+                  target_year: float | None = None, min_year: float | None = None,
+                  max_year: float | None = None, audio_only: bool = False,
                   **feature_params: float | None) -> dict:
         """Next best tracks for up to 5 seeds and/or target feature values.
 
@@ -226,6 +264,9 @@ class Engine:
         diversity : 0 (pure similarity) .. 1; > 0 re-ranks a pool of max(300, 2 * (offset
             + limit)) candidates by MMR; ``score`` stays the similarity to the query.
         limit : 1..100; offset : 0..10000 (paging over the same ranking).
+        target_year : the target vector's release year (:data:`ERA_RULE`); min_year,
+            max_year : exact, inclusive year filters (unknown years fail them).
+        audio_only : rank by the nine audio features alone (exact; :data:`ERA_RULE`).
         **feature_params : ``target_<f>`` (original units), ``min_<f>`` / ``max_<f>`` (exact,
             inclusive filters) for the artifact's features.
 
@@ -240,28 +281,39 @@ class Engine:
             raise InvalidQuery(f"diversity must be between 0 and 1, got {diversity:g}")
         min_pop, max_pop = popularity_bounds(min_popularity, max_popularity)
         targets, mins, maxs = parse_feature_params(feature_params, self.features)
-        seeds, negatives = seed_lists(seed_tracks, negative_tracks, bool(targets))
+        target_year, min_year, max_year = year_params(target_year, min_year, max_year)
+        X, brute = self._space(audio_only)
+        era = None if brute else self.era
+        seeds, negatives = seed_lists(seed_tracks, negative_tracks,
+                                      bool(targets) or (target_year is not None and
+                                                        era is not None))
         c = self.catalogue
         seed_rows = [c.row_of(t) for t in seeds]
         negative_rows = [c.row_of(t) for t in negatives]
 
         scope = self._vibes.scope(vibe, seed_rows, "any")
-        q, ref = build_query(c.X, c.F, self.scaler, self.metric, self.features, seed_rows,
-                             negative_rows, targets)
+        q, ref = build_query(X, c.F, self.scaler, self.metric, self.features, seed_rows,
+                             negative_rows, targets, era, c.years, target_year)
+        steer_year = target_year if era is not None else None  # audio only: no year target
+        ref_year = query_year(c.years, seed_rows, negative_rows, steer_year,
+                              bool(targets) or steer_year is not None,
+                              None if self.era is None else self.era.mean)
         filters = RowFilters(mins, maxs, min_pop, max_pop, genre_tokens(as_list(genres)),
-                             as_list(exclude_artists))
+                             as_list(exclude_artists), min_year, max_year)
         mask = c.candidate_mask(filters, scope.start, scope.stop)
+        if brute and mask is None:
+            mask = np.ones(scope.size, dtype=bool)
         exclude = set(seed_rows) | set(negative_rows)
         need = offset + limit
         if diversity > 0:
-            rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude,
+            rows, scores = top_rows(self._index, X, q, scope, mask, exclude,
                                     max(MMR_POOL, 2 * need), c.artist_code, None)
             R = np.asarray(rows, dtype=np.int64)
-            picked = mmr(c.X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
+            picked = mmr(X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
                          c.artist_code[R], need, diversity, self.metric, max_per_artist)
             rows, scores = [rows[i] for i in picked], [scores[i] for i in picked]
         else:
-            rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude, need,
+            rows, scores = top_rows(self._index, X, q, scope, mask, exclude, need,
                                     c.artist_code, max_per_artist)
         return {
             "seeds": [c.summary(r) for r in seed_rows],
@@ -270,7 +322,9 @@ class Engine:
             "scope": scope.to_dict(),
             "limit": limit,
             "offset": offset,
-            "results": self._results(rows[offset:], scores[offset:], ref, offset + 1),
+            "results": self._results(rows[offset:], scores[offset:], ref, offset + 1,
+                                     ref_year),
+            **self._era_facts(brute, ref_year),
         }
 
     # ------------------------------------------------------------- browsing

@@ -127,7 +127,8 @@ def test_similar_query_string_is_parsed_like_fastapi_and_documented(client: Test
     assert len(got.json()["results"]) == 2
     ops = client.get("/openapi.json").json()["paths"]["/v1/tracks/{track_id}/similar"]["get"]
     params = {p["name"]: p for p in ops["parameters"]}
-    assert set(params) == {"track_id", "limit", "offset", "scope", "max_per_artist"}
+    assert set(params) == {"track_id", "limit", "offset", "scope", "max_per_artist",
+                           "audio_only"}
     assert params["limit"]["in"] == "query" and params["limit"]["schema"]["maximum"] == 100
     assert params["track_id"]["in"] == "path" and params["track_id"]["required"]
 
