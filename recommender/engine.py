@@ -284,9 +284,7 @@ class Engine:
         target_year, min_year, max_year = year_params(target_year, min_year, max_year)
         X, brute = self._space(audio_only)
         era = None if brute else self.era
-        seeds, negatives = seed_lists(seed_tracks, negative_tracks,
-                                      bool(targets) or (target_year is not None and
-                                                        era is not None))
+        seeds, negatives = seed_lists(seed_tracks, negative_tracks, bool(targets))
         c = self.catalogue
         seed_rows = [c.row_of(t) for t in seeds]
         negative_rows = [c.row_of(t) for t in negatives]
@@ -295,8 +293,7 @@ class Engine:
         q, ref = build_query(X, c.F, self.scaler, self.metric, self.features, seed_rows,
                              negative_rows, targets, era, c.years, target_year)
         steer_year = target_year if era is not None else None  # audio only: no year target
-        ref_year = query_year(c.years, seed_rows, negative_rows, steer_year,
-                              bool(targets) or steer_year is not None,
+        ref_year = query_year(c.years, seed_rows, negative_rows, steer_year, bool(targets),
                               None if self.era is None else self.era.mean)
         filters = RowFilters(mins, maxs, min_pop, max_pop, genre_tokens(as_list(genres)),
                              as_list(exclude_artists), min_year, max_year)

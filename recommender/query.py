@@ -30,10 +30,13 @@ COMBINATION_RULE = (
 ERA_RULE = (
     "When the artifact has an era column (built with --era-weight W > 0), every index vector "
     "carries W * z(release year) after the nine features, so seeds and negatives bring their "
-    "own years (unknown years sit at the catalogue mean: neutral). target_year is a target "
-    "like target_<feature>: it sets the era of the ONE target vector, whose era otherwise is "
-    "the seeds' mean known year (or neutral for a target-only query). min_year / max_year are "
-    "exact, inclusive filters (unknown years fail them). audio_only=true ranks by the nine "
+    "own years (unknown years sit at the catalogue mean: neutral). target_year sets the "
+    "query's era: every positive (each seed, re-built from its features, and the target "
+    "vector) takes that year, so the query sounds like the seeds but comes from that year; "
+    "negatives keep their own. Without target_year the target vector's era is the seeds' "
+    "mean known year (neutral for a target-only query). target_year needs a seed or a "
+    "target_<feature>. min_year / max_year are exact, inclusive filters (unknown years fail "
+    "them). audio_only=true ranks by the nine "
     "features alone, exactly: the index vectors' first nine columns (re-normalised under "
     "cosine, which gives exactly the nine-feature cosine) scored by brute force over the "
     "scope; on an artifact without an era column it changes nothing."
@@ -194,10 +197,13 @@ def query_year(years: np.ndarray, seed_rows: list[int], negative_rows: list[int]
     known = [y for y in years[seed_rows].tolist() if math.isfinite(y)]
     if mean_year is None or (not known and target_year is None):
         return None
-    points = _era_points(years, seed_rows, mean_year)
-    if has_target:
-        points.append(target_year if target_year is not None else float(np.mean(known)))
-    ref = float(np.mean(points))
+    if target_year is not None:  # every positive takes the target year
+        ref = float(target_year)
+    else:
+        points = _era_points(years, seed_rows, mean_year)
+        if has_target:
+            points.append(float(np.mean(known)))
+        ref = float(np.mean(points))
     if negative_rows:
         ref = 2.0 * ref - float(np.mean(_era_points(years, negative_rows, mean_year)))
     return ref
@@ -216,11 +222,17 @@ def build_query(X: np.ndarray, F: np.ndarray, scaler: Scaler, metric: str,
     Returns (query, ref): float32 (D,) in index space, and float64 (d,), the same
     combination in original units (what explanations compare with).
     """
-    positives = [X[r].astype(np.float64) for r in seed_rows]
-    points = [F[r] for r in seed_rows]
     if target_year is not None and era is None:
         target_year = None  # no era column: the year has nothing to steer (audio only)
-    if targets or target_year is not None:
+    if era is not None and target_year is not None and seed_rows:
+        # the seeds' sound, from the target year
+        year = era.transform(np.full(len(seed_rows), target_year, dtype=np.float64))
+        seeds_z = np.column_stack([scaler.transform(F[seed_rows]), year])
+        positives = list(to_index_space(seeds_z, metric).astype(np.float64))
+    else:
+        positives = [X[r].astype(np.float64) for r in seed_rows]
+    points = [F[r] for r in seed_rows]
+    if targets:
         base = (F[seed_rows].mean(axis=0) if seed_rows
                 else np.asarray(scaler.mean, dtype=np.float64).copy())
         for f, v in targets.items():

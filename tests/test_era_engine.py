@@ -127,8 +127,9 @@ def test_w0_answers_equal_audio_only_answers_of_an_era_build(engines, metric, se
        limit=st.integers(1, 20))
 def test_recommend_with_year_target_and_filters_is_exact(engines, metric, w, seeds,
                                                          target_year, years, limit) -> None:
-    """Seeds plus one target vector (target_energy, and target_year or the seeds' mean
-    known year as its era), year filters exact: the oracle rebuilds it all."""
+    """Seeds plus one target vector (target_energy); target_year sets every positive's
+    era (else the target vector's era is the seeds' mean known year); year filters exact:
+    the oracle rebuilds it all from the tracks and the manifest."""
     e = engines[metric, w]
     c = e.catalogue
     lo, hi = years[0], years[0] + years[1]
@@ -144,7 +145,12 @@ def test_recommend_with_year_target_and_filters_is_exact(engines, metric, w, see
                   w * standardised_years(np.array([year]), era["mean"], era["scale"])[0])
     if metric == "cosine":
         t = t / np.linalg.norm(t)
-    q = np.mean([*V[seeds], t], axis=0)
+    positives = V[seeds]
+    if target_year is not None:
+        S = np.column_stack([e.scaler.transform(c.F[seeds]), np.full(len(seeds), w * (
+            target_year - era["mean"]) / era["scale"])])
+        positives = S / np.linalg.norm(S, axis=1, keepdims=True) if metric == "cosine" else S
+    q = np.mean([*positives, t], axis=0)
     if metric == "cosine":
         q = q / np.linalg.norm(q)
     allowed = (c.years >= lo) & (c.years <= hi)
@@ -154,6 +160,9 @@ def test_recommend_with_year_target_and_filters_is_exact(engines, metric, w, see
     assert_same_ranking(got["results"], e, [r for r, k in zip(rows, keep, strict=True) if k],
                         scores[keep])
     assert all(lo <= r["release_year"] <= hi for r in got["results"])
+    if target_year is not None and got["results"]:
+        assert got["era"]["query_year"] == target_year
+        assert all(r["explanation"]["era"]["query"] == target_year for r in got["results"])
 
 
 def test_year_target_pulls_results_towards_that_year(engines) -> None:
@@ -173,6 +182,8 @@ def test_bad_year_parameters_are_refused(engines) -> None:
         e.recommend([seed], min_year=2000, max_year=1990)
     with pytest.raises(InvalidQuery, match="target_year"):
         e.recommend([seed], target_year=float("nan"))
+    with pytest.raises(InvalidQuery, match="seed track or one target"):
+        e.recommend(target_year=1975)  # a year alone has no sound to rank by
     with pytest.raises(InvalidQuery, match="audio_only"):
         e.similar(seed, audio_only="yes")  # type: ignore[arg-type]
 
