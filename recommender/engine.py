@@ -264,8 +264,9 @@ class Engine:
         diversity : 0 (pure similarity) .. 1; > 0 re-ranks a pool of max(300, 2 * (offset
             + limit)) candidates by MMR; ``score`` stays the similarity to the query.
         limit : 1..100; offset : 0..10000 (paging over the same ranking).
-        target_year : the target vector's release year (:data:`ERA_RULE`); min_year,
-            max_year : exact, inclusive year filters (unknown years fail them).
+        target_year : the query's era, "like the seeds, from this year" (:data:`ERA_RULE`;
+            refused on an artifact without an era column and with ``audio_only``);
+            min_year, max_year : exact, inclusive year filters (unknown years fail them).
         audio_only : rank by the nine audio features alone (exact; :data:`ERA_RULE`).
         **feature_params : ``target_<f>`` (original units), ``min_<f>`` / ``max_<f>`` (exact,
             inclusive filters) for the artifact's features.
@@ -284,6 +285,10 @@ class Engine:
         target_year, min_year, max_year = year_params(target_year, min_year, max_year)
         X, brute = self._space(audio_only)
         era = None if brute else self.era
+        if target_year is not None and era is None:
+            raise InvalidQuery("target_year needs an artifact built with an era column "
+                               "(--era-weight > 0)" if self.era is None else
+                               "target_year steers the era; audio_only=true ranks without it")
         seeds, negatives = seed_lists(seed_tracks, negative_tracks, bool(targets))
         c = self.catalogue
         seed_rows = [c.row_of(t) for t in seeds]
@@ -292,8 +297,7 @@ class Engine:
         scope = self._vibes.scope(vibe, seed_rows, "any")
         q, ref = build_query(X, c.F, self.scaler, self.metric, self.features, seed_rows,
                              negative_rows, targets, era, c.years, target_year)
-        steer_year = target_year if era is not None else None  # audio only: no year target
-        ref_year = query_year(c.years, seed_rows, negative_rows, steer_year, bool(targets),
+        ref_year = query_year(c.years, seed_rows, negative_rows, target_year, bool(targets),
                               None if self.era is None else self.era.mean)
         filters = RowFilters(mins, maxs, min_pop, max_pop, genre_tokens(as_list(genres)),
                              as_list(exclude_artists), min_year, max_year)

@@ -35,11 +35,12 @@ ERA_RULE = (
     "vector) takes that year, so the query sounds like the seeds but comes from that year; "
     "negatives keep their own. Without target_year the target vector's era is the seeds' "
     "mean known year (neutral for a target-only query). target_year needs a seed or a "
-    "target_<feature>. min_year / max_year are exact, inclusive filters (unknown years fail "
-    "them). audio_only=true ranks by the nine "
-    "features alone, exactly: the index vectors' first nine columns (re-normalised under "
-    "cosine, which gives exactly the nine-feature cosine) scored by brute force over the "
-    "scope; on an artifact without an era column it changes nothing."
+    "target_<feature> and is refused without an era column or with audio_only=true. "
+    "min_year / max_year are exact, inclusive filters (unknown years fail them). "
+    "audio_only=true ranks by the nine features alone, exactly: the index vectors' first "
+    "nine columns (re-normalised under cosine, which gives exactly the nine-feature cosine) "
+    "scored by brute force over the scope; on an artifact without an era column it changes "
+    "nothing."
 )
 
 
@@ -222,8 +223,6 @@ def build_query(X: np.ndarray, F: np.ndarray, scaler: Scaler, metric: str,
     Returns (query, ref): float32 (D,) in index space, and float64 (d,), the same
     combination in original units (what explanations compare with).
     """
-    if target_year is not None and era is None:
-        target_year = None  # no era column: the year has nothing to steer (audio only)
     if era is not None and target_year is not None and seed_rows:
         # the seeds' sound, from the target year
         year = era.transform(np.full(len(seed_rows), target_year, dtype=np.float64))

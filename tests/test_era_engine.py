@@ -184,6 +184,10 @@ def test_bad_year_parameters_are_refused(engines) -> None:
         e.recommend([seed], target_year=float("nan"))
     with pytest.raises(InvalidQuery, match="seed track or one target"):
         e.recommend(target_year=1975)  # a year alone has no sound to rank by
+    with pytest.raises(InvalidQuery, match="audio_only=true ranks without it"):
+        e.recommend([seed], target_year=1975, audio_only=True)
+    with pytest.raises(InvalidQuery, match="era column"):
+        engines["cosine", 0.0].recommend([seed], target_year=1975)
     with pytest.raises(InvalidQuery, match="audio_only"):
         e.similar(seed, audio_only="yes")  # type: ignore[arg-type]
 

@@ -126,12 +126,12 @@ def explanation_text(expl: Mapping[str, Any]) -> str:
 
 
 def era_request(era_mode: str | None, target_year: float | None) -> dict[str, Any]:
-    """The request's era fields: ``audio_only`` for "sound only", ``target_year`` when set
-    (0 or empty: none); nothing for the defaults, so the API's own defaults apply."""
+    """The request's era fields: ``audio_only`` for "sound only", else ``target_year`` when
+    set (0 or empty: none); nothing for the defaults, so the API's own defaults apply."""
     out: dict[str, Any] = {}
-    if era_mode == ERA_AUDIO_ONLY:
+    if era_mode == ERA_AUDIO_ONLY:  # a year target has nothing to steer then
         out["audio_only"] = True
-    if target_year:
+    elif target_year:
         out["target_year"] = float(target_year)
     return out
 

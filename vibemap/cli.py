@@ -47,6 +47,11 @@ def _print_build_summary(console: Console, result) -> None:
     console.print(table)
     for note in manifest["cleaning"]["notes"]:
         console.print(f"note: {note}")
+    era = manifest.get("era") or {}
+    if era.get("weight"):
+        known = f"{era['n_known']:,} of {rows['kept']:,} tracks have a year"
+        console.print(f"era dimension: weight {era['weight']:g} ({known}; the others sit at "
+                      f"the {era['missing']})")
     vt = Table(title=f"Vibes (K={manifest['n_clusters']}, metric={manifest['build']['metric']})")
     for col, justify in (
         ("id", "right"),
