@@ -6,7 +6,9 @@ Layout (all paths relative to the artifact directory)::
                            sha256 + size of every other file (written last)
     scaler.json            z-score mean and scale per feature, in feature order
     centroids.json         per vibe: id, name, size, centroid in z-scores and original units
-    vectors.npy            float32 (n, d) index-space vectors; row i = track row i
+    vectors.npy            float32 (n, d) index-space vectors; row i = track row i; d is
+                           the manifest's build.dimension: the features, plus the era
+                           column when the manifest's era.weight > 0
     tracks.parquet         the cleaned tracks sorted by vibe; row i = FAISS id i
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
@@ -53,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from vibemap.indexer import artifact_checks as checks
+from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import GenreCodes, encode_genres
@@ -319,6 +322,7 @@ class Artifact:
     analysis: dict[str, np.ndarray]
     genres: GenreCodes | None = None
     vibe_facts: list[dict] | None = None
+    era: EraScaler | None = None  # set when the vectors carry the era column (weight > 0)
 
     @property
     def metric(self) -> str:
@@ -396,7 +400,8 @@ def _read_scaler(path: Path, features: tuple[str, ...]) -> Scaler:
 def _load_checked(path: Path, manifest: dict) -> Artifact:
     """Read every file, checking its structure against the manifest (ValueError if not)."""
     features = tuple(manifest["features"])
-    d, n = len(features), int(manifest["rows"]["kept"])
+    d, n = checks.vector_dimension(manifest), int(manifest["rows"]["kept"])
+    era = EraScaler.from_dict(manifest["era"]) if d > len(features) else None
     scaler = _read_scaler(path, features)
     vibes = list(_read_json(path / "centroids.json")["vibes"])
     partitions = [Partition(**p) for p in manifest["partitions"]]
@@ -424,7 +429,7 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
                            scaler, vibes, ranges, genres)
     checks.check_vibe_facts(facts, ranges)
     return Artifact(path, manifest, features, scaler, vibes, tracks, vectors, index, metrics,
-                    analysis, genres, facts)
+                    analysis, genres, facts, era)
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

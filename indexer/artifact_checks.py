@@ -121,3 +121,21 @@ def check_vibe_facts(facts: Sequence[Mapping], partitions: Mapping[int, tuple[in
         if any(not start <= r < stop for r in rows):
             raise ValueError(f"vibes.json typical rows of vibe {f['vibe_id']} fall outside "
                              f"its rows [{start}, {stop})")
+
+
+def vector_dimension(manifest: Mapping) -> int:
+    """The index vectors' width the manifest promises: one column per feature, plus the
+    era column when ``era.weight`` > 0 (vibemap.indexer.era). ``build.dimension``, when
+    recorded, must agree (artifacts from before the era dimension do not record it)."""
+    d = len(manifest["features"])
+    era = manifest.get("era")
+    if era is not None:
+        if not isinstance(era, Mapping):
+            raise ValueError("manifest.json: era must be an object")
+        if float(era["weight"]) > 0:
+            d += 1
+    recorded = (manifest.get("build") or {}).get("dimension", d)
+    if isinstance(recorded, bool) or recorded != d:
+        raise ValueError(f"manifest.json: build.dimension is {recorded!r}, but "
+                         f"{len(manifest['features'])} features and the era weight give {d}")
+    return d

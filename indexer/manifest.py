@@ -41,9 +41,17 @@ def build_manifest(
     partitions: Sequence[Partition],
     genres: GenreCodes,
     timings: Mapping[str, float],
+    era: Mapping | None = None,
+    dimension: int | None = None,
 ) -> dict:
     """The manifest of a build, before :func:`finalize_manifest` adds the file checksums
-    and the format version. The index parameters are recorded here only."""
+    and the format version. The index parameters are recorded here only.
+
+    era : ``EraScaler.to_dict()`` (weight, mean, scale, missing-year policy), recorded
+        whatever the weight; dimension : the index vectors' width (``len(features)``, plus
+        one when the era weight is > 0; read back by
+        :func:`vibemap.indexer.artifact_checks.vector_dimension`).
+    """
     return {
         "vibemap_version": vibemap_version,
         "created_at": created_at,
@@ -66,7 +74,9 @@ def build_manifest(
             "kmeans_inertia": kmeans_inertia,
             "kmeans_n_iter": kmeans_n_iter,
             "evaluated": evaluated,
+            "dimension": len(features) if dimension is None else int(dimension),
         },
+        **({"era": dict(era)} if era is not None else {}),
         "vibes": [{k: v[k] for k in ("vibe_id", "name", "size", "share")} for v in vibes],
         "partitions": [{"vibe_id": q.vibe_id, "start": q.start, "stop": q.stop}
                        for q in partitions],

@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
 from vibemap.indexer.degenerate import check_buildable, check_distinct
+from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
 from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
@@ -176,6 +177,20 @@ def _write_labelled_csv(
             writer.write_table(pa.Table.from_pandas(chunk, preserve_index=False, schema=schema))
 
 
+def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
+                  ) -> tuple[np.ndarray, EraScaler]:
+    """The index-space vectors of the z-scores ``Zs`` (rows in ``tracks`` order) and the
+    era scaler: with ``era_weight`` 0 the nine-feature vectors of before (the scaler is
+    still fitted, for the manifest); above 0, one more column ``W * z(release year)``
+    (vibemap.indexer.era) before the metric's transform."""
+    years = (tracks[ERA_COLUMN].to_numpy(dtype=np.float64, na_value=np.nan)
+             if ERA_COLUMN in tracks else np.full(len(tracks), np.nan))
+    if settings.era_weight == 0:
+        return to_index_space(Zs, settings.metric), fit_era_scaler(years, 0.0)
+    with_era, era = era_vectors(Zs, years, settings.era_weight)
+    return to_index_space(with_era, settings.metric), era
+
+
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> BuildResult:
     """Load, clean, scale, cluster, index, evaluate (unless --no-eval) and write the
     artifact atomically."""
@@ -217,7 +232,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         del catalogue
         Zs = Z[order]
         del Z
-        vectors = to_index_space(Zs, settings.metric)
+        vectors, era = index_vectors(Zs, tracks, settings)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
         partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
@@ -284,6 +299,8 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             partitions=partitions,
             genres=genres,
             timings=stages.timings,
+            era=era.to_dict(),
+            dimension=vectors.shape[1],
         )
         manifest = artifact.finalize_manifest(staging, manifest)
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from vibemap.indexer.vector_index import METRICS
 MAX_CLUSTERS = 50
 DEMO_CATALOGUES = ("real", "synthetic")
 SYNTHETIC_TRACKS = 96_000  # the synthetic catalogue's size when none is given
+# the era dimension's weight (issue 16): measured in bench/bench_era.py (bench/RESULTS.md),
+# agreement@10 never drops with W on any real set and the real demo gains +10.1% at W = 1
+DEFAULT_ERA_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class BuildSettings:
         search; larger ones an approximate IVF-Flat index tuned to recall@10 >= 0.99
         (see vibemap.indexer.vector_index). Flat search of 1M 9-D rows takes ~5 ms per query
         on one core, over the 5 ms p99 target; 500k keeps flat under it.
+    era_weight : W >= 0, the weight of the release-year coordinate appended to the index
+        vectors (vibemap.indexer.era); 0 keeps the nine-feature vectors of before.
     """
 
     csv: Path | None = None
@@ -43,6 +49,7 @@ class BuildSettings:
     demo_tracks: int | None = None
     demo_sample: int | None = None
     ann_threshold: int = 500_000
+    era_weight: float = DEFAULT_ERA_WEIGHT
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_clusters <= MAX_CLUSTERS:
@@ -56,6 +63,10 @@ class BuildSettings:
             raise BuildError(f"ann_threshold must be >= 0, got {self.ann_threshold}")
         if self.seed < 0:
             raise BuildError(f"--seed must be >= 0, got {self.seed}")
+        if not (isinstance(self.era_weight, int | float) and math.isfinite(self.era_weight)
+                and 0 <= self.era_weight <= 100):
+            raise BuildError(f"--era-weight must be a number between 0 and 100, "
+                             f"got {self.era_weight!r}")
 
     def _check_demo(self) -> None:
         if self.demo_catalogue not in DEMO_CATALOGUES:

@@ -193,6 +193,10 @@ class Catalogue:
             mask &= pop >= filters.min_popularity
         if filters.max_popularity is not None:
             mask &= pop <= filters.max_popularity
+        if filters.min_year is not None:  # unknown years (NaN) fail year bounds
+            mask &= self.years[sl] >= filters.min_year
+        if filters.max_year is not None:
+            mask &= self.years[sl] <= filters.max_year
         if filters.genres:
             mask &= self.genre_mask(filters.genres)[sl]
         if filters.exclude_artists:

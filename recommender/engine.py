@@ -18,26 +18,31 @@ from vibemap.indexer.artifact import Artifact, load_artifact
 from vibemap.indexer.errors import ArtifactError
 from vibemap.recommender.catalogue import Catalogue
 from vibemap.recommender.errors import InvalidQuery
-from vibemap.recommender.explain import explanations
+from vibemap.recommender.explain import era_explanation, explanations
 from vibemap.recommender.query import (
     COMBINATION_RULE,
+    ERA_RULE,
     MAX_NEGATIVES,
     MAX_SEEDS,
     RowFilters,
     as_list,
+    audio_vectors,
+    bool_param,
     build_query,
     finite_number,
     int_param,
     parse_feature_params,
     popularity_bounds,
+    query_year,
     seed_lists,
+    year_params,
 )
 from vibemap.recommender.ranking import Caps, mmr, top_rows
 from vibemap.recommender.text import genre_tokens
 from vibemap.recommender.vibes import SAME_SCOPE, Vibes, is_any
 
-__all__ = ["COMBINATION_RULE", "MAX_LIMIT", "MAX_NEGATIVES", "MAX_OFFSET", "MAX_SEARCH_LIMIT",
-           "MAX_SEEDS", "Engine", "set_search_threads"]
+__all__ = ["COMBINATION_RULE", "ERA_RULE", "MAX_LIMIT", "MAX_NEGATIVES", "MAX_OFFSET",
+           "MAX_SEARCH_LIMIT", "MAX_SEEDS", "Engine", "set_search_threads"]
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
@@ -81,6 +86,11 @@ class Engine:
             raise ValueError("the artifact carries no vibe facts (load it with load_artifact)")
         self._vibes = Vibes(artifact.vibe_facts, self.catalogue)
         self._index = artifact.index
+        # the era column (vibemap.indexer.era) and, with it, the nine-feature vectors that
+        # audio_only ranks by (exact, brute force); None for a nine-feature artifact
+        self.era = artifact.era
+        self._audio = (audio_vectors(self.catalogue.X, self.metric, len(self.features))
+                       if self.era is not None else None)
         # every per-row value now lives in the catalogue: release the frame's own copy of
         # them (GBs at 10M rows), keeping its columns for reference
         self.artifact = replace(artifact, tracks=artifact.tracks.head(0).copy())
@@ -156,8 +166,9 @@ class Engine:
 
     # ------------------------------------------------------------ ranking
     def _results(self, rows: list[int], scores: list[float], ref: np.ndarray,
-                 first_rank: int) -> list[dict]:
-        """Result dicts: summary, score, rank from ``first_rank`` and the explanation."""
+                 first_rank: int, ref_year: float | None = None) -> list[dict]:
+        """Result dicts: summary, score, rank from ``first_rank`` and the explanation (with
+        the release years compared to ``ref_year`` when the artifact has an era column)."""
         if not rows:
             return []
         c = self.catalogue
@@ -168,6 +179,8 @@ class Engine:
             item["score"] = round(float(s), 6)
             item["rank"] = first_rank + i
             item["explanation"] = why[i]
+            if self.era is not None:
+                item["explanation"]["era"] = era_explanation(float(c.years[r]), ref_year)
             out.append(item)
         return out
 
@@ -185,14 +198,31 @@ class Engine:
         return Caps(c.artist_code, max_per_artist, c.version_of,
                     frozenset(int(c.version_of[r]) for r in seed_rows))
 
+    def _era_facts(self, audio_only: bool, ref_year: float | None) -> dict:
+        """The response's ``era`` entry (only for an artifact with an era column)."""
+        if self.era is None:
+            return {}
+        year = None if ref_year is None else int(round(ref_year))
+        return {"era": {"weight": self.era.weight, "audio_only": audio_only,
+                        "query_year": year}}
+
+    def _space(self, audio_only: object) -> tuple[np.ndarray, bool]:
+        """(vectors to rank by, brute force?): the index vectors, or with ``audio_only``
+        on an era artifact the nine-feature vectors, scored exactly by numpy."""
+        if bool_param("audio_only", audio_only) and self._audio is not None:
+            return self._audio, True
+        return self.catalogue.X, False
+
     def similar(self, track_id: str, limit: int = 10, scope: int | str | None = SAME_SCOPE,
                 max_per_artist: int | None = None, offset: int = 0,
-                dedupe_versions: bool = True) -> dict:
+                dedupe_versions: bool = True, audio_only: bool = False) -> dict:
         """Tracks most similar to one track (the track itself excluded; with
         ``dedupe_versions``, its other versions too, and one version per song).
 
         scope : "same" (the track's own vibe, searched in that vibe's sub-index), "any"
             (every vibe), or a vibe id / name (case-insensitive).
+        audio_only : rank by the nine audio features alone on an artifact with an era
+            column (:data:`ERA_RULE`); the era column, when there is one, counts otherwise.
         Returns {"seed", "scope", "limit", "offset", "results"}; results are sorted by
         score desc and ranked from offset + 1.
         """
@@ -202,14 +232,19 @@ class Engine:
         row = c.row_of(track_id)
         caps = self._caps(max_per_artist, dedupe_versions, [row])
         sc = self._vibes.scope(scope, [row], SAME_SCOPE)
-        rows, scores = top_rows(self._index, c.X, c.X[row], sc, None, {row}, offset + limit,
-                                caps)
+        X, brute = self._space(audio_only)
+        rows, scores = top_rows(self._index, X, X[row], sc,
+                                np.ones(sc.size, dtype=bool) if brute else None, {row},
+                                offset + limit, caps)
+        year = float(c.years[row]) if np.isfinite(c.years[row]) else None
         return {
             "seed": c.summary(row),
             "scope": sc.to_dict(),
             "limit": limit,
             "offset": offset,
-            "results": self._results(rows[offset:], scores[offset:], c.F[row], offset + 1),
+            "results": self._results(rows[offset:], scores[offset:], c.F[row], offset + 1,
+                                     year),
+            **self._era_facts(brute, year),
         }
 
     def parse_feature_params(self, params: Mapping[str, object]
@@ -226,6 +261,8 @@ class Engine:
                   exclude_artists: Sequence[str] | str | None = None,
                   max_per_artist: int | None = None, diversity: float = 0.0,
                   limit: int = 10, offset: int = 0, dedupe_versions: bool = True,
+                  target_year: float | None = None, min_year: float | None = None,
+                  max_year: float | None = None, audio_only: bool = False,
                   **feature_params: float | None) -> dict:
         """Next best tracks for up to 5 seeds and/or target feature values.
 
@@ -245,6 +282,10 @@ class Engine:
         limit : 1..100; offset : 0..10000 (paging over the same ranking).
         dedupe_versions : one result per song (its best-scoring version; versions share
             a :mod:`vibemap.indexer.versions` key) and no version of a seed or negative.
+        target_year : the query's era, "like the seeds, from this year" (:data:`ERA_RULE`;
+            refused on an artifact without an era column and with ``audio_only``);
+            min_year, max_year : exact, inclusive year filters (unknown years fail them).
+        audio_only : rank by the nine audio features alone (exact; :data:`ERA_RULE`).
         **feature_params : ``target_<f>`` (original units), ``min_<f>`` / ``max_<f>`` (exact,
             inclusive filters) for the artifact's features.
 
@@ -257,6 +298,13 @@ class Engine:
             raise InvalidQuery(f"diversity must be between 0 and 1, got {diversity:g}")
         min_pop, max_pop = popularity_bounds(min_popularity, max_popularity)
         targets, mins, maxs = parse_feature_params(feature_params, self.features)
+        target_year, min_year, max_year = year_params(target_year, min_year, max_year)
+        X, brute = self._space(audio_only)
+        era = None if brute else self.era
+        if target_year is not None and era is None:
+            raise InvalidQuery("target_year needs an artifact built with an era column "
+                               "(--era-weight > 0)" if self.era is None else
+                               "target_year steers the era; audio_only=true ranks without it")
         seeds, negatives = seed_lists(seed_tracks, negative_tracks, bool(targets))
         c = self.catalogue
         seed_rows = [c.row_of(t) for t in seeds]
@@ -264,22 +312,26 @@ class Engine:
         caps = self._caps(max_per_artist, dedupe_versions, seed_rows + negative_rows)
 
         scope = self._vibes.scope(vibe, seed_rows, "any")
-        q, ref = build_query(c.X, c.F, self.scaler, self.metric, self.features, seed_rows,
-                             negative_rows, targets)
+        q, ref = build_query(X, c.F, self.scaler, self.metric, self.features, seed_rows,
+                             negative_rows, targets, era, c.years, target_year)
+        ref_year = query_year(c.years, seed_rows, negative_rows, target_year, bool(targets),
+                              None if self.era is None else self.era.mean)
         filters = RowFilters(mins, maxs, min_pop, max_pop, genre_tokens(as_list(genres)),
-                             as_list(exclude_artists))
+                             as_list(exclude_artists), min_year, max_year)
         mask = c.candidate_mask(filters, scope.start, scope.stop)
+        if brute and mask is None:
+            mask = np.ones(scope.size, dtype=bool)
         exclude = set(seed_rows) | set(negative_rows)
         need = offset + limit
         if diversity > 0:
-            rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude,
+            rows, scores = top_rows(self._index, X, q, scope, mask, exclude,
                                     max(MMR_POOL, 2 * need), replace(caps, per_artist=None))
             R = np.asarray(rows, dtype=np.int64)
-            picked = mmr(c.X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
+            picked = mmr(X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
                          c.artist_code[R], need, diversity, self.metric, caps.per_artist)
             rows, scores = [rows[i] for i in picked], [scores[i] for i in picked]
         else:
-            rows, scores = top_rows(self._index, c.X, q, scope, mask, exclude, need, caps)
+            rows, scores = top_rows(self._index, X, q, scope, mask, exclude, need, caps)
         return {
             "seeds": [c.summary(r) for r in seed_rows],
             "negatives": [c.summary(r) for r in negative_rows],
@@ -287,7 +339,9 @@ class Engine:
             "scope": scope.to_dict(),
             "limit": limit,
             "offset": offset,
-            "results": self._results(rows[offset:], scores[offset:], ref, offset + 1),
+            "results": self._results(rows[offset:], scores[offset:], ref, offset + 1,
+                                     ref_year),
+            **self._era_facts(brute, ref_year),
         }
 
     # ------------------------------------------------------------- browsing

@@ -1,13 +1,16 @@
 """Why a track was recommended: the features where it is closest to and furthest from
-the query, compared in scaler units so that features of different ranges compare."""
+the query, compared in scaler units so that features of different ranges compare, and,
+for an artifact with an era column, the release years compared."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 EXPLAIN_FEATURES = 3
+SAME_ERA_YEARS = 5  # years apart that still read as "same era"
 
 
 def explanations(F: np.ndarray, ref: np.ndarray, scale: np.ndarray,
@@ -31,3 +34,27 @@ def explanations(F: np.ndarray, ref: np.ndarray, scale: np.ndarray,
              "furthest": [{"feature": features[j], "track": fr[j], "query": ref_l[j]}
                           for j in far]}
             for fr, near, far in zip(Fl, closest, furthest, strict=True)]
+
+
+def _year(value: float | None) -> int | None:
+    return None if value is None or not math.isfinite(value) else int(round(value))
+
+
+def era_explanation(track_year: float, query_year: float | None) -> dict:
+    """``{"track", "query", "difference", "text"}``: the result's release year, the year
+    the query stands for (None: no year entered the query), their difference (track minus
+    query) and a sentence such as "same era: 1975 vs 1977" or "12 years later (1975 vs
+    1987)"."""
+    track, query = _year(track_year), _year(query_year)
+    if track is None:
+        return {"track": None, "query": query, "difference": None,
+                "text": "release year unknown"}
+    if query is None:
+        return {"track": track, "query": None, "difference": None,
+                "text": f"released {track}"}
+    diff = track - query
+    if abs(diff) <= SAME_ERA_YEARS:
+        text = f"same era: {query} vs {track}"
+    else:
+        text = f"{abs(diff)} years {'later' if diff > 0 else 'earlier'} ({query} vs {track})"
+    return {"track": track, "query": query, "difference": diff, "text": text}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vibemap.indexer.era import EraScaler
 from vibemap.indexer.personalities import Scaler
 from vibemap.indexer.vector_index import to_index_space
 from vibemap.recommender.errors import InvalidQuery
@@ -26,6 +27,21 @@ COMBINATION_RULE = (
     "length. Seeds and negatives never appear in the results. min_/max_<feature>, popularity, "
     "genre, vibe and artist filters are exact: ranking runs over every row that passes them."
 )
+ERA_RULE = (
+    "When the artifact has an era column (built with --era-weight W > 0), every index vector "
+    "carries W * z(release year) after the nine features, so seeds and negatives bring their "
+    "own years (unknown years sit at the catalogue mean: neutral). target_year sets the "
+    "query's era: every positive (each seed, re-built from its features, and the target "
+    "vector) takes that year, so the query sounds like the seeds but comes from that year; "
+    "negatives keep their own. Without target_year the target vector's era is the seeds' "
+    "mean known year (neutral for a target-only query). target_year needs a seed or a "
+    "target_<feature> and is refused without an era column or with audio_only=true. "
+    "min_year / max_year are exact, inclusive filters (unknown years fail them). "
+    "audio_only=true ranks by the nine features alone, exactly: the index vectors' first "
+    "nine columns (re-normalised under cosine, which gives exactly the nine-feature cosine) "
+    "scored by brute force over the scope; on an artifact without an era column it changes "
+    "nothing."
+)
 
 
 @dataclass(frozen=True)
@@ -39,10 +55,13 @@ class RowFilters:
     max_popularity: float | None
     genres: list[str]
     exclude_artists: list[str]
+    min_year: float | None = None
+    max_year: float | None = None
 
     def __bool__(self) -> bool:
         return bool(self.mins or self.maxs or self.genres or self.exclude_artists) or \
-            self.min_popularity is not None or self.max_popularity is not None
+            self.min_popularity is not None or self.max_popularity is not None or \
+            self.min_year is not None or self.max_year is not None
 
 
 # ------------------------------------------------------------------ parameters
@@ -87,6 +106,25 @@ def popularity_bounds(min_popularity: object, max_popularity: object
     if lo is not None and hi is not None and lo > hi:
         raise InvalidQuery(f"min_popularity={lo:g} is greater than max_popularity={hi:g}")
     return lo, hi
+
+
+def year_params(target_year: object, min_year: object, max_year: object
+                ) -> tuple[float | None, float | None, float | None]:
+    """Checked (target_year, min_year, max_year); min_year > max_year raises InvalidQuery."""
+    target, lo, hi = (None if v is None else finite_number(k, v) for k, v in (
+        ("target_year", target_year), ("min_year", min_year), ("max_year", max_year)))
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidQuery(f"min_year={lo:g} is greater than max_year={hi:g}")
+    if target is not None and not 0 <= target <= 10_000:
+        raise InvalidQuery(f"target_year must be between 0 and 10000, got {target:g}")
+    return target, lo, hi
+
+
+def bool_param(key: str, value: object) -> bool:
+    """``value`` as a bool (only True / False), else InvalidQuery naming ``key``."""
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidQuery(f"{key} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def parse_feature_params(params: Mapping[str, object], features: Sequence[str]
@@ -134,16 +172,64 @@ def seed_lists(seed_tracks: Sequence[str] | str, negative_tracks: Sequence[str] 
 
 
 # ---------------------------------------------------------------------- query
+def audio_vectors(X: np.ndarray, metric: str, n_features: int) -> np.ndarray:
+    """The nine-feature part of index vectors that carry an era column: the first
+    ``n_features`` columns, re-normalised to unit length under cosine. A cosine row is
+    ``v / |v|`` with ``v = (z, W e)``, so its re-normalised head is ``z / |z|``: exactly the
+    vector a W = 0 build stores (up to float32 rounding). float32 (n, n_features)."""
+    head = np.array(X[:, :n_features], dtype=np.float32, order="C", copy=True)
+    if metric == "cosine":
+        norms = np.linalg.norm(head, axis=1, keepdims=True)
+        np.divide(head, norms, out=head, where=norms > 0)
+    return head
+
+
+def _era_points(years: np.ndarray, rows: list[int], mean_year: float) -> list[float]:
+    """The rows' years, unknown ones at the catalogue mean (where their coordinate is 0)."""
+    return [float(y) if math.isfinite(y) else mean_year for y in years[rows].tolist()]
+
+
+def query_year(years: np.ndarray, seed_rows: list[int], negative_rows: list[int],
+               target_year: float | None, has_target: bool, mean_year: float | None
+               ) -> float | None:
+    """The year the query's era coordinate stands for, by the same combination as the
+    vectors (:data:`ERA_RULE`): explanations compare results with it. None when no year
+    enters the query (no known seed year and no target_year) or the catalogue has none."""
+    known = [y for y in years[seed_rows].tolist() if math.isfinite(y)]
+    if mean_year is None or (not known and target_year is None):
+        return None
+    if target_year is not None:  # every positive takes the target year
+        ref = float(target_year)
+    else:
+        points = _era_points(years, seed_rows, mean_year)
+        if has_target:
+            points.append(float(np.mean(known)))
+        ref = float(np.mean(points))
+    if negative_rows:
+        ref = 2.0 * ref - float(np.mean(_era_points(years, negative_rows, mean_year)))
+    return ref
+
+
 def build_query(X: np.ndarray, F: np.ndarray, scaler: Scaler, metric: str,
                 features: Sequence[str], seed_rows: list[int], negative_rows: list[int],
-                targets: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """The query by :data:`COMBINATION_RULE`.
+                targets: dict[str, float], era: EraScaler | None = None,
+                years: np.ndarray | None = None, target_year: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The query by :data:`COMBINATION_RULE` (and :data:`ERA_RULE` when ``era`` is given).
 
-    X : float32 (n, d) index-space vectors; F : float64 (n, d) features in original units,
-    columns in ``features`` order. Returns (query, ref): float32 (d,) in index space, and
-    float64 (d,), the same combination in original units (what explanations compare with).
+    X : float32 (n, D) index-space vectors; F : float64 (n, d) features in original units,
+    columns in ``features`` order; D = d, or d + 1 with ``era`` (the era column last);
+    years : float64 (n,) release years, NaN where unknown (needed with ``era``).
+    Returns (query, ref): float32 (D,) in index space, and float64 (d,), the same
+    combination in original units (what explanations compare with).
     """
-    positives = [X[r].astype(np.float64) for r in seed_rows]
+    if era is not None and target_year is not None and seed_rows:
+        # the seeds' sound, from the target year
+        year = era.transform(np.full(len(seed_rows), target_year, dtype=np.float64))
+        seeds_z = np.column_stack([scaler.transform(F[seed_rows]), year])
+        positives = list(to_index_space(seeds_z, metric).astype(np.float64))
+    else:
+        positives = [X[r].astype(np.float64) for r in seed_rows]
     points = [F[r] for r in seed_rows]
     if targets:
         base = (F[seed_rows].mean(axis=0) if seed_rows
@@ -155,6 +241,9 @@ def build_query(X: np.ndarray, F: np.ndarray, scaler: Scaler, metric: str,
         # beyond a million standard deviations a target means nothing and overflows L2
         if not np.all(np.abs(t_z) < 1e6):
             raise InvalidQuery("target values are too far outside the catalogue's range")
+        if era is not None:
+            t_z = np.column_stack([t_z, era.transform(np.asarray(
+                [_target_era_year(years, seed_rows, target_year)], dtype=np.float64))])
         positives.append(to_index_space(t_z, metric)[0].astype(np.float64))
         points.append(base)
     q = np.mean(positives, axis=0)
@@ -170,3 +259,13 @@ def build_query(X: np.ndarray, F: np.ndarray, scaler: Scaler, metric: str,
                 "negatives cancelling the seeds); there is no direction to rank by")
         q = q / norm
     return np.ascontiguousarray(q, dtype=np.float32), ref
+
+
+def _target_era_year(years: np.ndarray | None, seed_rows: list[int],
+                     target_year: float | None) -> float:
+    """The target vector's year: target_year, else the seeds' mean known year, else NaN
+    (unknown: the era coordinate is then 0, neutral)."""
+    if target_year is not None:
+        return target_year
+    known = [] if years is None else [y for y in years[seed_rows].tolist() if math.isfinite(y)]
+    return float(np.mean(known)) if known else math.nan

@@ -21,12 +21,14 @@ from pydantic import (
 
 from vibemap.recommender.engine import (
     COMBINATION_RULE,
+    ERA_RULE,
     MAX_LIMIT,
     MAX_NEGATIVES,
     MAX_OFFSET,
     MAX_SEARCH_LIMIT,
     MAX_SEEDS,
 )
+from vibemap.recommender.explanation_schemas import EraFacts, EraOptional, Explanation
 from vibemap.recommender.insights import MAX_PCA_POINTS
 
 MAX_BATCH = 100
@@ -90,17 +92,6 @@ class TrackDetail(TrackSummary):
     features: dict[str, float] = Field(description="audio features in original units")
 
 
-class FeatureComparison(BaseModel):
-    feature: str
-    track: float = Field(description="the result's value, original units")
-    query: float = Field(description="the seed's / combined query's value, original units")
-
-
-class Explanation(BaseModel):
-    closest: list[FeatureComparison] = Field(description="features that agree most")
-    furthest: list[FeatureComparison] = Field(description="features that differ most")
-
-
 class Recommendation(TrackSummary):
     score: float = Field(description="similarity to the query; larger is better")
     rank: int = Field(description="1-based position in the full ranking (offset + i + 1)")
@@ -125,6 +116,8 @@ class SimilarQuery(BaseModel):
     max_per_artist: int | None = Field(None, ge=1, description="at most this many results "
                                                                "per artist")
     dedupe_versions: DedupeVersions = True
+    audio_only: bool = Field(False, description="rank by the nine audio features alone "
+                                                "(artifacts with an era column; exact)")
 
 
 class BrowseQuery(BaseModel):
@@ -181,6 +174,10 @@ class RecommendQuery(BaseModel):
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     dedupe_versions: DedupeVersions = True
+    target_year: float | None = Field(None, description="the target vector's release year")
+    min_year: float | None = Field(None, description="inclusive; unknown years fail it")
+    max_year: float | None = Field(None, description="inclusive; unknown years fail it")
+    audio_only: bool = Field(False, description="rank by the nine audio features alone")
 
     @model_validator(mode="after")
     def _bounded_cost(self) -> RecommendQuery:
@@ -188,15 +185,16 @@ class RecommendQuery(BaseModel):
         return self
 
 
-class SimilarResponse(BaseModel):
+class SimilarResponse(EraOptional):
     seed: TrackSummary
     scope: Scope
     limit: int
     offset: int
     results: list[Recommendation]
+    era: EraFacts | None = Field(None, description="only for an artifact with an era column")
 
 
-class RecommendResponse(BaseModel):
+class RecommendResponse(EraOptional):
     seeds: list[TrackSummary]
     negatives: list[TrackSummary]
     targets: dict[str, float] = Field(description="target_<feature> values given, by feature")
@@ -204,6 +202,7 @@ class RecommendResponse(BaseModel):
     limit: int
     offset: int
     results: list[Recommendation]
+    era: EraFacts | None = Field(None, description="only for an artifact with an era column")
 
 
 class SearchResponse(BaseModel):
@@ -289,7 +288,7 @@ class RecommendRequest(BaseModel):
         extra="allow",
         allow_inf_nan=False,
         json_schema_extra={
-            "description": COMBINATION_RULE,
+            "description": COMBINATION_RULE + " " + ERA_RULE,
             "examples": [
                 {"seed_tracks": ["<track_id>"], "target_energy": 0.8, "min_tempo": 110,
                  "limit": 10},
@@ -319,6 +318,10 @@ class RecommendRequest(BaseModel):
     limit: int = Field(10, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     dedupe_versions: DedupeVersions = True
+    target_year: float | None = Field(None, description="the target vector's release year")
+    min_year: float | None = Field(None, description="inclusive; unknown years fail it")
+    max_year: float | None = Field(None, description="inclusive; unknown years fail it")
+    audio_only: bool = Field(False, description="rank by the nine audio features alone")
 
     _split = field_validator("seed_tracks", "negative_tracks", "genres", mode="before")(
         _split_commas)

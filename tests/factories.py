@@ -60,15 +60,19 @@ def build_tiny_artifact(
     metric: str = "cosine",
     name: str = "tiny",
     ann_threshold: int | None = None,
+    era_weight: float | None = None,
 ) -> Path:
     """Build a real artifact from a tiny CSV (no evaluation) and return its directory;
-    ``ann_threshold=0`` forces the IVF-Flat index (None: the settings' default)."""
+    ``ann_threshold=0`` forces the IVF-Flat index (None: the settings' default), and
+    ``era_weight`` sets the era dimension's weight (None: the settings' default)."""
     from vibemap.indexer.pipeline import build_index
     from vibemap.indexer.settings import BuildSettings
 
     csv = write_tracks_csv(tmp_path / f"{name}.csv", n=n, seed=seed, n_blobs=n_clusters)
     out = tmp_path / "indexes" / name
-    extra = {} if ann_threshold is None else {"ann_threshold": ann_threshold}
+    extra: dict = {} if ann_threshold is None else {"ann_threshold": ann_threshold}
+    if era_weight is not None:
+        extra["era_weight"] = era_weight
     build_index(
         BuildSettings(
             csv=csv,

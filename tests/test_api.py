@@ -128,7 +128,7 @@ def test_similar_query_string_is_parsed_like_fastapi_and_documented(client: Test
     ops = client.get("/openapi.json").json()["paths"]["/v1/tracks/{track_id}/similar"]["get"]
     params = {p["name"]: p for p in ops["parameters"]}
     assert set(params) == {"track_id", "limit", "offset", "scope", "max_per_artist",
-                           "dedupe_versions"}
+                           "dedupe_versions", "audio_only"}
     assert params["limit"]["in"] == "query" and params["limit"]["schema"]["maximum"] == 100
     assert params["track_id"]["in"] == "path" and params["track_id"]["required"]
 

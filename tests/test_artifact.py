@@ -15,7 +15,7 @@ from vibemap.indexer.artifact import FORMAT_VERSION, load_artifact, staged_artif
 from vibemap.indexer.errors import ArtifactError, BuildError, CatalogueError
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.pipeline import _write_labelled_csv, build_index
-from vibemap.indexer.settings import BuildSettings
+from vibemap.indexer.settings import DEFAULT_ERA_WEIGHT, BuildSettings
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,14 @@ def test_round_trip(built: Path) -> None:
     assert np.all(np.diff(vibe) >= 0)
     for p in m["partitions"]:
         assert set(vibe[p["start"] : p["stop"]]) == {p["vibe_id"]}
-    # vectors are the scaled features, unit length for cosine
+    # vectors are the scaled features plus the era column (default weight), unit length
+    # for cosine; the manifest records the era scaler and the dimension
+    assert m["era"]["weight"] == DEFAULT_ERA_WEIGHT and m["era"]["missing"] == "catalogue mean"
+    assert m["build"]["dimension"] == len(FEATURES) + 1 == art.vectors.shape[1]
+    assert art.era is not None and art.era.to_dict() == m["era"]
     Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
+    years = art.tracks["release_year"].to_numpy(dtype=np.float64, na_value=np.nan)
+    Z = np.column_stack([Z, art.era.transform(years)])
     expected = Z / np.linalg.norm(Z, axis=1, keepdims=True)
     np.testing.assert_allclose(art.vectors, expected, atol=1e-5)
     # every track's nearest neighbour is itself (row i = FAISS id i)
@@ -154,7 +160,37 @@ def test_euclidean_metric_recorded(tmp_path: Path) -> None:
     art = load_artifact(build_tiny_artifact(tmp_path, n=90, n_clusters=2, metric="euclidean"))
     assert art.metric == "euclidean"
     Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
+    np.testing.assert_allclose(art.vectors[:, :-1], Z, atol=1e-5)  # last column: the era
+    years = art.tracks["release_year"].to_numpy(dtype=np.float64, na_value=np.nan)
+    np.testing.assert_allclose(art.vectors[:, -1], art.era.transform(years), atol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_era_weight_zero_keeps_the_nine_feature_vectors(tmp_path: Path, metric: str) -> None:
+    """W = 0: the vectors, index and dimension of before the era dimension, bit for bit
+    equal to the default build's first nine columns under euclidean (no renormalising)."""
+    art = load_artifact(build_tiny_artifact(tmp_path, n=90, n_clusters=2, metric=metric,
+                                            era_weight=0.0))
+    assert art.vectors.shape[1] == len(FEATURES) == art.manifest["build"]["dimension"]
+    assert art.era is None and art.manifest["era"]["weight"] == 0.0
+    Z = art.scaler.transform(art.tracks[list(FEATURES)].to_numpy())
+    if metric == "cosine":
+        Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
     np.testing.assert_allclose(art.vectors, Z, atol=1e-5)
+
+
+def test_dimension_disagreeing_with_the_manifest_is_refused(tmp_path: Path) -> None:
+    path = build_tiny_artifact(tmp_path, n=90, n_clusters=2)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["era"]["weight"] = 0.0  # promises 9 columns; vectors.npy holds 10
+    manifest["build"].pop("dimension")
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="vectors.npy"):
+        load_artifact(path)
+    manifest["build"]["dimension"] = 12
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="dimension"):
+        load_artifact(path)
 
 
 def test_no_pickle_in_artifact(built: Path) -> None:

@@ -49,6 +49,9 @@ def recorded_answers(client: FakeClient) -> list[tuple[str, Any]]:
     handlers.search_choices(client, "bon")
     handlers.recommend(client, "t3", False, {}, "same", 5, 0, 0.0)
     handlers.recommend(client, None, True, {"energy": 0.9, "tempo": 128.0}, "any", 3, 0, 0.0)
+    era = FakeClient(era=True)  # an artifact with an era column
+    handlers.recommend(era, "t3", False, {}, "same", 5, 0, 0.0, handlers.ERA_WITH, 1975)
+    handlers.recommend(era, "t3", False, {}, "any", 5, 0, 0.0, handlers.ERA_AUDIO_ONLY, None)
     explore.explore_tracks(client, None, "1", None, None, None, 1, 2)
     explore.explore_map(client, "bon", None, None, None, None)
     views.vibes_view(client)
@@ -60,7 +63,7 @@ def recorded_answers(client: FakeClient) -> list[tuple[str, Any]]:
     handlers.header(bare)
     validation.validation_view(bare)
     explore.explore_scatter(bare, None, None, None, None, None)
-    return client.answers + bare.answers
+    return client.answers + era.answers + bare.answers
 
 
 def contained(canned: Any, real: Any, path: str = "$") -> list[str]:

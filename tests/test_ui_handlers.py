@@ -123,6 +123,27 @@ def test_a_results_table_with_an_unknown_year_shows_no_float_year(monkeypatch):
     assert frame["year"].iloc[0] == "" and ".0<" not in html and "2,0" not in html
 
 
+def test_recommend_shows_the_era_and_sends_the_era_control():
+    client = FakeClient(era=True)
+    frame, _, status = handlers.recommend(client, "t3", False, {}, "same", 5, 0, 0.0,
+                                          handlers.ERA_WITH, 1975)
+    first = [arg for name, arg in client.calls if name == "recommend"][0]
+    assert first["target_year"] == 1975.0 and "audio_only" not in first
+    assert frame["why"].iloc[0].endswith("same era: 1975 vs " + str(frame["year"].iloc[0]))
+    assert "Holocene" in status and "(2005)" in status  # the seed's release year
+    assert "sound and era" in status and "around 1975" in status
+    _, _, status = handlers.recommend(client, "t3", False, {}, "same", 5, 0, 0.0,
+                                      handlers.ERA_AUDIO_ONLY, None)
+    second = [arg for name, arg in client.calls if name == "recommend"][1]
+    assert second["audio_only"] is True and "target_year" not in second
+    assert "sound only" in status
+
+
+def test_recommend_without_an_era_column_says_so():
+    _, _, status = handlers.recommend(FakeClient(), "t3", False, {}, "same", 5, 0, 0.0)
+    assert "no era column" in status
+
+
 def test_recommend_any_scope_sends_no_vibe_and_a_named_vibe_is_passed_through():
     client = FakeClient()
     handlers.recommend(client, "t0", False, {}, "any", 5, 0, 0.0)

@@ -117,9 +117,10 @@ class FakeClient:
 
     def __init__(self, *, synthetic: bool = True, metrics: dict | None = None,
                  down: bool = False, fail: dict[str, ApiError] | None = None,
-                 source: dict | None = None) -> None:
+                 source: dict | None = None, era: bool = False) -> None:
         self.synthetic = synthetic if source is None else bool(source.get("synthetic"))
         self.source = source  # a manifest source to answer with (e.g. the real demo's)
+        self.era = era  # answer like an artifact built with an era column (weight 1)
         self.metrics = METRICS if metrics is None else metrics
         self.down = down
         self.fail = fail or {}  # method name -> the API error it raises
@@ -197,11 +198,20 @@ class FakeClient:
         scope = ({"vibe_id": int(vibe), "vibe_name": VIBE_NAMES[int(vibe)]}
                  if vibe not in (None, "any") else {"vibe_id": None, "vibe_name": None})
         targets = {k.removeprefix("target_"): v for k, v in request.items()
-                   if k.startswith("target_")}
+                   if k.startswith("target_") and k != "target_year"}
+        extra = {}
+        if self.era:
+            year = int(request.get("target_year", 2007))
+            for r in results:
+                r["explanation"]["era"] = {"track": r["release_year"], "query": year,
+                                           "difference": None, "text": f"same era: {year} vs "
+                                                                       f"{r['release_year']}"}
+            extra["era"] = {"weight": 1.0, "audio_only": bool(request.get("audio_only")),
+                            "query_year": year}
         return self._answer("recommend", {
             "seeds": [summary(t) for t in TRACKS if t["track_id"] in seeds], "negatives": [],
             "targets": targets, "scope": scope, "limit": request.get("limit", 10), "offset": 0,
-            "results": results})
+            "results": results, **extra})
 
     def vibes(self) -> dict:
         self._check("vibes")

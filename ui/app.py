@@ -88,15 +88,17 @@ def build_app(client: h.Client) -> gr.Blocks:
 
         @_guard
         def on_recommend(seed: str | None, use_targets: bool, scope: str, limit: float,
-                         max_per_artist: float, diversity: float, *targets: float
-                         ) -> tuple[Any, str, str]:
+                         max_per_artist: float, diversity: float, era_mode: str,
+                         target_year: float | None, *targets: float) -> tuple[Any, str, str]:
             target_map = dict(zip(h.TARGET_FEATURES, targets, strict=True))
             table, chart, status = h.recommend(client, seed, use_targets, target_map, scope,
-                                               int(limit), int(max_per_artist) or None, diversity)
+                                               int(limit), int(max_per_artist) or None, diversity,
+                                               era_mode, target_year)
             return table_html(table), chart, status
 
         rec_inputs = [nb["picks"], nb["use_targets"], nb["scope"], nb["limit"],
-                      nb["max_per_artist"], nb["diversity"], *nb["targets"]]
+                      nb["max_per_artist"], nb["diversity"], nb["era_mode"], nb["target_year"],
+                      *nb["targets"]]
         rec_outputs = [nb["results"], nb["profile"], nb["status"]]
         nb["go"].click(on_recommend, rec_inputs, rec_outputs)
         nb["picks"].select(on_recommend, rec_inputs, rec_outputs)
@@ -224,6 +226,14 @@ def _next_best_tab() -> dict[str, Any]:
                                                 label="Max per artist (0 = no limit)")
             c["diversity"] = gr.Slider(0.0, 1.0, value=0.0, step=0.05,
                                        label="Diversity (0 = most similar, 1 = most varied)")
+            with gr.Row():
+                c["era_mode"] = gr.Radio(label="Similar by", value=h.ERA_WITH,
+                                         choices=[("Sound and era", h.ERA_WITH),
+                                                  ("Sound only", h.ERA_AUDIO_ONLY)],
+                                         elem_id="vm-era-mode")
+                c["target_year"] = gr.Number(label="Target year (empty = the seed's)",
+                                             value=None, precision=0, minimum=0, maximum=3000,
+                                             elem_id="vm-target-year")
     with gr.Accordion("…or describe the sound with targets", open=False):
         c["use_targets"] = gr.Checkbox(label="Use these targets instead of a seed", value=False,
                                        elem_id="vm-use-targets")

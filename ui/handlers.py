@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 SCOPE_SAME = "same"
 SCOPE_ANY = "any"
 TARGET_FEATURES = ("energy", "valence", "danceability", "tempo")
+ERA_WITH = "era"  # rank by sound and release year (artifacts built with an era column)
+ERA_AUDIO_ONLY = "audio"  # rank by the nine audio features alone
 
 
 # -- header ------------------------------------------------------------------------------
@@ -140,7 +142,35 @@ def explanation_text(expl: Mapping[str, Any]) -> str:
         parts.append("close on " + ", ".join(close))
     if far:
         parts.append("differs on " + ", ".join(far))
+    if expl.get("era"):  # artifacts with an era column: "same era: 1975 vs 1977"
+        parts.append(str(expl["era"]["text"]))
     return "; ".join(parts)
+
+
+def era_request(era_mode: str | None, target_year: float | None) -> dict[str, Any]:
+    """The request's era fields: ``audio_only`` for "sound only", else ``target_year`` when
+    set (0 or empty: none); nothing for the defaults, so the API's own defaults apply."""
+    out: dict[str, Any] = {}
+    if era_mode == ERA_AUDIO_ONLY:  # a year target has nothing to steer then
+        out["audio_only"] = True
+    elif target_year:
+        out["target_year"] = float(target_year)
+    return out
+
+
+def era_status(body: Mapping[str, Any]) -> str:
+    """How the answer was ranked, from its ``era`` entry (absent: sound only)."""
+    era = body.get("era")
+    if not era:
+        return " Ranked by sound (this artifact has no era column)."
+    if era["audio_only"]:
+        return " Ranked by sound only."
+    year = f", around {era['query_year']}" if era.get("query_year") is not None else ""
+    return f" Ranked by sound and era (weight {num(era['weight']):g}{year})."
+
+
+def _with_year(name: str, year: Any) -> str:
+    return f"{name} ({year})" if year is not None else name
 
 
 def _feature_diff(item: Mapping[str, Any]) -> str:
@@ -152,16 +182,20 @@ def _feature_diff(item: Mapping[str, Any]) -> str:
 
 
 def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: Mapping[str, float],
-              scope: str, limit: int, max_per_artist: int | None, diversity: float
+              scope: str, limit: int, max_per_artist: int | None, diversity: float,
+              era_mode: str | None = ERA_WITH, target_year: float | None = None
               ) -> tuple[pd.DataFrame, str, str]:
     """Next best tracks for a seed (or for target features).
 
+    era_mode : ERA_WITH (sound and release year, where the artifact has an era column) or
+    ERA_AUDIO_ONLY; target_year : the year to steer towards (None / 0: the seed's).
     Returns the results table, the profile comparison chart (HTML) and a status line.
     """
     empty = pd.DataFrame(columns=RESULT_COLUMNS)
     scope = scope or SCOPE_SAME
     request: dict[str, Any] = {"limit": int(limit), "diversity": float(diversity or 0.0),
-                               "max_per_artist": int(max_per_artist) if max_per_artist else None}
+                               "max_per_artist": int(max_per_artist) if max_per_artist else None,
+                               **era_request(era_mode, target_year)}
     seed: dict | None = None
     try:
         features = client.artifact()["features"]
@@ -202,8 +236,10 @@ def recommend(client: Client, seed_id: str | None, use_targets: bool, targets: M
     chart = profile_chart(client, reference, results, ref_name)
     where = {SCOPE_SAME: f"in the seed's vibe ({seed.get('vibe_name')})" if seed else "in any vibe",
              SCOPE_ANY: "in any vibe"}.get(scope, f"in vibe {_vibe_name_of(results, scope)}")
-    about = f"“{seed.get('name')}” by {seed.get('artist')}" if seed else "your targets"
-    return frame, chart, f"{len(results)} tracks closest to {escape(about)} {escape(where)}."
+    about = (_with_year(f"“{seed.get('name')}” by {seed.get('artist')}", seed.get("release_year"))
+             if seed else "your targets")
+    return frame, chart, (f"{len(results)} tracks closest to {escape(about)} {escape(where)}."
+                          + escape(era_status(body)))
 
 
 def _vibe_name_of(results: Sequence[Mapping[str, Any]], scope: str) -> str:

@@ -47,6 +47,11 @@ def _print_build_summary(console: Console, result) -> None:
     console.print(table)
     for note in manifest["cleaning"]["notes"]:
         console.print(f"note: {note}")
+    era = manifest.get("era") or {}
+    if era.get("weight"):
+        known = f"{era['n_known']:,} of {rows['kept']:,} tracks have a year"
+        console.print(f"era dimension: weight {era['weight']:g} ({known}; the others sit at "
+                      f"the {era['missing']})")
     vt = Table(title=f"Vibes (K={manifest['n_clusters']}, metric={manifest['build']['metric']})")
     for col, justify in (
         ("id", "right"),
@@ -81,6 +86,7 @@ def build_settings(args: argparse.Namespace, out: Path | None = None) -> BuildSe
         "seed": getattr(args, "seed", None),
         "n_init": getattr(args, "n_init", None),
         "metric": getattr(args, "metric", None),
+        "era_weight": getattr(args, "era_weight", None),
         **_demo_options(args),
     }
     return BuildSettings(
@@ -234,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric",
         choices=("cosine", "euclidean"),
         help="similarity used by the index (default cosine on z-scores)",
+    )
+    p.add_argument(
+        "--era-weight",
+        type=float,
+        metavar="W",
+        help="weight of the release-year (era) coordinate appended to the nine audio "
+        "features in the index (default 1.0, measured in bench/RESULTS.md); 0 = audio only",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the validation analyses")
     _add_demo_options(p)

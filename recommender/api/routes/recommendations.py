@@ -19,7 +19,7 @@ from vibemap.recommender.api.deps import (
 )
 from vibemap.recommender.api.errors import VALIDATION_CODE, error_status, validation_detail
 from vibemap.recommender.api.responses import BODY_ERRORS, BUSY, ERRORS, fast_json
-from vibemap.recommender.engine import COMBINATION_RULE, Engine
+from vibemap.recommender.engine import COMBINATION_RULE, ERA_RULE, Engine
 from vibemap.recommender.errors import InvalidQuery
 from vibemap.recommender.schemas import (
     DIVERSITY_COST_FACTOR,
@@ -40,7 +40,7 @@ RECOMMEND_NOTES = (
     "over a pool of max(300, 2 * (offset + limit)) candidates and `score` stays the "
     f"similarity to the query; offset + limit is then at most {MAX_DIVERSE_DEPTH}. Feature "
     "parameters: target_<feature>, min_<feature>, max_<feature> for each feature listed by "
-    "GET /v1/artifact (original units)."
+    "GET /v1/artifact (original units).\n\n" + ERA_RULE
 )
 FEATURE_PREFIXES = ("target_", "min_", "max_")
 
@@ -76,7 +76,8 @@ async def recommend_get(request: Request, engine: EngineDep, state: StateDep,
         exclude_artists=bounded([a for a in q.exclude_artists or () if a.strip()],
                                 "exclude_artists"),
         max_per_artist=q.max_per_artist, diversity=q.diversity, limit=q.limit,
-        offset=q.offset, dedupe_versions=q.dedupe_versions, **features))
+        offset=q.offset, dedupe_versions=q.dedupe_versions, target_year=q.target_year,
+        min_year=q.min_year, max_year=q.max_year, audio_only=q.audio_only, **features))
 
 
 @router.post("/v1/recommendations", response_model=RecommendResponse,

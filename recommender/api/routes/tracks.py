@@ -66,8 +66,9 @@ async def similar_tracks(engine: EngineDep, state: StateDep, track_id: TrackId,
                          q: Annotated[SimilarQuery, query(SimilarQuery)]) -> Any:
     """Tracks most similar to one track, within its vibe by default."""
     args = {"limit": q.limit, "scope": q.scope, "max_per_artist": q.max_per_artist,
-            "offset": q.offset, "dedupe_versions": q.dedupe_versions}
-    if q.offset + q.limit <= INLINE_MAX_DEPTH and q.max_per_artist is None:
+            "offset": q.offset, "dedupe_versions": q.dedupe_versions, "audio_only": q.audio_only}
+    # audio_only scores the scope by brute force: off the event loop
+    if q.offset + q.limit <= INLINE_MAX_DEPTH and q.max_per_artist is None and not q.audio_only:
         return fast_json(engine.similar(track_id, **args))
     return fast_json(await state.light.run(engine.similar, track_id, **args))
 
