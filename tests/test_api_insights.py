@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import write_tracks_csv
+from vibemap.cli import main
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.settings import ServiceSettings
-from vibemap.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from factories import make_tracks, write_tracks_csv
-from vibemap.indexer.artifact import load_artifact
 from vibemap.cli import main
+from vibemap.indexer.artifact import load_artifact
 
 
 def test_index_prints_stages_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

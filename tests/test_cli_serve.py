@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from factories import build_tiny_artifact
-from vibemap.recommender import commands
 from vibemap import cli
+from vibemap.recommender import commands
 
 
 @pytest.fixture(scope="module")

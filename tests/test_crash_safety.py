@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from factories import build_tiny_artifact, write_tracks_csv
-from vibemap.indexer.artifact import load_artifact
 from vibemap.cli import main
+from vibemap.indexer.artifact import load_artifact
 
 
 def test_sigkill_during_build_never_damages_previous_artifact(tmp_path: Path) -> None:

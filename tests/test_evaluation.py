@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from factories import build_tiny_artifact, write_tracks_csv
+from vibemap.cli import main
 from vibemap.indexer.artifact import load_artifact
 from vibemap.indexer.validation.evaluation import METRICS_SCHEMA_VERSION
-from vibemap.cli import main
 
 TOP_LEVEL = {"evaluated", "schema_version", "n_tracks", "n_clusters", "features", "k_loop",
              "chosen_k", "silhouette", "outliers", "taxonomy", "pca", "profiles", "genres",

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from factories import write_tracks_csv
+from vibemap.cli import main
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.settings import ServiceSettings
-from vibemap.cli import main
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.checks import not_a_server_error  # noqa: E402

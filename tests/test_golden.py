@@ -39,9 +39,9 @@ def golden_catalogue(path: Path) -> Path:
     """300 tracks in 3 clear blobs, with the awkward cells real catalogues have: accents,
     mixed genre separators, bare genre strings, missing years and popularity."""
     frame = make_tracks(300, seed=7, n_blobs=3)
-    frame.loc[0:9, "name_song"] = ["Beyoncé Song", "Café del Mar", "Ñandú", "Song 3 - Remastered 2011",
-                                   "Song 3", "Song 3 (Radio Edit)", "Mötley Tune", "Zoë",
-                                   "Song 8 feat. Someone", "Über Alles"]
+    frame.loc[0:9, "name_song"] = ["Beyoncé Song", "Café del Mar", "Ñandú",
+                                   "Song 3 - Remastered 2011", "Song 3", "Song 3 (Radio Edit)",
+                                   "Mötley Tune", "Zoë", "Song 8 feat. Someone", "Über Alles"]
     frame.loc[10:14, "genres"] = ["rock, pop; jazz", "dance pop;pop edm;pop;edm", "indie folk",
                                   "['hard rock', 'rap']", ""]
     frame.loc[15:17, "release_date"] = ""

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import build_tiny_artifact
+from vibemap.cli import main
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.settings import MAX_BODY_BYTES, ServiceSettings
-from vibemap.cli import main
 
 TOKEN = "limits-admin-token"
 LONG = "x" * 201

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vibemap.cli import main
 from vibemap.indexer.artifact import load_artifact
 from vibemap.indexer.features import FEATURES
-from vibemap.cli import main
 
 pytestmark = pytest.mark.realdata
 
