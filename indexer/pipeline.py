@@ -40,6 +40,7 @@ from vibemap.indexer.personalities import (
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.settings import BuildSettings
+from vibemap.indexer.staging import staged_artifact
 from vibemap.indexer.vector_index import (
     PartitionedIndex,
     index_type_for,
@@ -266,7 +267,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
                            stored_scaler, vibes,
                            {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
 
-    with stages.stage("write"), artifact.staged_artifact(settings.out) as staging:
+    with stages.stage("write"), staged_artifact(settings.out) as staging:
         artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
         artifact.write_json(
             staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
@@ -320,7 +321,7 @@ def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
             n_clusters=int(art.manifest["n_clusters"]), seed=int(art.manifest["seed"]),
             n_init=int(art.manifest["build"]["n_init"]), progress=progress,
         )
-    with stages.stage("write"), artifact.staged_artifact(art.path) as staging:
+    with stages.stage("write"), staged_artifact(art.path) as staging:
         for rel in art.manifest["files"]:
             if rel in _REWRITTEN_ON_EVALUATE:
                 continue

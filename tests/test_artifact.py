@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 from factories import build_tiny_artifact, write_tracks_csv
-from vibemap.indexer.artifact import FORMAT_VERSION, load_artifact, staged_artifact
+from vibemap.indexer.artifact import FORMAT_VERSION, load_artifact
 from vibemap.indexer.errors import ArtifactError, BuildError, CatalogueError
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.pipeline import _write_labelled_csv, build_index
 from vibemap.indexer.settings import DEFAULT_ERA_WEIGHT, BuildSettings
+from vibemap.indexer.staging import staged_artifact
 
 
 @pytest.fixture(scope="module")

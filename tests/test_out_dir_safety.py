@@ -13,8 +13,9 @@ import pytest
 
 from factories import build_tiny_artifact, write_tracks_csv
 from vibemap.cli import main
-from vibemap.indexer.artifact import check_replaceable, load_artifact, staged_artifact
+from vibemap.indexer.artifact import load_artifact
 from vibemap.indexer.errors import ArtifactError
+from vibemap.indexer.staging import check_replaceable, staged_artifact
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

@@ -103,8 +103,8 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
 
 def run_build(settings: BuildSettings, console: Console) -> int:
     """Build ``settings``' artifact, printing stages, the summary and the metrics."""
-    from vibemap.indexer.artifact import check_replaceable
     from vibemap.indexer.pipeline import build_index
+    from vibemap.indexer.staging import check_replaceable
 
     out, csv = settings.out, settings.csv
     check_replaceable(out)  # before minutes of work, and again before the swap
