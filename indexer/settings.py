@@ -32,8 +32,8 @@ class BuildSettings:
     out : the artifact directory (``indexes/<name>``).
     ann_threshold : catalogues of up to this many rows (in all) get exact flat FAISS
         search; larger ones an approximate IVF-Flat index tuned to recall@10 >= 0.99
-        (see vibemap.indexer.vector_index). Flat search of 1M 9-D rows takes ~5 ms per query
-        on one core, over the 5 ms p99 target; 500k keeps flat under it.
+        (see vibemap.indexer.vector_index); 500k keeps flat search under the 5 ms p99
+        target (figure: bench/RESULTS.md, "Measured design choices").
     era_weight : W >= 0, the weight of the release-year coordinate appended to the index
         vectors (vibemap.indexer.era); 0 keeps the nine-feature vectors of before.
     """

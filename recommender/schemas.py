@@ -39,10 +39,10 @@ ARTIFACT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 # The cost of one request is bounded at the edge (figures: bench/RESULTS.md, starvation).
 # MMR re-ranks a pool of max(300, 2 * (offset + limit)) candidates in offset + limit steps,
-# so its cost grows with the square of the depth: 16 ms at 500 (20k tracks), 2 s at 10100.
+# so its cost grows with the square of the depth (bench/RESULTS.md, "Measured design choices").
 MAX_DIVERSE_DEPTH = 500
 # A batch's cost: per item, ITEM_BASE_COST + (offset + limit), times DIVERSITY_COST_FACTOR
-# when diversity > 0; about 1 us of CPU per unit. 100 items of limit 100 cost 20_000.
+# when diversity > 0, roughly proportional to CPU time. 100 items of limit 100 cost 20_000.
 ITEM_BASE_COST = 100
 DIVERSITY_COST_FACTOR = 20
 MAX_BATCH_COST = 100_000

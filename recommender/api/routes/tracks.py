@@ -27,9 +27,8 @@ from vibemap.recommender.schemas import (
 )
 
 router = APIRouter(tags=["tracks"])
-# A /similar request this shallow, without a per-artist cap, costs <= 2 ms (20k tracks) and
-# runs on the event loop: a thread hop costs more than the work. Measured with 4 connections
-# on 2 busy cores: 64-127 req/s inline vs 30-32 through the pool (bench/RESULTS.md).
+# A /similar request this shallow, without a per-artist cap, is cheap and runs on the event
+# loop: a thread hop costs more than the work (bench/RESULTS.md, "Measured design choices").
 INLINE_MAX_DEPTH = 100
 TrackId = Annotated[str, PathParam(max_length=MAX_TEXT)]
 
