@@ -8,7 +8,7 @@ errors (:mod:`.errors`); scores are the index's similarities, larger is better.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -246,12 +246,6 @@ class Engine:
                                      year),
             **self._era_facts(brute, year),
         }
-
-    def parse_feature_params(self, params: Mapping[str, object]
-                             ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-        """Split ``target_<f>`` / ``min_<f>`` / ``max_<f>`` keys into (targets, mins, maxs)
-        keyed by feature; see :func:`vibemap.recommender.query.parse_feature_params`."""
-        return parse_feature_params(params, self.features)
 
     def recommend(self, seed_tracks: Sequence[str] | str = (),
                   negative_tracks: Sequence[str] | str = (), *,

@@ -153,7 +153,19 @@ class OutliersQuery(BaseModel):
     limit: int = Field(20, ge=1, le=100)
 
 
-class RecommendQuery(BaseModel):
+class RankingKnobs(BaseModel):
+    """Paging, versions and era: the fields the GET and POST recommendation forms share."""
+
+    limit: int = Field(10, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    dedupe_versions: DedupeVersions = True
+    target_year: float | None = Field(None, description="the target vector's release year")
+    min_year: float | None = Field(None, description="inclusive; unknown years fail it")
+    max_year: float | None = Field(None, description="inclusive; unknown years fail it")
+    audio_only: bool = Field(False, description="rank by the nine audio features alone")
+
+
+class RecommendQuery(RankingKnobs):
     """Query string of GET /v1/recommendations, besides the feature parameters
     (target_<feature>, min_<feature>, max_<feature>), which the route reads as extras."""
 
@@ -171,13 +183,6 @@ class RecommendQuery(BaseModel):
                           "commas, so they are not split)")
     max_per_artist: int | None = Field(None, ge=1)
     diversity: float = Field(0.0, ge=0.0, le=1.0)
-    limit: int = Field(10, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-    dedupe_versions: DedupeVersions = True
-    target_year: float | None = Field(None, description="the target vector's release year")
-    min_year: float | None = Field(None, description="inclusive; unknown years fail it")
-    max_year: float | None = Field(None, description="inclusive; unknown years fail it")
-    audio_only: bool = Field(False, description="rank by the nine audio features alone")
 
     @model_validator(mode="after")
     def _bounded_cost(self) -> RecommendQuery:
@@ -280,7 +285,7 @@ class Health(BaseModel):
     code: str | None = None
 
 
-class RecommendRequest(BaseModel):
+class RecommendRequest(RankingKnobs):
     """Next-best-track query. Also accepts target_<feature>, min_<feature> and max_<feature>
     (original units) for every feature the artifact lists (GET /v1/artifact)."""
 
@@ -315,13 +320,6 @@ class RecommendRequest(BaseModel):
     max_per_artist: int | None = Field(None, ge=1)
     diversity: float = Field(0.0, ge=0.0, le=1.0,
                              description="0 = pure similarity .. 1; > 0 re-ranks by MMR")
-    limit: int = Field(10, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-    dedupe_versions: DedupeVersions = True
-    target_year: float | None = Field(None, description="the target vector's release year")
-    min_year: float | None = Field(None, description="inclusive; unknown years fail it")
-    max_year: float | None = Field(None, description="inclusive; unknown years fail it")
-    audio_only: bool = Field(False, description="rank by the nine audio features alone")
 
     _split = field_validator("seed_tracks", "negative_tracks", "genres", mode="before")(
         _split_commas)
