@@ -119,7 +119,8 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "missing_manifest": ("manifest.json", lambda p: p.unlink(), "missing"),
     # structure: checksums match (restamped), the content does not fit the manifest
     "absurd_npy_header": ("vectors.npy", _absurd_npy_header, "header promises shape"),
-    "vectors_of_wrong_width": ("vectors.npy", _npy_of_wrong_width, "expected (90, 9)"),
+    # 10 columns: the nine features and the era (default era weight > 0)
+    "vectors_of_wrong_width": ("vectors.npy", _npy_of_wrong_width, "expected (90, 10)"),
     "truncated_faiss": ("faiss/all.faiss", _truncate, "expected"),
     "truncated_vibe_faiss": ("faiss/vibe_1.faiss", _truncate, "truncated"),
     "faiss_of_wrong_dimension": ("faiss/all.faiss", _faiss_of_wrong_dimension, "bytes"),
