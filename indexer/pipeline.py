@@ -256,6 +256,8 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
                 seed=settings.seed,
                 n_init=settings.n_init,
                 progress=progress,
+                served=vectors if era.active else None,
+                era_weight=era.weight,
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
@@ -320,6 +322,8 @@ def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
             Z, art.tracks["vibe_id"].to_numpy(), art.tracks,
             n_clusters=int(art.manifest["n_clusters"]), seed=int(art.manifest["seed"]),
             n_init=int(art.manifest["build"]["n_init"]), progress=progress,
+            served=None if art.era is None else np.asarray(art.vectors),
+            era_weight=0.0 if art.era is None else art.era.weight,
         )
     with stages.stage("write"), staged_artifact(art.path) as staging:
         for rel in art.manifest["files"]:

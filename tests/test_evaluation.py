@@ -15,7 +15,7 @@ from vibemap.indexer.validation.evaluation import METRICS_SCHEMA_VERSION
 
 TOP_LEVEL = {"evaluated", "schema_version", "n_tracks", "n_clusters", "features", "k_loop",
              "chosen_k", "silhouette", "outliers", "taxonomy", "pca", "profiles", "genres",
-             "genre_agreement", "timings_s"}
+             "genre_agreement", "genre_agreement_served", "timings_s"}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,11 @@ def test_metrics_schema_and_known_answers(evaluated: Path) -> None:
     assert set(m) == TOP_LEVEL
     assert m["evaluated"] is True and m["schema_version"] == METRICS_SCHEMA_VERSION
     assert m["n_tracks"] == 450 and m["n_clusters"] == 3
+    # the default build serves an era column: agreement is measured on those vectors too
+    served = m["genre_agreement_served"]
+    assert served["era_weight"] == art.era.weight == 1.0
+    assert 0.0 <= served["cosine"]["agreement"] <= 1.0
+    assert served["cosine"]["baseline"] == m["genre_agreement"]["cosine"]["baseline"]
     loop = m["k_loop"]
     assert loop["k_values"] == list(range(2, 11))
     assert loop["best_silhouette_k"] == 3  # three clear blobs

@@ -97,12 +97,17 @@ def print_metrics(console: Console, manifest: dict, metrics: dict) -> None:
         g = metrics["genres"]["primary_genre_vs_vibe"]
         console.print(f"primary genre vs vibe: NMI {g['nmi']:.3f}, ARI {g['ari']:.3f} "
                       f"({g['n_primary_genres']:,} genres)")
-    if metrics.get("genre_agreement"):
-        a = metrics["genre_agreement"]
+    for key, space in (("genre_agreement", "nine features"),
+                       ("genre_agreement_served", "served vectors, with era")):
+        a = metrics.get(key)
+        if not a:
+            continue
+        if "era_weight" in a:
+            space = f"{space} W={a['era_weight']:g}"
         for metric in ("cosine", "euclidean"):
             if metric in a:
                 s = a[metric]
                 lift = "-" if s["lift"] is None else f"{s['lift']:.2f}x"
-                console.print(f"neighbour genre agreement@{a['n_neighbours']} ({metric}): "
-                              f"{s['agreement']:.3f} vs random pairs {s['baseline']:.3f} "
-                              f"(lift {lift})")
+                console.print(f"neighbour genre agreement@{a['n_neighbours']} ({metric}, "
+                              f"{space}): {s['agreement']:.3f} vs random pairs "
+                              f"{s['baseline']:.3f} (lift {lift})")

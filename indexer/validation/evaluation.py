@@ -80,10 +80,15 @@ def evaluate_build(
     n_init: int = 10,
     k_values=DEFAULT_K_VALUES,
     progress: Callable[[str, float], None] | None = None,
+    served: np.ndarray | None = None,
+    era_weight: float = 0.0,
 ) -> Evaluation:
     """Run every analysis on the build's z-scores and labels.
 
     Z : float32 (n, d) z-scores, rows in tracks-table order; labels : int (n,) vibe ids.
+    served : the index vectors when they differ from Z (an era column, weight
+        ``era_weight``): genre agreement is then measured on them too, since they, not the
+        nine features, decide who is near in every answer.
     """
     timings: dict[str, float] = {}
 
@@ -144,6 +149,10 @@ def evaluate_build(
         metrics["genres"] = gmap.to_dict()
         agree = timed("genre_agreement", lambda: neighbour_genre_agreement(Z, genres, seed=seed))
         metrics["genre_agreement"] = agree.to_dict()
+        if served is not None:
+            on_index = timed("genre_agreement_served",
+                             lambda: neighbour_genre_agreement(served, genres, seed=seed))
+            metrics["genre_agreement_served"] = {**on_index.to_dict(), "era_weight": era_weight}
     else:
         metrics["genres"] = None
         metrics["genre_agreement"] = None
