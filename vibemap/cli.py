@@ -166,10 +166,16 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+async def redirect_to_ui():  # no return annotation: FastAPI would read it as a model
+    """``vibemap demo`` serves the UI at /ui; the bare address leads there."""
+    from fastapi.responses import RedirectResponse
+
+    return RedirectResponse("/ui/")
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     """Build the demo artifact if missing, then serve API + UI from one process and port."""
     import uvicorn
-    from fastapi.responses import RedirectResponse
 
     from vibemap.indexer.artifact import read_manifest
     from vibemap.recommender.api import create_app
@@ -194,9 +200,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     mount_ui(app, f"http://{local_host}:{settings.port}")
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/ui/")
+    app.add_api_route("/", redirect_to_ui, include_in_schema=False)
 
     summary = engine.artifact_summary()
     base = f"http://{local_host}:{settings.port}"
