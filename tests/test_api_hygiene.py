@@ -8,6 +8,8 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -161,19 +163,17 @@ def test_serve_sets_uvicorn_limits_and_timeouts() -> None:
     assert 0 < opts["timeout_keep_alive"] <= 10 and opts["limit_concurrency"] > 0
 
 
-def test_half_open_connections_are_dropped(artifact: Path) -> None:
-    """A live uvicorn with the guarded protocol: a connection that never completes its
-    request head is closed; a complete request is answered."""
+@contextmanager
+def live_server(app, head_timeout: float) -> Iterator[int]:
+    """uvicorn in a thread with ``vibemap serve``'s options and a short head timeout; yields
+    the port once it answers, stops it afterwards."""
 
-    class Quick(HeadTimeoutH11Protocol):
-        head_timeout = 0.5
-
-    app = create_app(ServiceSettings(index_dir=artifact), engine=Engine.load(artifact))
+    quick = type("Quick", (HeadTimeoutH11Protocol,), {"head_timeout": head_timeout})
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    opts = {**uvicorn_options("127.0.0.1", port), "http": Quick}
-    server = uvicorn.Server(uvicorn.Config(app, **opts))
+    server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options("127.0.0.1", port),
+                                                   "http": quick}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -181,13 +181,21 @@ def test_half_open_connections_are_dropped(artifact: Path) -> None:
             if server.started:
                 break
             time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_half_open_connections_are_dropped(artifact: Path) -> None:
+    """A live uvicorn with the guarded protocol: a connection that never completes its
+    request head is closed; a complete request is answered."""
+    app = create_app(ServiceSettings(index_dir=artifact), engine=Engine.load(artifact))
+    with live_server(app, head_timeout=0.5) as port:
         assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # no final blank line
             assert sock.recv(1024) == b""  # closed by the server, not by our timeout
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:
@@ -197,9 +205,6 @@ def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:
 
     from fastapi import FastAPI
 
-    class Quick(HeadTimeoutH11Protocol):
-        head_timeout = 0.3
-
     app = FastAPI()
 
     @app.get("/slow")
@@ -207,18 +212,7 @@ def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:
         await asyncio.sleep(1.0)
         return {"ok": True}
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options("127.0.0.1", port),
-                                                   "http": Quick}))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.05)
+    with live_server(app, head_timeout=0.3) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
                          b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -227,9 +221,6 @@ def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:
                 chunk = sock.recv(65536)
                 assert chunk, f"connection dropped mid-request after {received[:80]!r}"
                 received += chunk
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 # ------------------------------------------------------------------ reload confinement
