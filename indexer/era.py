@@ -166,25 +166,14 @@ def standardised_years(years: np.ndarray, mean: float | None, scale: float) -> n
     return z
 
 
-def era_column(years: np.ndarray) -> np.ndarray:
-    """The standardised year column of a catalogue, fitted on its own known years.
-
-    years : float array of shape (n_tracks,), NaN where unknown.
-    Returns float64 (n_tracks,): z-scores of the known years, 0 for missing years, all 0
-    when no year is known or every known year is the same.
-    """
-    scaler = fit_era_scaler(years, weight=1.0)
-    return standardised_years(years, scaler.mean, scaler.scale)
-
-
 def append_era(Z: np.ndarray, era: np.ndarray, weight: float) -> np.ndarray:
     """The nine z-scored features with ``weight * era`` as one more column.
 
     Parameters
     ----------
     Z : float array of shape (n_tracks, 9), z-scored audio features.
-    era : float array of shape (n_tracks,), standardised years (:func:`era_column` or
-        :func:`standardised_years`), finite.
+    era : float array of shape (n_tracks,), standardised years (:func:`standardised_years`),
+        finite.
     weight : W >= 0; with 0 the new column is exactly 0.0.
 
     Returns

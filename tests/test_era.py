@@ -19,7 +19,6 @@ from vibemap.indexer.era import (
     MISSING_POLICY,
     EraScaler,
     append_era,
-    era_column,
     era_vectors,
     fit_era_scaler,
     standardised_years,
@@ -42,6 +41,12 @@ def _cosine_neighbours(Z: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarra
     index = faiss.IndexFlatIP(X.shape[1])
     index.add(X)
     return index.search(X, limit)
+
+
+def era_column(years: np.ndarray) -> np.ndarray:
+    """The standardised year column of a catalogue fitted on its own years (as the build does)."""
+    scaler = fit_era_scaler(years, weight=1.0)
+    return standardised_years(years, scaler.mean, scaler.scale)
 
 
 # --------------------------------------------------------------------------- known answers
