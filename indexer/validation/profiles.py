@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from vibemap.indexer.validation.checks import as_labels, as_matrix
+from vibemap.indexer.vibe_facts import nearest_rows
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,8 @@ def profile_vibes(
         rows = order[start : start + count]  # ascending, thanks to the stable sort
         Xv, Rv = X[rows], R[rows]
         centroid = Xv.mean(axis=0)
-        dist = np.sqrt(((Xv - centroid) ** 2).sum(axis=1))
-        nearest = np.lexsort((rows, dist))[:n_typical]
+        nearest = nearest_rows(Xv, centroid, n_typical)  # the build's rule, around the mean
+        dist = np.sqrt(((Xv[nearest] - centroid) ** 2).sum(axis=1))
         profiles.append(
             VibeProfile(
                 vibe_id=int(vibe),
@@ -135,7 +136,7 @@ def profile_vibes(
                 median=dict(zip(names, map(float, np.median(Rv, axis=0)), strict=True)),
                 signature=dict(zip(names, map(float, centroid), strict=True)),
                 typical_rows=tuple(int(r) for r in rows[nearest]),
-                typical_distances=tuple(float(v) for v in dist[nearest]),
+                typical_distances=tuple(float(v) for v in dist),
             )
         )
     logger.info("profiled %d vibes over %d tracks", len(profiles), n)
