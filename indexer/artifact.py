@@ -9,7 +9,14 @@ Layout (all paths relative to the artifact directory)::
     vectors.npy            float32 (n, d) index-space vectors; row i = track row i; d is
                            the manifest's build.dimension: the features, plus the era
                            column when the manifest's era.weight > 0
-    tracks.parquet         the cleaned tracks sorted by vibe; row i = FAISS id i
+    tracks.arrow           the cleaned tracks sorted by vibe, as an uncompressed Arrow IPC
+                           (Feather v2) file of one record batch, memory-mapped by the
+                           service; row i = FAISS id i (format 3)
+    columns/, genres/folded.json, genres/label_*.npy
+                           per-row arrays derived at build time (features column-major,
+                           numbers, version codes, id order, rows per folded genre):
+                           :mod:`vibemap.indexer.serving_arrays` (format 3)
+    search/                the text-search structure: :mod:`vibemap.indexer.search_index`
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
     vibes.json             per-vibe facts as GET /v1/vibes shows them (format 2):
@@ -26,12 +33,12 @@ Layout (all paths relative to the artifact directory)::
     faiss/vibe_<v>.faiss   flat FAISS index over vibe v's contiguous rows (flat builds only)
 
 The index type and parameters live in the manifest only (``build.index``,
-``build.index_params``); format 1 also wrote them to ``faiss/index.json``, which is now
-ignored. Format-1 artifacts still load: their parsed genres and vibe facts are derived on
-load by the same functions the build uses.
+``build.index_params``). Format 3 is read memory-mapped (vectors, features, the track
+table, the id order, the search structure, the FAISS files): loading costs the checks, not
+a Python object per row. Older formats are refused with a message to rebuild.
 
 Nothing here is pickled: arrays are .npy (loaded with allow_pickle=False), tables
-parquet, facts JSON, indexes FAISS's own format. A build writes into a temporary
+Arrow IPC, facts JSON, indexes FAISS's own format. A build writes into a temporary
 sibling directory and swaps it into place atomically.
 """
 
@@ -41,49 +48,59 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from vibemap.indexer import arrow_tables
 from vibemap.indexer import artifact_checks as checks
 from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
-from vibemap.indexer.genre_labels import GenreCodes, encode_genres
+from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
+from vibemap.indexer.search_index import (
+    SearchIndex,
+    derive_search,
+    read_search,
+    search_files,
+    write_search,
+)
+from vibemap.indexer.serving_arrays import (
+    ServingColumns,
+    derive_serving,
+    read_serving,
+    serving_files,
+    write_serving,
+)
 from vibemap.indexer.staging import MANIFEST
 from vibemap.indexer.vector_index import Partition, PartitionedIndex
-from vibemap.indexer.vibe_facts import vibe_facts, vibes_document
+from vibemap.indexer.vibe_facts import vibes_document
 
 __all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "genre_summary",
            "load_artifact", "read_genres", "read_manifest", "read_vibe_facts",
-           "verify_files", "write_genres", "write_json", "write_vibes"]
+           "verify_files", "write_genres", "write_json", "write_tracks", "write_vibes"]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)  # format 1: no vibes.json / genres/ (derived on load)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (3,)  # 1 and 2 held tracks.parquet and derived per-row facts on load
+TRACKS = "tracks.arrow"
 VIBES = "vibes.json"
 GENRE_VOCABULARY = "genres/vocabulary.json"
 GENRE_OFFSETS = "genres/offsets.npy"
 GENRE_CODES = "genres/codes.npy"
-_FORMAT_1_FILES = (
-    "scaler.json",
-    "centroids.json",
-    "vectors.npy",
-    "tracks.parquet",
-    "tracks_labelled.csv",
-    "metrics.json",
-    "faiss/all.faiss",
+REQUIRED_FILES = (
+    "scaler.json", "centroids.json", "vectors.npy", TRACKS, "tracks_labelled.csv",
+    "metrics.json", "faiss/all.faiss", VIBES, GENRE_VOCABULARY, GENRE_OFFSETS, GENRE_CODES,
+    *serving_files(), *search_files(),
 )
-REQUIRED_FILES = {
-    1: _FORMAT_1_FILES,
-    2: (*_FORMAT_1_FILES, VIBES, GENRE_VOCABULARY, GENRE_OFFSETS, GENRE_CODES),
-}
 
 
 def write_json(path: Path, data: object) -> None:
@@ -112,19 +129,31 @@ def write_genres(directory: Path, genres: GenreCodes) -> None:
 
 
 def read_genres(path: Path, n_rows: int) -> GenreCodes:
-    """The parsed genres of a format-2 artifact, checked against its ``n_rows`` rows."""
+    """The parsed genres of an artifact (memory-mapped), checked against its ``n_rows``."""
     path = Path(path)
     labels = _read_json(path / GENRE_VOCABULARY)["labels"]
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"{GENRE_VOCABULARY}: labels must be a list of strings")
-    offsets = checks.read_npy(path / GENRE_OFFSETS, np.int64, (n_rows + 1,), GENRE_OFFSETS)
-    codes = checks.read_npy(path / GENRE_CODES, np.int32, (None,), GENRE_CODES)
+    offsets = checks.read_npy(path / GENRE_OFFSETS, np.int64, (n_rows + 1,), GENRE_OFFSETS,
+                              mmap=True)
+    codes = checks.read_npy(path / GENRE_CODES, np.int32, (None,), GENRE_CODES, mmap=True)
     genres = GenreCodes(tuple(labels), offsets, codes)
     try:
         genres.check(n_rows)
     except ValueError as exc:
         raise ValueError(f"{GENRE_OFFSETS} / {GENRE_CODES}: {exc}") from None
     return genres
+
+
+def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
+                 genres: GenreCodes) -> None:
+    """The track table (tracks.arrow) and everything the service derives from it: the
+    per-row arrays (:mod:`.serving_arrays`) and the search structure (:mod:`.search_index`)."""
+    table = pa.Table.from_pandas(tracks, preserve_index=False)
+    arrow_tables.write_table(directory / TRACKS, table)
+    cols = derive_serving(table, features, genres)
+    write_serving(directory, cols)
+    write_search(directory, derive_search(table, cols.numbers["popularity"]))
 
 
 def write_vibes(directory: Path, features: Sequence[str], facts: list[dict]) -> None:
@@ -141,10 +170,13 @@ def read_vibe_facts(path: Path) -> list[dict]:
 
 @dataclass(frozen=True)
 class Artifact:
-    """A verified artifact in memory. Row i of ``tracks`` is row i of ``vectors`` and FAISS id i.
+    """A verified artifact. Row i of ``table`` is row i of ``vectors`` and FAISS id i.
 
-    ``genres`` and ``vibe_facts`` are read from the files of a format-2 artifact and derived
-    (by the build's own functions) for a format-1 one.
+    ``table`` is the track table (memory-mapped Arrow when read from disk); ``serving`` and
+    ``search`` are the per-row arrays and search structure the build derived (mapped);
+    None for an artifact made in memory, whose engine derives them with the build's own
+    functions. ``tracks`` is the table as a pandas frame, converted on first use (the build's
+    evaluate step and tests; the service never asks for it).
     """
 
     path: Path
@@ -152,14 +184,16 @@ class Artifact:
     features: tuple[str, ...]
     scaler: Scaler
     vibes: list[dict]
-    tracks: pd.DataFrame
+    table: pa.Table
     vectors: np.ndarray
     index: PartitionedIndex
     metrics: dict
     analysis: dict[str, np.ndarray]
-    genres: GenreCodes | None = None
-    vibe_facts: list[dict] | None = None
+    genres: GenreCodes
+    vibe_facts: list[dict]
     era: EraScaler | None = None  # set when the vectors carry the era column (weight > 0)
+    serving: ServingColumns | None = None
+    search: SearchIndex | None = None
 
     @property
     def metric(self) -> str:
@@ -172,6 +206,25 @@ class Artifact:
     @property
     def format_version(self) -> int:
         return int(self.manifest["format_version"])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.table.num_rows)
+
+    @cached_property
+    def tracks(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+    def serving_columns(self) -> ServingColumns:
+        """The mapped per-row arrays, or (in memory) derived as the build derives them."""
+        if self.serving is not None:
+            return self.serving
+        return derive_serving(self.table, self.features, self.genres)
+
+    def search_index(self, popularity: np.ndarray) -> SearchIndex:
+        """The mapped search structure, or (in memory) derived as the build derives it."""
+        return self.search if self.search is not None else derive_search(self.table,
+                                                                         popularity)
 
 
 def read_manifest(path: Path) -> dict:
@@ -201,7 +254,7 @@ def read_manifest(path: Path) -> dict:
 def verify_files(path: Path, manifest: dict) -> None:
     """Check every required file is listed, present, and matches its recorded sha256."""
     files = manifest.get("files") or {}
-    for rel in REQUIRED_FILES[manifest["format_version"]]:
+    for rel in REQUIRED_FILES:
         if rel not in files:
             raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
     for rel, meta in files.items():
@@ -243,14 +296,14 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     vibes = list(_read_json(path / "centroids.json")["vibes"])
     partitions = [Partition(**p) for p in manifest["partitions"]]
     checks.check_partitions(partitions, [int(v["vibe_id"]) for v in vibes], n)
-    vectors = checks.read_npy(path / "vectors.npy", np.float32, (n, d))
-    if checks.parquet_rows(path / "tracks.parquet") != n:
-        raise ValueError(f"tracks.parquet has {checks.parquet_rows(path / 'tracks.parquet')} "
-                         f"rows, the manifest {n}")
-    tracks = pd.read_parquet(path / "tracks.parquet")
-    if not np.array_equal(tracks["row"].to_numpy(), np.arange(n)):
-        raise ValueError(f"tracks.parquet row ids are not 0..{n - 1} in order")
-    checks.check_vibe_labels(tracks["vibe_id"].to_numpy(), partitions)
+    vectors = checks.read_npy(path / "vectors.npy", np.float32, (n, d), mmap=True)
+    table = arrow_tables.read_table(path / TRACKS)
+    if table.num_rows != n:
+        raise ValueError(f"{TRACKS} has {table.num_rows} rows, the manifest {n}")
+    row_ids = arrow_tables.column(table, "row").to_numpy()
+    if not np.array_equal(row_ids, np.arange(n)):
+        raise ValueError(f"{TRACKS} row ids are not 0..{n - 1} in order")
+    checks.check_vibe_labels(arrow_tables.column(table, "vibe_id").to_numpy(), partitions)
     metrics = dict(_read_json(path / "metrics.json"))
     index = PartitionedIndex.load(path, manifest["build"]["metric"], partitions,
                                   spec_from_manifest(manifest["build"]), d)
@@ -258,15 +311,12 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     if (path / "analysis.npz").is_file():
         analysis = checks.read_npz(path / "analysis.npz", n)
     ranges = {p.vibe_id: (p.start, p.stop) for p in partitions}
-    if manifest["format_version"] >= 2:
-        genres, facts = read_genres(path, n), read_vibe_facts(path)
-    else:  # format 1: derive what format 2 stores, with the build's own functions
-        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * n)
-        facts = vibe_facts(features, tracks[list(features)].to_numpy(dtype=np.float64),
-                           scaler, vibes, ranges, genres)
+    genres, facts = read_genres(path, n), read_vibe_facts(path)
     checks.check_vibe_facts(facts, ranges)
-    return Artifact(path, manifest, features, scaler, vibes, tracks, vectors, index, metrics,
-                    analysis, genres, facts, era)
+    serving = read_serving(path, n, len(features))
+    search = read_search(path, n)
+    return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
+                    analysis, genres, facts, era, serving, search)
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

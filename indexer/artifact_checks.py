@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
-import pyarrow.parquet as pq
 
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                    (2, 0): np.lib.format.read_array_header_2_0}
@@ -47,15 +46,19 @@ def _check_shape(name: str, shape: tuple[int, ...], dtype: np.dtype,
 
 
 def read_npy(path: Path, dtype: np.dtype | type | None, shape: Sequence[int | None],
-             name: str | None = None) -> np.ndarray:
+             name: str | None = None, mmap: bool = False) -> np.ndarray:
     """Load an .npy file after checking its header (``None`` in ``shape``: any length);
-    ``name`` is how errors call the file (its artifact-relative path)."""
+    ``name`` is how errors call the file (its artifact-relative path). With ``mmap`` the
+    array is a read-only view of the file (pages shared by every process mapping it)."""
     path = Path(path)
     name = name or path.name
     with open(path, "rb") as fh:
         got_shape, got_dtype = _npy_header(fh, path.stat().st_size, name)
     _check_shape(name, got_shape, got_dtype, shape,
                  None if dtype is None else np.dtype(dtype))
+    if mmap and int(np.prod(got_shape)) > 0:
+        # a plain ndarray view (not np.memmap): results computed from it are ordinary arrays
+        return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
     return np.load(path, allow_pickle=False)
 
 
@@ -78,14 +81,6 @@ def read_npz(path: Path, n_rows: int, sample_prefix: str = "pca_") -> dict[str, 
         return {key: npz[key] for key in npz.files}
 
 
-def parquet_rows(path: Path) -> int:
-    """Rows of a parquet file, from its footer (nothing else is read)."""
-    try:
-        return int(pq.read_metadata(path).num_rows)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{Path(path).name}: not a readable parquet file ({exc})") from None
-
-
 def check_partitions(partitions: Sequence, vibe_ids: Sequence[int], n_rows: int) -> None:
     """Partitions must tile rows ``[0, n_rows)`` in order, one per vibe of centroids.json."""
     if sorted(p.vibe_id for p in partitions) != sorted(vibe_ids):
@@ -102,11 +97,11 @@ def check_partitions(partitions: Sequence, vibe_ids: Sequence[int], n_rows: int)
 
 
 def check_vibe_labels(vibe_of_row: np.ndarray, partitions: Sequence) -> None:
-    """Every row of a partition carries that partition's vibe id in tracks.parquet."""
+    """Every row of a partition carries that partition's vibe id in tracks.arrow."""
     for p in partitions:
         block = vibe_of_row[p.start:p.stop]
         if len(block) and not (block == p.vibe_id).all():
-            raise ValueError(f"tracks.parquet vibe_id disagrees with the partition of vibe "
+            raise ValueError(f"tracks.arrow vibe_id disagrees with the partition of vibe "
                              f"{p.vibe_id} (rows {p.start}..{p.stop - 1})")
 
 

@@ -1,7 +1,8 @@
 """Index files on disk (as faiss contrib's vecs_io): write the FAISS files of a
 :class:`PartitionedIndex`, and read them back checked against what the manifest promises
 (type, dimension, metric, row counts, list layout), so that a malformed file that passes
-its checksum is refused with a ValueError, never a faiss error or a huge allocation."""
+its checksum is refused with a ValueError, never a faiss error or a huge allocation.
+Indexes are read memory-mapped (``IO_FLAG_MMAP_IFC``), shared by every process serving them."""
 
 from __future__ import annotations
 
@@ -84,8 +85,8 @@ def read_checked(path: Path, d: int, n: int, metric: str, kind: str) -> faiss.In
     if kind == IVF_FLAT and size < n * (4 * d + 8):  # each row: d float32 and an int64 id
         raise ValueError(f"{name}: {size} bytes, too small for an IVF-Flat index of {n} rows "
                          f"x {d} dims (truncated or not this artifact's index)")
-    try:
-        index = faiss.read_index(str(path))
+    try:  # memory-mapped: the codes (flat) or inverted lists (IVF) stay in the page cache
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
     except (RuntimeError, MemoryError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{name}: not a readable FAISS index ({first[:200]})") from None

@@ -1,53 +1,23 @@
-"""The catalogue of one artifact: every per-row fact in numpy arrays and lists built once
-at load (pandas is touched only here, in ``Catalogue.__init__``), the result summary of
-a row, and the masks of rows passing a query's filters."""
+"""The catalogue of one artifact: per-row facts as views of the artifact's memory-mapped
+files (the Arrow track table and the arrays the build derived), never a Python object per
+row; the result summary of a row, built from the mapped columns for the rows answered;
+and the masks of rows passing a query's filters."""
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
+from vibemap.indexer.arrow_tables import column
 from vibemap.indexer.artifact import Artifact
 from vibemap.indexer.folding import fold
 from vibemap.indexer.genre_labels import GenreCodes
-from vibemap.indexer.versions import version_keys
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound
 from vibemap.recommender.query import RowFilters, finite_number
 from vibemap.recommender.search import TrackSearch
-
-
-def _optional_numbers(tracks: pd.DataFrame, name: str) -> np.ndarray:
-    """float64 (n,) of a numeric column, NaN where unknown or absent."""
-    if name not in tracks:
-        return np.full(len(tracks), np.nan)
-    return tracks[name].to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _version_codes(tracks: pd.DataFrame) -> np.ndarray:
-    """int64 (n,): one code per song (:mod:`vibemap.indexer.versions`), from the stored
-    ``version_key`` column or, for artifacts built before it, computed here."""
-    keys = tracks["version_key"] if "version_key" in tracks else version_keys(
-        tracks["name"] if "name" in tracks else [""] * len(tracks),
-        tracks["artist"] if "artist" in tracks else [""] * len(tracks))
-    codes, uniques = pd.factorize(keys)
-    codes = np.asarray(codes, dtype=np.int64)
-    missing = codes < 0  # no key: a song of its own
-    codes[missing] = len(uniques) + np.arange(int(missing.sum()))
-    return codes
-
-
-def _rows_by_label(genres: GenreCodes) -> dict[str, np.ndarray]:
-    """Folded genre label -> sorted rows carrying it, from the stored parsed genres."""
-    row_of_code = np.repeat(np.arange(len(genres.offsets) - 1, dtype=np.int64),
-                            np.diff(genres.offsets))
-    order = np.argsort(genres.codes, kind="stable")
-    bounds = np.searchsorted(genres.codes[order], np.arange(len(genres.vocabulary) + 1))
-    parts: dict[str, list[np.ndarray]] = {}
-    for code, label in enumerate(genres.vocabulary):
-        parts.setdefault(fold(label), []).append(row_of_code[order[bounds[code]:bounds[code + 1]]])
-    return {g: np.unique(np.concatenate(p)) for g, p in parts.items()}
 
 
 def _int_or_none(value: float) -> int | None:
@@ -60,67 +30,66 @@ def _number_or_none(value: float) -> int | float | None:
     return int(value) if float(value).is_integer() else float(value)
 
 
+class TextColumn:
+    """A text column of the mapped track table: ``column[row]`` is one row's value as a
+    str ("" when missing), converted only when asked."""
+
+    def __init__(self, table: pa.Table, name: str) -> None:
+        self._values = column(table, name) if name in table.column_names else None
+        self._n = table.num_rows
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, row: int) -> str:
+        if self._values is None:
+            return ""
+        value = self._values[int(row)].as_py()
+        return "" if value is None or value != value else str(value)
+
+
 class Catalogue:
     """Per-row data of an artifact's tracks; immutable after construction.
 
-    ``X`` : float32 (n, d) index-space vectors; ``F`` : float64 (n, d) features in
+    ``X`` : float32 (n, D) index-space vectors; ``F`` : float64 (n, d) features in
     original units, columns in ``features`` order (the manifest's). Row ``i`` is row ``i``
     of the tracks table; vibe ``v`` owns the rows ``partitions[v]`` = [start, stop).
+    Both, like every per-row array here, are read-only views of the artifact's files.
     """
 
     def __init__(self, artifact: Artifact) -> None:
-        tracks = artifact.tracks
-        n = len(tracks)
+        table = artifact.table
+        n = artifact.n_rows
         self.n_rows = n
         self.features: tuple[str, ...] = tuple(artifact.features)
         self.feature_col = {f: j for j, f in enumerate(self.features)}
         self.X = np.ascontiguousarray(artifact.vectors, dtype=np.float32)
-        self.F = tracks[list(self.features)].to_numpy(dtype=np.float64)
+        cols = artifact.serving_columns()
+        self._cols = cols
+        self.F = cols.features
         self.scale = np.asarray(artifact.scaler.scale, dtype=np.float64)
-
-        def text_column(name: str) -> list[str]:
-            if name not in tracks:
-                return [""] * n
-            return ["" if v is None or v != v else str(v) for v in tracks[name].tolist()]
-
-        def text_codes(name: str) -> tuple[np.ndarray, list[str]]:
-            """(code per row, distinct values) of a text column whose values repeat
-            (artists): no Python string per row."""
-            if name not in tracks:
-                return np.zeros(n, dtype=np.int64), [""]
-            codes, uniques = pd.factorize(tracks[name])  # uniques in order of first row
-            values = ["" if v is None or v != v else str(v) for v in uniques.tolist()]
-            return np.where(codes < 0, len(values), codes).astype(np.int64), [*values, ""]
-
-        self.ids = text_column("track_id")
-        self._row_of = {tid: row for row, tid in enumerate(self.ids)}
-        self.names = text_column("name")
-        self.artist_of, self.artist_values = text_codes("artist")
-        if artifact.genres is None:
-            raise ValueError("the artifact carries no parsed genres (load it with load_artifact)")
+        self._id_values = column(table, "track_id")
+        self.ids = TextColumn(table, "track_id")
+        self.names = TextColumn(table, "name")
+        self.artists = TextColumn(table, "artist")
         self.genres: GenreCodes = artifact.genres
-        self.genre_rows = _rows_by_label(self.genres)
-        self.version_of = _version_codes(tracks)
+        self.version_of = cols.version_of
         # per-row numbers stay in arrays (NaN = unknown); summary() converts the few it returns
-        self.popularity = _optional_numbers(tracks, "popularity")
-        self.years = _optional_numbers(tracks, "release_year")
-        self.durations = _optional_numbers(tracks, "duration_ms")
-        self.vibe_of = tracks["vibe_id"].to_numpy(dtype=np.int64)
+        self.popularity = cols.numbers["popularity"]
+        self.years = cols.numbers["release_year"]
+        self.durations = cols.numbers["duration_ms"]
+        self.vibe_of = column(table, "vibe_id").to_numpy()
         self.vibe_names = {int(v["vibe_id"]): str(v["name"]) for v in artifact.vibes}
         self.partitions = {v: (p.start, p.stop) for v, p in artifact.index.partitions.items()}
-
-        folded_artists = [fold(a) for a in self.artist_values]
-        codes: dict[str, int] = {}  # one code per folded artist (for max_per_artist, exclusion)
-        fold_code = np.asarray([codes.setdefault(a, len(codes)) for a in folded_artists],
-                               dtype=np.int64)
-        self.artist_code = fold_code[self.artist_of]
-        self._artist_codes = codes
-        self.search = TrackSearch([fold(s) for s in self.names], self.artist_of, folded_artists,
-                                  self.version_of, self.popularity)
+        self.search = TrackSearch(artifact.search_index(self.popularity), cols.version_of)
+        artists = self.search.fields["artist"]
+        # one code per folded artist (max_per_artist, exclusion): its place among them
+        self.artist_code = artists.code_of
+        self._artist_keys = artists.sorted_keys
 
     # ------------------------------------------------------------------- rows
     def row_of(self, track_id: str) -> int:
-        row = self._row_of.get(str(track_id))
+        row = self._cols.row_of_id(self._id_values, str(track_id))
         if row is None:
             raise TrackNotFound(str(track_id))
         return row
@@ -131,7 +100,7 @@ class Catalogue:
         return {
             "track_id": self.ids[row],
             "name": self.names[row],
-            "artist": self.artist_values[self.artist_of[row]],
+            "artist": self.artists[row],
             "genres": self.genres.labels(row),
             "popularity": _number_or_none(float(self.popularity[row])),
             "release_year": _int_or_none(float(self.years[row])),
@@ -146,12 +115,18 @@ class Catalogue:
         out["features"] = dict(zip(self.features, self.F[row].tolist(), strict=True))
         return out
 
+    def _artist_code_of(self, folded: str) -> int | None:
+        """The code of a folded artist name (a binary search over the sorted names)."""
+        keys = self._artist_keys
+        i = bisect.bisect_left(keys, folded)
+        return i if i < len(keys) and keys[i] == folded else None
+
     # ------------------------------------------------------------------ masks
     def genre_mask(self, tokens: list[str]) -> np.ndarray:
         """bool (n,): rows carrying any of the folded genre ``tokens``."""
         mask = np.zeros(self.n_rows, dtype=bool)
         for token in tokens:
-            rows = self.genre_rows.get(token)
+            rows = self._cols.rows_with_label(token)
             if rows is not None:
                 mask[rows] = True
         return mask
@@ -200,8 +175,8 @@ class Catalogue:
         if filters.genres:
             mask &= self.genre_mask(filters.genres)[sl]
         if filters.exclude_artists:
-            codes = [self._artist_codes[a] for a in {fold(x) for x in filters.exclude_artists}
-                     if a in self._artist_codes]
+            codes = [c for c in (self._artist_code_of(fold(x)) for x in filters.exclude_artists)
+                     if c is not None]
             if codes:
                 mask &= ~np.isin(self.artist_code[sl], codes)
         return mask

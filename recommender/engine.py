@@ -80,7 +80,7 @@ class Engine:
         self.features: tuple[str, ...] = tuple(artifact.features)
         self.metric = artifact.metric
         self.scaler = artifact.scaler
-        self.n_tracks = len(artifact.tracks)
+        self.n_tracks = artifact.n_rows
         self.catalogue = Catalogue(artifact)
         if artifact.vibe_facts is None:
             raise ValueError("the artifact carries no vibe facts (load it with load_artifact)")
@@ -91,9 +91,7 @@ class Engine:
         self.era = artifact.era
         self._audio = (audio_vectors(self.catalogue.X, self.metric, len(self.features))
                        if self.era is not None else None)
-        # every per-row value now lives in the catalogue: release the frame's own copy of
-        # them (GBs at 10M rows), keeping its columns for reference
-        self.artifact = replace(artifact, tracks=artifact.tracks.head(0).copy())
+        self.artifact = artifact  # every per-row value is a view of its mapped files
 
     @classmethod
     def load(cls, path: Path | str, verify: bool = True) -> Engine:

@@ -1,4 +1,4 @@
-"""Name / artist search over a catalogue, precomputed once at load.
+"""Name / artist search over a catalogue, through the structure the build stored.
 
 Matching is case- and accent-insensitive (:func:`vibemap.indexer.folding.fold`). A track's
 rank class is the best that holds for it:
@@ -16,157 +16,131 @@ matching version would, and its matching versions follow in popularity order, so
 version stays findable while the most popular one comes first. Without a query, rows
 are listed by popularity alone.
 
-Exact matches come from a dict, prefixes from sorted keys (bisect), words from an inverted
-index over the distinct titles and artists, substrings from a vectorised byte scan of one
-UTF-8 haystack (UTF-8 is self-synchronising, so a byte match of a folded query is a
-character match). No per-row Python work runs per query.
+Everything is looked up in the build-time structure (:mod:`vibemap.indexer.search_index`),
+memory-mapped: for each field (titles, artists) the sorted distinct folded values give the
+exact and prefix ranges by binary search and the substring matches by one vectorised scan
+of the distinct values (Arrow's ``match_substring``, a byte match of UTF-8, which is a
+character match), the word index gives the values holding each query word, and the rows
+of the matching values come from the rows grouped by value. Only rows whose value matches
+are touched (or, when a query matches a large part of the catalogue, one gather over all
+rows, whichever is cheaper); no per-row Python work runs per query.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+import pyarrow.compute as pc
 
 from vibemap.indexer.folding import fold
+from vibemap.indexer.search_index import SearchIndex, TextField, gather_groups
 
 EXACT, PREFIX, WORDS, SUBSTRING, NO_MATCH = 0, 1, 2, 3, 4
-# haystack line = name, field separator, artist; fold() turns both into spaces in a query
-_FIELD_SEP = "\x1f"
-_LINE_SEP = "\n"
-_BATCH_LINES = 1 << 18
 _WORD = re.compile(r"\w+")
 _LAST = "\U0010ffff"
 MIN_PREFIX = 2  # a last query word this long may be unfinished ("ed she"); "3" is a word
+DENSE_SHARE = 4  # a query matching over 1/4 of the rows gathers over all rows instead
 
 
-class _WordIndex:
-    """Word -> the codes of the distinct strings holding it (an inverted index)."""
+def _value_classes(field: TextField, q: str) -> np.ndarray:
+    """int8 (n_values,): EXACT / PREFIX / SUBSTRING / NO_MATCH of each distinct value."""
+    cls = np.full(len(field.keys), NO_MATCH, dtype=np.int8)
+    if len(field.keys):
+        hits = pc.match_substring(field.keys, q).to_numpy(zero_copy_only=False)
+        cls[hits] = SUBSTRING
+    lo, hi = field.sorted_keys.range_of(q, q + _LAST)
+    cls[lo:hi] = PREFIX
+    cls[lo:bisect.bisect_left(field.sorted_keys, q + "\x00", lo, hi)] = EXACT  # == q
+    return cls
 
-    def __init__(self, strings: Sequence[str]) -> None:
-        postings: dict[str, list[int]] = {}
-        for code, text in enumerate(strings):
-            for word in set(_WORD.findall(text)):
-                postings.setdefault(word, []).append(code)
-        self.n_codes = len(strings)
-        self.words = sorted(postings)
-        self._codes = [np.asarray(postings[w], dtype=np.int64) for w in self.words]
 
-    def having(self, word: str, prefix: bool) -> np.ndarray:
-        """bool (n_codes,): strings holding ``word`` (or a word starting with it)."""
-        lo = bisect.bisect_left(self.words, word)
-        hi = (bisect.bisect_left(self.words, word + _LAST, lo) if prefix
-              else lo + int(lo < len(self.words) and self.words[lo] == word))
-        out = np.zeros(self.n_codes, dtype=bool)
-        if hi > lo:
-            out[np.concatenate(self._codes[lo:hi])] = True
-        return out
+def _values_with_word(field: TextField, word: str, prefix: bool) -> np.ndarray:
+    """bool (n_values,): values holding ``word`` (or a word starting with it)."""
+    lo, hi = field.sorted_words.range_of(word, word + (_LAST if prefix else "\x00"))
+    out = np.zeros(len(field.keys), dtype=bool)
+    if hi > lo:
+        out[field.word_codes[field.word_offsets[lo]:field.word_offsets[hi]]] = True
+    return out
 
 
 class TrackSearch:
-    """Ranked text search; row i of every input is catalogue row i.
+    """Ranked text search over an artifact's search structure.
 
-    folded_names : per row, the title already passed through :func:`fold`.
-    artist_of, folded_artists : per row, a code into the distinct folded artists.
+    index : the :class:`SearchIndex` (titles, artists, rows by popularity);
     version_of : int (n,) one code per song (versions share it).
-    popularity : float array (n,), NaN for unknown (ranked last).
     """
 
-    def __init__(self, folded_names: Sequence[str], artist_of: np.ndarray,
-                 folded_artists: Sequence[str], version_of: np.ndarray,
-                 popularity: np.ndarray) -> None:
-        n = len(folded_names)
-        self.n = n
-        self._version_of = np.asarray(version_of, dtype=np.int64)
-        self._artist_of = np.asarray(artist_of, dtype=np.int64)
-        name_of, names = pd.factorize(pd.Series(folded_names, dtype=object),
-                                      use_na_sentinel=False)
-        self._name_of = np.asarray(name_of, dtype=np.int64)
-        self._name_words = _WordIndex([str(s) for s in names])
-        self._artist_words = _WordIndex(folded_artists)
-        per_row_artists = [folded_artists[c] for c in self._artist_of.tolist()]
-        self._sorted: list[tuple[list[str], np.ndarray]] = []
-        for folded in (folded_names, per_row_artists):
-            order = sorted(range(n), key=folded.__getitem__)
-            self._sorted.append(([folded[i] for i in order], np.asarray(order, dtype=np.int64)))
-        self._build_haystack(folded_names, per_row_artists)
-        pop = np.asarray(popularity, dtype=np.float64)
-        # position of each row when sorted by popularity desc (unknown last), then row
-        order = np.lexsort((np.arange(n), np.isnan(pop), -np.nan_to_num(pop, nan=0.0)))
-        self.popularity_rank = np.empty(n, dtype=np.int64)
-        self.popularity_rank[order] = np.arange(n)
-        self.popularity_order = order
+    def __init__(self, index: SearchIndex, version_of: np.ndarray) -> None:
+        self.fields = index.fields
+        self.n = len(index.order)
+        self._version_of = version_of
+        self.popularity_order = index.order
+        self.popularity_rank = index.rank
 
-    def _build_haystack(self, names: Sequence[str], artists: Sequence[str]) -> None:
-        """One UTF-8 buffer of every "name<FS>artist" line, encoded a batch of lines at a
-        time (one str of every line would briefly cost three times the buffer at 10M)."""
-        haystack = bytearray()
-        for start in range(0, self.n, _BATCH_LINES):
-            if start:
-                haystack += _LINE_SEP.encode()
-            stop = start + _BATCH_LINES
-            haystack += _LINE_SEP.join(
-                f"{a}{_FIELD_SEP}{b}" for a, b in zip(names[start:stop], artists[start:stop],
-                                                      strict=True)).encode("utf-8")
-        self._buf = np.frombuffer(haystack, dtype=np.uint8)
-        newlines = np.flatnonzero(self._buf == ord(_LINE_SEP))
-        self._line_starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
-        self._byte_freq = np.bincount(self._buf, minlength=256)
+    def _candidates(self, name_ok: np.ndarray, artist_ok: np.ndarray) -> np.ndarray | None:
+        """Sorted rows whose title value is in ``name_ok`` or artist value in
+        ``artist_ok`` (bool over each field's values); None when that is so large a share
+        of the rows that scanning all of them is cheaper."""
+        names, artists = self.fields["name"], self.fields["artist"]
+        size = int(np.diff(names.offsets)[name_ok].sum()
+                   + np.diff(artists.offsets)[artist_ok].sum())
+        if size * DENSE_SHARE > self.n:
+            return None
+        return np.unique(np.concatenate([
+            gather_groups(names.rows, names.offsets, np.flatnonzero(name_ok)),
+            gather_groups(artists.rows, artists.offsets, np.flatnonzero(artist_ok))]))
 
-    def _prefix_rows(self, q: str) -> tuple[np.ndarray, np.ndarray]:
-        """(rows whose name or artist starts with q, rows whose name or artist is q)."""
-        prefix, exact = [], []
-        for keys, rows in self._sorted:
-            lo = bisect.bisect_left(keys, q)
-            hi = bisect.bisect_left(keys, q + _LAST)
-            prefix.append(rows[lo:hi])
-            exact.append(rows[lo:bisect.bisect_right(keys, q, lo, hi)])
-        return np.concatenate(prefix), np.concatenate(exact)
-
-    def _word_rows(self, q: str) -> np.ndarray:
-        """bool (n,): rows whose title and artist words hold every word of q (the last
-        word may be unfinished)."""
+    def _value_matches(self, q: str) -> tuple[np.ndarray, np.ndarray, list]:
+        """(title value classes, artist value classes, per query word the bool masks of
+        the title and artist values holding it; the last word may be unfinished)."""
+        names, artists = self.fields["name"], self.fields["artist"]
         words = _WORD.findall(q)
-        if not words:
-            return np.zeros(self.n, dtype=bool)
-        found = np.ones(self.n, dtype=bool)
-        for i, word in enumerate(words):
-            last = i == len(words) - 1 and len(word) >= MIN_PREFIX
-            found &= (self._name_words.having(word, last)[self._name_of]
-                      | self._artist_words.having(word, last)[self._artist_of])
-            if not found.any():
-                break
-        return found
+        lasts = [i == len(words) - 1 and len(w) >= MIN_PREFIX for i, w in enumerate(words)]
+        with_word = [(_values_with_word(names, w, last), _values_with_word(artists, w, last))
+                     for w, last in zip(words, lasts, strict=True)]
+        return _value_classes(names, q), _value_classes(artists, q), with_word
 
-    def _substring_rows(self, q: str) -> np.ndarray:
-        needle = np.frombuffer(q.encode("utf-8"), dtype=np.uint8)
-        length, total = len(needle), len(self._buf)
-        if length == 0 or length > total:
-            return np.empty(0, dtype=np.int64)
-        # anchor on the query's rarest byte, then check the other bytes at those offsets
-        anchor = int(np.argmin(self._byte_freq[needle]))
-        pos = np.flatnonzero(self._buf == needle[anchor]) - anchor
-        pos = pos[(pos >= 0) & (pos <= total - length)]
-        for k in range(length):
-            if k != anchor and len(pos):
-                pos = pos[self._buf[pos + k] == needle[k]]
-        return np.searchsorted(self._line_starts, pos, side="right") - 1
+    def _row_classes(self, parts: tuple[np.ndarray, np.ndarray, list],
+                     rows: np.ndarray | None) -> np.ndarray:
+        name_cls, artist_cls, with_word = parts
+        names, artists = self.fields["name"], self.fields["artist"]
+        nc = names.code_of if rows is None else names.code_of[rows]
+        ac = artists.code_of if rows is None else artists.code_of[rows]
+        cls = np.minimum(name_cls[nc], artist_cls[ac])
+        if with_word:
+            found = np.ones(len(cls), dtype=bool)
+            for in_name, in_artist in with_word:
+                found &= in_name[nc] | in_artist[ac]
+            cls[found & (cls > WORDS)] = WORDS
+        return cls
 
     def match_classes(self, q: str) -> np.ndarray:
         """int8 (n,): EXACT / PREFIX / WORDS / SUBSTRING / NO_MATCH per row for a folded
         query."""
-        cls = np.full(self.n, NO_MATCH, dtype=np.int8)
         if not q:
-            return cls
-        cls[self._substring_rows(q)] = SUBSTRING
-        cls[self._word_rows(q)] = WORDS
-        prefix, exact = self._prefix_rows(q)
-        cls[prefix] = PREFIX
-        cls[exact] = EXACT
-        return cls
+            return np.full(self.n, NO_MATCH, dtype=np.int8)
+        return self._row_classes(self._value_matches(q), None)
+
+    def _matching(self, q: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted matching rows, their classes) for a non-empty folded query."""
+        parts = self._value_matches(q)
+        name_cls, artist_cls, with_word = parts
+        name_ok, artist_ok = name_cls < NO_MATCH, artist_cls < NO_MATCH
+        if with_word:  # a WORDS match holds the first word in its title or artist
+            name_ok, artist_ok = name_ok | with_word[0][0], artist_ok | with_word[0][1]
+        rows = self._candidates(name_ok, artist_ok)
+        cls = self._row_classes(parts, rows)
+        keep = cls < NO_MATCH
+        if rows is None:
+            if allowed is not None:
+                keep &= allowed
+            rows = np.flatnonzero(keep)
+            return rows, cls[rows]
+        if allowed is not None:
+            keep &= allowed[rows]
+        return rows[keep], cls[keep]
 
     def _grouped(self, rows: np.ndarray, key: np.ndarray, end: int
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -200,16 +174,12 @@ class TrackSearch:
             if allowed is not None:
                 rows = rows[allowed[rows]]
             return rows[offset:offset + limit], len(rows)
-        cls = self.match_classes(folded)
-        keep = cls < NO_MATCH
-        if allowed is not None:
-            keep &= allowed
-        rows = np.flatnonzero(keep)
+        rows, cls = self._matching(folded, allowed)
         total = len(rows)
         if offset >= total:
             return rows[:0], total
         end = min(offset + limit, total)
-        rows, key = self._grouped(rows, cls[rows].astype(np.int64) * self.n
+        rows, key = self._grouped(rows, cls.astype(np.int64) * self.n
                                   + self.popularity_rank[rows], end)
         part = np.argpartition(key, end - 1)[:end] if end < len(rows) else np.arange(len(rows))
         part = part[np.argsort(key[part], kind="stable")]

@@ -38,7 +38,7 @@ def test_round_trip(built: Path) -> None:
     assert m["rows"]["kept"] == len(art.tracks) == art.vectors.shape[0] == art.index.ntotal == 240
     assert m["n_clusters"] == 3 and len(art.vibes) == 3
     assert len(m["source"]["sha256"]) == 64
-    assert set(m["files"]) >= {"scaler.json", "vectors.npy", "tracks.parquet", "faiss/all.faiss"}
+    assert set(m["files"]) >= {"scaler.json", "vectors.npy", "tracks.arrow", "faiss/all.faiss"}
     # rows are sorted by vibe and each partition is exactly its vibe's rows
     vibe = art.tracks["vibe_id"].to_numpy()
     assert np.all(np.diff(vibe) >= 0)

@@ -1,6 +1,8 @@
-"""The artifact format: format-1 artifacts (committed, built by the old code) still load
-and serve the same answers; format 2 stores parsed genres and per-vibe facts that equal
-what the engine shows; unreadable versions are refused with a "rebuild" message."""
+"""The artifact format: format 3 is read memory-mapped and stores everything the service
+derives (parsed genres, per-vibe facts, per-row arrays, the search structure), equal to
+what the build's functions compute; older formats (committed format-1 fixtures) and
+unreadable versions are refused with a "rebuild" message, by the CLI (exit 2) and by
+/admin/reload (422)."""
 
 from __future__ import annotations
 
@@ -13,60 +15,74 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
 from factories import build_tiny_artifact
-from vibemap.indexer.artifact import load_artifact, read_genres, read_vibe_facts
+from vibemap import cli
+from vibemap.indexer.artifact import (
+    FORMAT_VERSION,
+    REQUIRED_FILES,
+    load_artifact,
+    read_genres,
+    read_vibe_facts,
+)
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres, split_genres
+from vibemap.indexer.search_index import derive_search
+from vibemap.indexer.serving_arrays import derive_serving
+from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
+from vibemap.recommender.settings import ServiceSettings
 
 FORMAT1 = Path(__file__).parent / "fixtures" / "format1"
+REBUILD = r"format version 1 is not one this vibemap reads.*rebuild it with `vibemap index`"
 
 
-def _json(value: object) -> object:
-    return json.loads(json.dumps(value))
-
-
-def _without_genres(value: object) -> object:
-    """``value`` with every "genres" / "top_genres" entry dropped."""
-    if isinstance(value, dict):
-        return {k: _without_genres(v) for k, v in value.items()
-                if k not in ("genres", "top_genres")}
-    if isinstance(value, list):
-        return [_without_genres(v) for v in value]
-    return value
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_artifact(tmp_path_factory.mktemp("format3"), n=240, n_clusters=3)
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf"])
-def test_format1_artifacts_still_load_and_answer_as_before(kind: str) -> None:
-    art = load_artifact(FORMAT1 / kind)
-    assert art.format_version == 1 and art.index.index_type == ("flat" if kind == "flat"
-                                                                  else "ivf_flat")
-    before = json.loads((FORMAT1 / f"{kind}.answers.json").read_text())
-    engine = Engine(art)
-    # the engine shows what it did before but for genre labels, which the one parser now
-    # lower-cases and splits on "," as well as ";" (checked against the stored genres)
-    assert _without_genres(_json(engine.vibes())) == _without_genres(before["vibes"])
-    similar = _json(engine.similar(engine.catalogue.ids[0], limit=5))
-    assert _without_genres(similar) == _without_genres(before["similar"])
-    for track in [similar["seed"], *similar["results"]]:
-        assert track["genres"] == art.genres.labels(engine.row_of(track["track_id"]))
-    # the facts derived on load equal what the old engine showed, but for genre labels,
-    # which the one parser now lower-cases and splits on "," as well as ";"
-    for shown, facts in zip(before["vibes"], art.vibe_facts, strict=True):
-        assert {k: v for k, v in shown.items() if k not in ("top_genres", "typical_tracks")} \
-            == {k: v for k, v in facts.items() if k not in ("top_genres", "typical_rows")}
-        assert [t["track_id"] for t in shown["typical_tracks"]] == \
-            [art.tracks["track_id"][r] for r in facts["typical_rows"]]
+def test_format1_artifacts_are_refused_with_a_rebuild_message(kind: str) -> None:
+    with pytest.raises(ArtifactError, match=REBUILD):
+        load_artifact(FORMAT1 / kind)
 
 
-@pytest.mark.parametrize("version", [0, 3, "2", True, None])
-def test_unreadable_format_versions_say_rebuild(version: object, tmp_path: Path) -> None:
+def test_serve_refuses_a_format1_artifact_with_exit_2(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    import uvicorn
+
+    monkeypatch.delenv("VIBEMAP_INDEX", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
+    assert cli.main(["serve", "--index", str(FORMAT1 / "flat")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vibemap: error:") and "rebuild it with `vibemap index`" in err
+    assert "Traceback" not in err
+
+
+def test_reload_of_a_format1_artifact_is_a_422(built: Path, tmp_path: Path) -> None:
+    root = tmp_path / "indexes"
+    shutil.copytree(built, root / "current")
+    shutil.copytree(FORMAT1 / "flat", root / "old")
+    token = "s3cret-admin-token"
+    settings = ServiceSettings(index_dir=root / "current", admin_token=token)
+    client = TestClient(create_app(settings, engine=Engine.load(root / "current")))
+    r = client.post("/admin/reload", headers={"Authorization": f"Bearer {token}"},
+                    json={"name": "old"})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "artifact_error" and "rebuild" in r.json()["detail"]
+    assert client.get("/v1/artifact").json()["format_version"] == FORMAT_VERSION
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 4, "3", True, None])
+def test_unreadable_format_versions_say_rebuild(version: object, built: Path,
+                                                tmp_path: Path) -> None:
     art = tmp_path / "art"
-    shutil.copytree(FORMAT1 / "flat", art)
+    shutil.copytree(built, art)
     manifest = json.loads((art / "manifest.json").read_text())
     manifest["format_version"] = version
     (art / "manifest.json").write_text(json.dumps(manifest))
@@ -74,23 +90,34 @@ def test_unreadable_format_versions_say_rebuild(version: object, tmp_path: Path)
         load_artifact(art)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_artifact(tmp_path_factory.mktemp("format2"), n=240, n_clusters=3)
-
-
-def test_format2_stores_parsed_genres_and_the_vibe_facts_the_engine_shows(built: Path) -> None:
+def test_format3_stores_what_the_build_derives(built: Path) -> None:
     art = load_artifact(built)
     manifest = art.manifest
-    assert manifest["format_version"] == 2
-    assert {"vibes.json", "genres/vocabulary.json", "genres/offsets.npy",
-            "genres/codes.npy"} <= set(manifest["files"])
+    assert manifest["format_version"] == FORMAT_VERSION == 3
+    assert set(REQUIRED_FILES) <= set(manifest["files"])
+    assert "tracks.parquet" not in manifest["files"]
     assert "faiss/index.json" not in manifest["files"]
-    tracks = pd.read_parquet(built / "tracks.parquet")
+    tracks = art.tracks
     genres = read_genres(built, len(tracks))
     assert [genres.labels(i) for i in range(len(tracks))] == \
         [split_genres(cell) for cell in tracks["genres"]]
     assert manifest["genres"]["labels"] == len(genres.vocabulary)
+    # the mapped arrays equal what the build's functions derive from the table
+    mapped, derived = art.serving, derive_serving(art.table, art.features, genres)
+    for name in ("features", "version_of", "id_order", "genre_offsets", "genre_rows"):
+        np.testing.assert_array_equal(getattr(mapped, name), getattr(derived, name))
+    assert mapped.genre_labels == derived.genre_labels
+    for name, values in mapped.numbers.items():
+        np.testing.assert_array_equal(values, derived.numbers[name])
+    search = derive_search(art.table, derived.numbers["popularity"])
+    np.testing.assert_array_equal(art.search.order, search.order)
+    for field, tf in search.fields.items():
+        assert art.search.fields[field].keys.equals(tf.keys)
+        assert art.search.fields[field].words.equals(tf.words)
+        np.testing.assert_array_equal(art.search.fields[field].code_of, tf.code_of)
+        np.testing.assert_array_equal(art.search.fields[field].word_codes, tf.word_codes)
+    # mapped, not copied
+    assert not art.vectors.flags.owndata and not art.serving.features.flags.owndata
     engine = Engine(art)
     facts = read_vibe_facts(built)
     for shown, stored in zip(engine.vibes(), facts, strict=True):
@@ -98,6 +125,15 @@ def test_format2_stores_parsed_genres_and_the_vibe_facts_the_engine_shows(built:
             {k: v for k, v in stored.items() if k != "typical_rows"}
         assert [t["track_id"] for t in shown["typical_tracks"]] == \
             [engine.summary(r)["track_id"] for r in stored["typical_rows"]]
+
+
+def test_every_track_id_finds_its_row(built: Path) -> None:
+    engine = Engine.load(built)
+    ids = engine.artifact.tracks["track_id"].tolist()
+    assert [engine.row_of(t) for t in ids] == list(range(len(ids)))
+    for missing in ("", "trk", ids[0] + "x", "\U0010ffff"):
+        with pytest.raises(Exception, match="not found|unknown|no track"):
+            engine.row_of(missing)
 
 
 def test_encode_genres_matches_the_parser_cell_by_cell() -> None:
@@ -135,8 +171,7 @@ def _restamp(art: Path, rel: str) -> None:
 
 
 def test_truncated_ivf_index_is_an_artifact_error(tmp_path: Path) -> None:
-    art = tmp_path / "ivf"
-    shutil.copytree(FORMAT1 / "ivf", art)
+    art = build_tiny_artifact(tmp_path, n=120, n_clusters=3, ann_threshold=0)
     path = art / "faiss/all.faiss"
     data = path.read_bytes()
     for cut in (len(data) - 100, 200):  # faiss's own read error; below the minimum size
@@ -147,8 +182,10 @@ def test_truncated_ivf_index_is_an_artifact_error(tmp_path: Path) -> None:
 
 
 def test_analysis_member_with_an_absurd_header_is_an_artifact_error(tmp_path: Path) -> None:
-    art = tmp_path / "flat"
-    shutil.copytree(FORMAT1 / "flat", art)
+    from vibemap.indexer.pipeline import evaluate_artifact
+
+    art = build_tiny_artifact(tmp_path, n=120, n_clusters=3)
+    evaluate_artifact(art)
     with np.load(art / "analysis.npz", allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
     key = next(k for k in arrays if not k.startswith("pca_"))

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
 from factories import build_tiny_artifact
 from vibemap import cli
+from vibemap.indexer.arrow_tables import write_table
 from vibemap.indexer.files import sha256_file
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
@@ -83,8 +84,22 @@ def _faiss_of_wrong_dimension(path: Path) -> None:
     _restamp(path)
 
 
-def _parquet_short_of_rows(path: Path) -> None:
-    pd.read_parquet(path).iloc[:-3].to_parquet(path, index=False)
+def _arrow_short_of_rows(path: Path) -> None:
+    table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    write_table(path.with_suffix(".tmp"), table.slice(0, table.num_rows - 3))
+    path.with_suffix(".tmp").replace(path)
+    _restamp(path)
+
+
+def _not_arrow(path: Path) -> None:
+    path.write_bytes(b"ARROW1\x00\x00garbage" * 10)
+    _restamp(path)
+
+
+def _first_entry_out_of_range(path: Path) -> None:
+    values = np.load(path, allow_pickle=False)
+    values[0] = 10**6
+    np.save(path, values, allow_pickle=False)
     _restamp(path)
 
 
@@ -111,7 +126,8 @@ def _more_rows_in_manifest(path: Path) -> None:
 # name -> (damage, file that must be named in the error, words of the reason)
 DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "tampered_vectors": ("vectors.npy", _flip_byte, "checksum mismatch"),
-    "tampered_tracks": ("tracks.parquet", _flip_byte, "checksum mismatch"),
+    "tampered_tracks": ("tracks.arrow", _flip_byte, "checksum mismatch"),
+    "tampered_search": ("search/name_rows.npy", _flip_byte, "checksum mismatch"),
     "tampered_faiss": ("faiss/all.faiss", _flip_byte, "checksum mismatch"),
     "wrong_version": ("manifest.json", _set_version, "format version 99"),
     "missing_faiss": ("faiss/all.faiss", lambda p: p.unlink(), "missing"),
@@ -124,7 +140,12 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "truncated_faiss": ("faiss/all.faiss", _truncate, "expected"),
     "truncated_vibe_faiss": ("faiss/vibe_1.faiss", _truncate, "truncated"),
     "faiss_of_wrong_dimension": ("faiss/all.faiss", _faiss_of_wrong_dimension, "bytes"),
-    "tracks_short_of_rows": ("tracks.parquet", _parquet_short_of_rows, "rows, the manifest 90"),
+    "tracks_short_of_rows": ("tracks.arrow", _arrow_short_of_rows, "rows, the manifest 90"),
+    "tracks_not_arrow": ("tracks.arrow", _not_arrow, "not a readable Arrow IPC file"),
+    "id_order_outside": ("columns/id_order.npy", _first_entry_out_of_range, "outside"),
+    "name_codes_outside": ("search/name_of.npy", _first_entry_out_of_range, "outside"),
+    "genre_rows_outside": ("genres/label_rows.npy", _first_entry_out_of_range, "out of range"),
+    "features_of_wrong_shape": ("columns/features.npy", _npy_of_wrong_width, "expected (90, 9)"),
     "genre_codes_outside": ("genres/codes.npy", _genre_codes_outside_vocabulary, "vocabulary"),
     "typical_rows_elsewhere": ("vibes.json", _typical_rows_of_another_vibe, "outside"),
     "rows_in_manifest": ("manifest.json", _more_rows_in_manifest, "rows.kept says 91"),

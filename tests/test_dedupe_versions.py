@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_engine import brute_scores, ids, memory_artifact, scores
 
+from vibemap.indexer.serving_arrays import version_codes
 from vibemap.indexer.versions import version_key
-from vibemap.recommender.catalogue import _version_codes
 from vibemap.recommender.engine import Engine
 
 FAST = settings(max_examples=30, deadline=None,
@@ -57,7 +58,7 @@ def dedupe_oracle(e: Engine, ranked: list[str], seeds: list[str], per_artist: in
 def test_version_codes_are_the_indexer_keys() -> None:
     e = versioned_engine(3, 60, 2, "cosine", 5)
     c = e.catalogue
-    keys = [version_key(c.names[r], c.artist_values[c.artist_of[r]]) for r in range(c.n_rows)]
+    keys = [version_key(c.names[r], c.artists[r]) for r in range(c.n_rows)]
     for a in range(c.n_rows):
         for b in range(c.n_rows):
             assert (keys[a] == keys[b]) == (c.version_of[a] == c.version_of[b])
@@ -123,5 +124,5 @@ def test_dedupe_off_keeps_every_version() -> None:
 
 def test_stored_keys_are_read_and_a_missing_key_is_a_song_of_its_own() -> None:
     keys = pd.array(["a|x", None, "a|x", None, "b|y"], dtype="str")
-    codes = _version_codes(pd.DataFrame({"version_key": keys, "name": ["z"] * 5}))
+    codes = version_codes(pa.array(keys))
     assert codes[0] == codes[2] and len(set(codes.tolist())) == 4

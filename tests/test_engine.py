@@ -17,6 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -117,7 +118,9 @@ def memory_artifact(seed: int = 0, n: int = 120, n_vibes: int = 3, metric: str =
     genres = encode_genres(tracks["genres"])
     ranges = {p.vibe_id: (p.start, p.stop) for p in partitions}
     return Artifact(path=Path("memory"), manifest=manifest, features=tuple(features),
-                    scaler=scaler, vibes=vibes, tracks=tracks, vectors=X, index=index,
+                    scaler=scaler, vibes=vibes,
+                    table=pa.Table.from_pandas(tracks, preserve_index=False), vectors=X,
+                    index=index,
                     metrics={"evaluated": False}, analysis={}, genres=genres,
                     vibe_facts=vibe_facts(features, F, scaler, vibes, ranges, genres))
 
