@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_cli_scale.py --sizes 1000000 10000000 [--queries 1000]
         [--seed 0] [--json OUT] [--workdir DIR]
+    .venv/bin/python bench/bench_cli_scale.py --artifacts DIR [DIR ...]   # serve step only
 
 ``bench_scale.py`` measures the vector index alone on features; this one measures what a
 user runs, end to end. For each size, in fresh child processes (so one step's memory does
@@ -16,8 +17,11 @@ not count against the next):
    seed and a ``min_energy`` filter (exact over the filtered rows), and ``search_tracks``
    with a 4-letter prefix of a track name: p50 / p99 ms.
 
-Peak RSS is the child's ``ru_maxrss``. The artifacts go to ``--workdir`` (default a
-temporary directory; 10M takes about 5 GB of disk) and are removed at the end.
+Peak RSS is the child's ``ru_maxrss``; settled RSS its VmRSS after the load (format 3 maps
+the artifact's files: mapped pages count once touched, and are shared between workers).
+The artifacts go to ``--workdir`` (default a temporary directory; 10M takes about 5 GB of
+disk) and are removed at the end; ``--artifacts`` measures the serve step of artifacts
+already built (e.g. by ``vibemap index --no-eval --demo-tracks N``) and keeps them.
 """
 
 from __future__ import annotations
@@ -106,7 +110,7 @@ def _serve(out: Path, queries: int, seed: int) -> dict:
     t0 = time.perf_counter()
     engine = Engine.load(out)
     load_s = time.perf_counter() - t0
-    result = {"load_s": round(load_s, 1), "load_peak_gib": _gib_of_mib(peak_rss_mib()),
+    result = {"load_s": round(load_s, 2), "load_peak_gib": _gib_of_mib(peak_rss_mib()),
               "settled_gib": _gib(status_kib("VmRSS"))}
     rng = np.random.default_rng(seed)
     rows = rng.choice(engine.n_tracks, size=queries, replace=False).tolist()
@@ -145,21 +149,23 @@ def _report(results: list[dict], argv: list[str]) -> None:
     def row(label: str, fn) -> None:
         emit(md_row(label, *(fn(r) for r in results)))
 
-    row("**build** (`vibemap index --no-eval`), s", lambda r: f"**{r['build_s']:.0f}**")
-    row("of which load / cluster / index / write, s", lambda r: " / ".join(
-        f"{r['timings'].get(k, 0):.1f}" for k in ("load", "cluster", "index", "write")))
-    row("**build peak RSS**, GiB", lambda r: f"**{r['build_peak_gib']:.2f}**")
+    built = "build_s" in results[0]
+    if built:
+        row("**build** (`vibemap index --no-eval`), s", lambda r: f"**{r['build_s']:.0f}**")
+        row("of which load / cluster / index / write, s", lambda r: " / ".join(
+            f"{r['timings'].get(k, 0):.1f}" for k in ("load", "cluster", "index", "write")))
+        row("**build peak RSS**, GiB", lambda r: f"**{r['build_peak_gib']:.2f}**")
     row("artifact on disk, GiB", lambda r: f"{r['artifact_gib']:.2f}")
     row("index", lambda r: r["index"])
     row("**Engine.load** (what `vibemap serve` does first), s",
-        lambda r: f"**{r['load_s']:.0f}**")
+        lambda r: f"**{r['load_s']:.1f}**")
     row("Engine peak / settled RSS, GiB",
         lambda r: f"{r['load_peak_gib']:.2f} / {r['settled_gib']:.2f}")
     for name in results[0]["queries"]:
         row(f"{name}: p50 / p99 ms", lambda r, name=name: "{p50_ms:.2f} / {p99_ms:.2f}".format(
             **r["queries"][name]))
     emit()
-    for r in results:
+    for r in results if built else []:
         build_ok = r["build_s"] < TARGET_BUILD_S and r["build_peak_gib"] < TARGET_PEAK_GIB
         emit(f"{r['rows']:,} tracks: the build {'meets' if build_ok else 'MISSES'} the targets "
              f"(< 10 min, < 8 GB = {TARGET_PEAK_GIB:.2f} GiB peak); the engine's peak is "
@@ -175,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--workdir", type=Path, help="where the artifacts go (default: a "
                                                      "temporary directory)")
+    parser.add_argument("--artifacts", type=Path, nargs="+",
+                        help="serve step only, on these built artifacts")
     parser.add_argument("--_step", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--_n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
@@ -189,6 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sizes must be >= 1000 and --queries >= 20")
 
     results = []
+    if args.artifacts:
+        for out in args.artifacts:
+            manifest = json.loads((out / "manifest.json").read_text())
+            r = {"rows": manifest["rows"]["kept"], "index": manifest["build"]["index"],
+                 "artifact_gib": round(sum(f.stat().st_size for f in out.rglob("*")
+                                           if f.is_file()) / 2**30, 2)}
+            r.update(_child("serve", r["rows"], out, args))
+            emit(f"{r['rows']:,} tracks: engine load {r['load_s']:.1f} s, peak "
+                 f"{r['load_peak_gib']:.2f} GiB, settled {r['settled_gib']:.2f} GiB")
+            results.append(r)
+        _report(results, argv)
+        write_json(args.json, {"machine": machine_info(), "argv": argv, "results": results})
+        return 0
     with tempfile.TemporaryDirectory(prefix="vibemap-cli-scale-", dir=args.workdir) as tmp:
         for n in args.sizes:
             out = Path(tmp) / f"demo-{n}"

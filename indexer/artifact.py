@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -146,12 +148,13 @@ def read_genres(path: Path, n_rows: int) -> GenreCodes:
 
 
 def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
-                 genres: GenreCodes) -> None:
-    """The track table (tracks.arrow) and everything the service derives from it: the
-    per-row arrays (:mod:`.serving_arrays`) and the search structure (:mod:`.search_index`)."""
+                 genres: GenreCodes, vectors: np.ndarray, metric: str) -> None:
+    """The track table (tracks.arrow) and everything the service derives from it and the
+    index vectors: the per-row arrays (:mod:`.serving_arrays`) and the search structure
+    (:mod:`.search_index`)."""
     table = pa.Table.from_pandas(tracks, preserve_index=False)
     arrow_tables.write_table(directory / TRACKS, table)
-    cols = derive_serving(table, features, genres)
+    cols = derive_serving(table, features, genres, vectors, metric)
     write_serving(directory, cols)
     write_search(directory, derive_search(table, cols.numbers["popularity"]))
 
@@ -219,7 +222,8 @@ class Artifact:
         """The mapped per-row arrays, or (in memory) derived as the build derives them."""
         if self.serving is not None:
             return self.serving
-        return derive_serving(self.table, self.features, self.genres)
+        return derive_serving(self.table, self.features, self.genres, self.vectors,
+                              self.metric)
 
     def search_index(self, popularity: np.ndarray) -> SearchIndex:
         """The mapped search structure, or (in memory) derived as the build derives it."""
@@ -257,11 +261,16 @@ def verify_files(path: Path, manifest: dict) -> None:
     for rel in REQUIRED_FILES:
         if rel not in files:
             raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
+    for rel in files:
+        if not (path / rel).is_file():
+            raise ArtifactError(f"{path / rel}: missing (listed in {MANIFEST})")
+    # hashlib releases the GIL: the files hash in parallel, biggest first (GBs at 10M)
+    order = sorted(files, key=lambda rel: -(path / rel).stat().st_size)
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        digests = dict(zip(order, pool.map(lambda rel: sha256_file(path / rel), order),
+                           strict=True))
     for rel, meta in files.items():
-        file = path / rel
-        if not file.is_file():
-            raise ArtifactError(f"{file}: missing (listed in {MANIFEST})")
-        actual = sha256_file(file)
+        file, actual = path / rel, digests[rel]
         if actual != meta.get("sha256"):
             raise ArtifactError(
                 f"{file}: checksum mismatch (manifest sha256 {str(meta.get('sha256'))[:12]}…, "
@@ -313,7 +322,7 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     ranges = {p.vibe_id: (p.start, p.stop) for p in partitions}
     genres, facts = read_genres(path, n), read_vibe_facts(path)
     checks.check_vibe_facts(facts, ranges)
-    serving = read_serving(path, n, len(features))
+    serving = read_serving(path, n, len(features), d)
     search = read_search(path, n)
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
                     analysis, genres, facts, era, serving, search)

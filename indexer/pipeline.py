@@ -275,7 +275,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
             staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
         )
         np.save(staging / "vectors.npy", vectors, allow_pickle=False)
-        artifact.write_tracks(staging, tracks, FEATURES, genres)
+        artifact.write_tracks(staging, tracks, FEATURES, genres, vectors, settings.metric)
         _write_labelled_csv(staging / "tracks_labelled.csv", raw, tracks, order)
         artifact.write_json(staging / "metrics.json", metrics)
         if arrays:

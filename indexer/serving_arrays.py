@@ -11,6 +11,9 @@
     genres/label_offsets.npy  int64 (n_labels + 1,)
     genres/label_rows.npy     int64: the rows carrying folded label i, ascending, are
                               label_rows[label_offsets[i]:label_offsets[i + 1]]
+    columns/audio_vectors.npy float32 (n, d): the nine-feature vectors audio_only ranks by
+                              (:func:`audio_vectors`), only for an artifact whose index
+                              vectors carry the era column
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ ID_ORDER = "columns/id_order.npy"
 GENRE_FOLDED = "genres/folded.json"
 GENRE_LABEL_OFFSETS = "genres/label_offsets.npy"
 GENRE_LABEL_ROWS = "genres/label_rows.npy"
+AUDIO_VECTORS = "columns/audio_vectors.npy"  # only when the vectors carry the era column
 
 
 def number_file(name: str) -> str:
@@ -59,6 +63,7 @@ class ServingColumns:
     genre_labels: dict[str, int]
     genre_offsets: np.ndarray
     genre_rows: np.ndarray
+    audio: np.ndarray | None = None
 
     def rows_with_label(self, folded_label: str) -> np.ndarray | None:
         i = self.genre_labels.get(folded_label)
@@ -75,6 +80,18 @@ class ServingColumns:
 
 
 # ------------------------------------------------------------------ derivation
+def audio_vectors(X: np.ndarray, metric: str, n_features: int) -> np.ndarray:
+    """The nine-feature part of index vectors that carry an era column: the first
+    ``n_features`` columns, re-normalised to unit length under cosine. A cosine row is
+    ``v / |v|`` with ``v = (z, W e)``, so its re-normalised head is ``z / |z|``: exactly the
+    vector a W = 0 build stores (up to float32 rounding). float32 (n, n_features)."""
+    head = np.array(X[:, :n_features], dtype=np.float32, order="C", copy=True)
+    if metric == "cosine":
+        norms = np.linalg.norm(head, axis=1, keepdims=True)
+        np.divide(head, norms, out=head, where=norms > 0)
+    return head
+
+
 def numbers(table: pa.Table, name: str) -> np.ndarray:
     """float64 (n,) of a numeric column, NaN where unknown or absent."""
     if name not in table.column_names:
@@ -93,8 +110,19 @@ def version_codes(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 def id_order(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """int64 (n,): rows by track id (UTF-8 byte order = Python's str order), stable."""
+    """int64 (n,): rows by track id (UTF-8 byte order = Python's str order), stable.
+    Ids of one width without NUL bytes (the usual case) sort as fixed-width bytes in
+    numpy, several times faster than a general string sort."""
     values = as_large_strings(ids).fill_null("")
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=n + 1,
+                            offset=values.offset * 8)
+    width = int(offsets[1] - offsets[0]) if n else 0
+    if n and width > 0 and int(offsets[-1] - offsets[0]) == width * n:
+        data = np.frombuffer(values.buffers()[2], dtype=np.uint8,
+                             count=width * n, offset=int(offsets[0]))
+        if not (data == 0).any():
+            return np.argsort(data.view(f"S{width}"), kind="stable").astype(np.int64)
     return np.asarray(pc.array_sort_indices(values), dtype=np.int64)  # Arrow sorts stably
 
 
@@ -106,9 +134,15 @@ def genre_label_rows(genres: GenreCodes) -> tuple[list[str], np.ndarray, np.ndar
     position = {g: i for i, g in enumerate(labels)}
     label_of_code = np.asarray([position[f] for f in folded], dtype=np.int64)
     label = label_of_code[np.asarray(genres.codes, dtype=np.int64)]
-    n = max(genres.n_rows, 1)
-    pairs = np.unique(label * n + row_of_code)  # sorted by label, then row; no repeats
-    label_sorted, rows = pairs // n, pairs % n
+    # rows ascend already (CSR by row): a stable sort by label keeps them ascending within
+    # each label (a radix sort for 16-bit codes); then drop a row met twice in one label
+    # (two labels of a cell that fold alike)
+    key = label.astype(np.int16) if len(labels) < 2**15 else label
+    order = np.argsort(key, kind="stable")
+    label_sorted, rows = label[order], row_of_code[order]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = (label_sorted[1:] != label_sorted[:-1]) | (rows[1:] != rows[:-1])
+    label_sorted, rows = label_sorted[keep], rows[keep]
     offsets = np.searchsorted(label_sorted, np.arange(len(labels) + 1)).astype(np.int64)
     return labels, offsets, rows.astype(np.int64)
 
@@ -125,10 +159,11 @@ def _version_key_column(table: pa.Table) -> pa.Array:
                     type=pa.large_string())
 
 
-def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes
-                   ) -> ServingColumns:
+def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes,
+                   vectors: np.ndarray, metric: str) -> ServingColumns:
     """Every array of the module docstring, in memory, from the tracks table (artifact
-    order) and its parsed genres: what the build writes and the service maps."""
+    order), its parsed genres and index vectors: what the build writes and the service
+    maps."""
     n = table.num_rows
     F = np.asfortranarray(np.column_stack([numbers(table, f) for f in features])
                           if n else np.empty((0, len(features))))
@@ -136,7 +171,9 @@ def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes
     return ServingColumns(F, {name: numbers(table, name) for name in NUMBER_COLUMNS},
                           version_codes(_version_key_column(table)),
                           id_order(table.column("track_id")),
-                          {g: i for i, g in enumerate(labels)}, offsets, rows)
+                          {g: i for i, g in enumerate(labels)}, offsets, rows,
+                          audio_vectors(vectors, metric, len(features))
+                          if vectors.shape[1] > len(features) else None)
 
 
 def write_serving(directory: Path, cols: ServingColumns) -> None:
@@ -152,11 +189,14 @@ def write_serving(directory: Path, cols: ServingColumns) -> None:
                                           + "\n", encoding="utf-8")
     np.save(directory / GENRE_LABEL_OFFSETS, cols.genre_offsets, allow_pickle=False)
     np.save(directory / GENRE_LABEL_ROWS, cols.genre_rows, allow_pickle=False)
+    if cols.audio is not None:
+        np.save(directory / AUDIO_VECTORS, cols.audio, allow_pickle=False)
 
 
 # --------------------------------------------------------------------- reading
-def read_serving(directory: Path, n_rows: int, d: int) -> ServingColumns:
-    """The mapped arrays, each checked for dtype and shape (and the genre rows' bounds)."""
+def read_serving(directory: Path, n_rows: int, d: int, vector_d: int) -> ServingColumns:
+    """The mapped arrays, each checked for dtype and shape (and the genre rows' bounds);
+    ``d`` features, index vectors of ``vector_d`` columns."""
     directory = Path(directory)
     F = checks.read_npy(directory / FEATURES_FILE, np.float64, (n_rows, d), FEATURES_FILE,
                         mmap=True)
@@ -178,5 +218,7 @@ def read_serving(directory: Path, n_rows: int, d: int) -> ServingColumns:
             len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= n_rows)):
         raise ValueError(f"{GENRE_LABEL_OFFSETS} / {GENRE_LABEL_ROWS}: offsets or rows out "
                          "of range")
+    audio = (checks.read_npy(directory / AUDIO_VECTORS, np.float32, (n_rows, d), AUDIO_VECTORS,
+                             mmap=True) if vector_d > d else None)
     return ServingColumns(F, nums, version_of, order, {g: i for i, g in enumerate(labels)},
-                          offsets, rows)
+                          offsets, rows, audio)

@@ -67,6 +67,7 @@ class Catalogue:
         cols = artifact.serving_columns()
         self._cols = cols
         self.F = cols.features
+        self.audio = cols.audio  # the nine-feature vectors of an era artifact (audio_only)
         self.scale = np.asarray(artifact.scaler.scale, dtype=np.float64)
         self._id_values = column(table, "track_id")
         self.ids = TextColumn(table, "track_id")

@@ -26,7 +26,6 @@ from vibemap.recommender.query import (
     MAX_SEEDS,
     RowFilters,
     as_list,
-    audio_vectors,
     bool_param,
     build_query,
     finite_number,
@@ -89,8 +88,7 @@ class Engine:
         # the era column (vibemap.indexer.era) and, with it, the nine-feature vectors that
         # audio_only ranks by (exact, brute force); None for a nine-feature artifact
         self.era = artifact.era
-        self._audio = (audio_vectors(self.catalogue.X, self.metric, len(self.features))
-                       if self.era is not None else None)
+        self._audio = self.catalogue.audio if self.era is not None else None
         self.artifact = artifact  # every per-row value is a view of its mapped files
 
     @classmethod

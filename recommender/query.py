@@ -172,18 +172,6 @@ def seed_lists(seed_tracks: Sequence[str] | str, negative_tracks: Sequence[str] 
 
 
 # ---------------------------------------------------------------------- query
-def audio_vectors(X: np.ndarray, metric: str, n_features: int) -> np.ndarray:
-    """The nine-feature part of index vectors that carry an era column: the first
-    ``n_features`` columns, re-normalised to unit length under cosine. A cosine row is
-    ``v / |v|`` with ``v = (z, W e)``, so its re-normalised head is ``z / |z|``: exactly the
-    vector a W = 0 build stores (up to float32 rounding). float32 (n, n_features)."""
-    head = np.array(X[:, :n_features], dtype=np.float32, order="C", copy=True)
-    if metric == "cosine":
-        norms = np.linalg.norm(head, axis=1, keepdims=True)
-        np.divide(head, norms, out=head, where=norms > 0)
-    return head
-
-
 def _era_points(years: np.ndarray, rows: list[int], mean_year: float) -> list[float]:
     """The rows' years, unknown ones at the catalogue mean (where their coordinate is 0)."""
     return [float(y) if math.isfinite(y) else mean_year for y in years[rows].tolist()]
