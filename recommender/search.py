@@ -18,9 +18,9 @@ are listed by popularity alone.
 
 Everything is looked up in the build-time structure (:mod:`vibemap.indexer.search_index`),
 memory-mapped: for each field (titles, artists) the sorted distinct folded values give the
-exact and prefix ranges by binary search and the substring matches by one vectorised scan
-of the distinct values (Arrow's ``match_substring``, a byte match of UTF-8, which is a
-character match), the word index gives the values holding each query word, and the rows
+exact and prefix ranges by binary search and the substring matches by a vectorised byte
+scan of the distinct values' UTF-8 buffer (anchored on the query's rarest byte), the word
+index gives the values holding each query word, and the rows
 of the matching values come from the rows grouped by value. Only rows whose value matches
 are touched (or, when a query matches a large part of the catalogue, one gather over all
 rows, whichever is cheaper); no per-row Python work runs per query.
@@ -32,7 +32,7 @@ import bisect
 import re
 
 import numpy as np
-import pyarrow.compute as pc
+import pyarrow as pa
 
 from vibemap.indexer.folding import fold
 from vibemap.indexer.search_index import SearchIndex, TextField, gather_groups
@@ -44,12 +44,41 @@ MIN_PREFIX = 2  # a last query word this long may be unfinished ("ed she"); "3" 
 DENSE_SHARE = 4  # a query matching over 1/4 of the rows gathers over all rows instead
 
 
-def _value_classes(field: TextField, q: str) -> np.ndarray:
+class _Bytes:
+    """The UTF-8 bytes of a field's distinct values, back to back (a view of the mapped
+    Arrow buffer), with each value's start; and how often each byte occurs, to anchor a
+    scan on a query's rarest byte."""
+
+    def __init__(self, keys: pa.LargeStringArray) -> None:
+        n = len(keys)
+        self.offsets = np.frombuffer(keys.buffers()[1], dtype=np.int64, count=n + 1,
+                                     offset=keys.offset * 8)
+        data = keys.buffers()[2]
+        self.buf = (np.frombuffer(data, dtype=np.uint8) if data is not None and n
+                    else np.empty(0, dtype=np.uint8))[:int(self.offsets[-1]) if n else 0]
+        self.freq = np.bincount(self.buf, minlength=256)
+
+    def containing(self, q: str) -> np.ndarray:
+        """Codes of the values holding ``q`` (a byte match of UTF-8 is a character match:
+        UTF-8 is self-synchronising); a match must not run into the next value."""
+        needle = np.frombuffer(q.encode("utf-8"), dtype=np.uint8)
+        length, total = len(needle), len(self.buf)
+        if length == 0 or length > total:
+            return np.empty(0, dtype=np.int64)
+        anchor = int(np.argmin(self.freq[needle]))
+        pos = np.flatnonzero(self.buf == needle[anchor]) - anchor
+        pos = pos[(pos >= 0) & (pos <= total - length)]
+        for k in range(length):
+            if k != anchor and len(pos):
+                pos = pos[self.buf[pos + k] == needle[k]]
+        codes = np.searchsorted(self.offsets, pos, side="right") - 1
+        return np.unique(codes[pos + length <= self.offsets[codes + 1]])
+
+
+def _value_classes(field: TextField, text: _Bytes, q: str) -> np.ndarray:
     """int8 (n_values,): EXACT / PREFIX / SUBSTRING / NO_MATCH of each distinct value."""
     cls = np.full(len(field.keys), NO_MATCH, dtype=np.int8)
-    if len(field.keys):
-        hits = pc.match_substring(field.keys, q).to_numpy(zero_copy_only=False)
-        cls[hits] = SUBSTRING
+    cls[text.containing(q)] = SUBSTRING
     lo, hi = field.sorted_keys.range_of(q, q + _LAST)
     cls[lo:hi] = PREFIX
     cls[lo:bisect.bisect_left(field.sorted_keys, q + "\x00", lo, hi)] = EXACT  # == q
@@ -78,6 +107,7 @@ class TrackSearch:
         self._version_of = version_of
         self.popularity_order = index.order
         self.popularity_rank = index.rank
+        self._bytes = {field: _Bytes(tf.keys) for field, tf in self.fields.items()}
 
     def _candidates(self, name_ok: np.ndarray, artist_ok: np.ndarray) -> np.ndarray | None:
         """Sorted rows whose title value is in ``name_ok`` or artist value in
@@ -100,7 +130,8 @@ class TrackSearch:
         lasts = [i == len(words) - 1 and len(w) >= MIN_PREFIX for i, w in enumerate(words)]
         with_word = [(_values_with_word(names, w, last), _values_with_word(artists, w, last))
                      for w, last in zip(words, lasts, strict=True)]
-        return _value_classes(names, q), _value_classes(artists, q), with_word
+        return (_value_classes(names, self._bytes["name"], q),
+                _value_classes(artists, self._bytes["artist"], q), with_word)
 
     def _row_classes(self, parts: tuple[np.ndarray, np.ndarray, list],
                      rows: np.ndarray | None) -> np.ndarray:
