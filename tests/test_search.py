@@ -126,3 +126,46 @@ def test_real_next_best_tracks_hold_no_version_of_the_seed(real: Engine, q: str)
         assert key not in songs and len(set(songs)) == len(songs)
         assert not any(q.split()[0] in r["name"].lower() and r["artist"] == seed["artist"]
                        for r in got)
+
+
+def _naive_class(q: str, name: str, artist: str) -> int:
+    """The documented rank classes, row by row (the oracle of the mapped structure)."""
+    import re
+
+    from vibemap.recommender.search import EXACT, MIN_PREFIX, NO_MATCH, PREFIX, SUBSTRING, WORDS
+
+    if not q:
+        return NO_MATCH  # an empty query matches nothing (search lists by popularity)
+    if q in (name, artist):
+        return EXACT
+    if name.startswith(q) or artist.startswith(q):
+        return PREFIX
+    words = re.findall(r"\w+", q)
+    have = set(re.findall(r"\w+", name)) | set(re.findall(r"\w+", artist))
+    if words and all(w in have or (i == len(words) - 1 and len(w) >= MIN_PREFIX
+                                   and any(h.startswith(w) for h in have))
+                     for i, w in enumerate(words)):
+        return WORDS
+    return SUBSTRING if q in name or q in artist else NO_MATCH
+
+
+_TEXT = st.text(alphabet="abé É1 -", max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(_TEXT, min_size=3, max_size=25), data=st.data())
+def test_match_classes_equal_the_row_by_row_rule(names: list[str], data: st.DataObject) -> None:
+    from vibemap.indexer.folding import fold
+
+    n = len(names)
+    artists = data.draw(st.lists(_TEXT, min_size=n, max_size=n))
+    q = fold(data.draw(_TEXT))
+    engine = Engine(memory_artifact(seed=1, n=n, n_vibes=1, names=names, artists=artists))
+    search = engine.catalogue.search
+    want = np.array([_naive_class(q, fold(a), fold(b)) for a, b in zip(names, artists,
+                                                                         strict=True)])
+    assert search.match_classes(q).tolist() == want.tolist()
+    if q:
+        rows, cls = search._matching(q, None)
+        assert rows.tolist() == np.flatnonzero(want < 4).tolist()
+        assert cls.tolist() == want[want < 4].tolist()
