@@ -64,8 +64,7 @@ from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import GenreCodes
-from vibemap.indexer.index_io import IVF_FLAT, spec_from_manifest
-from vibemap.indexer.list_bounds import ListBounds
+from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
 from vibemap.indexer.search_index import (
@@ -198,7 +197,6 @@ class Artifact:
     era: EraScaler | None = None  # set when the vectors carry the era column (weight > 0)
     serving: ServingColumns | None = None
     search: SearchIndex | None = None
-    bounds: ListBounds | None = None  # of an IVF index (exact filtered search)
 
     @property
     def metric(self) -> str:
@@ -226,12 +224,6 @@ class Artifact:
             return self.serving
         return derive_serving(self.table, self.features, self.genres, self.vectors,
                               self.metric)
-
-    def list_bounds(self) -> ListBounds | None:
-        """The IVF lists' bounds (read, or derived in memory); None for flat indexes."""
-        if self.bounds is not None or self.index.kind != IVF_FLAT:
-            return self.bounds
-        return ListBounds.derive(self.index.full, self.index.spec)
 
     def search_index(self, popularity: np.ndarray) -> SearchIndex:
         """The mapped search structure, or (in memory) derived as the build derives it."""
@@ -332,9 +324,8 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     checks.check_vibe_facts(facts, ranges)
     serving = read_serving(path, n, len(features), d)
     search = read_search(path, n)
-    bounds = ListBounds.read(path, index.full, index.spec) if index.kind == IVF_FLAT else None
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
-                    analysis, genres, facts, era, serving, search, bounds)
+                    analysis, genres, facts, era, serving, search)
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

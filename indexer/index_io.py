@@ -14,7 +14,6 @@ import faiss
 
 from vibemap.indexer.exhaustive_search import faiss_metric, flat_index
 from vibemap.indexer.ivf_tools import IVF_FLAT
-from vibemap.indexer.list_bounds import write_radius
 
 if TYPE_CHECKING:
     from vibemap.indexer.vector_index import Partition, PartitionedIndex
@@ -37,8 +36,6 @@ def save_index(index: PartitionedIndex, directory: Path) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         faiss.write_index(idx, str(path))
         written.append(rel)
-    if index.kind == IVF_FLAT:  # the lists' radii, for exact filtered search
-        written.append(write_radius(index.full, Path(directory)))
     return written
 
 

@@ -85,7 +85,6 @@ class Engine:
             raise ValueError("the artifact carries no vibe facts (load it with load_artifact)")
         self._vibes = Vibes(artifact.vibe_facts, self.catalogue)
         self._index = artifact.index
-        self._bounds = artifact.list_bounds()  # IVF: exact filtered search by list bounds
         # the era column (vibemap.indexer.era) and, with it, the nine-feature vectors that
         # audio_only ranks by (exact, brute force); None for a nine-feature artifact
         self.era = artifact.era
@@ -314,17 +313,15 @@ class Engine:
             mask = np.ones(scope.size, dtype=bool)
         exclude = set(seed_rows) | set(negative_rows)
         need = offset + limit
-        bounds = None if brute else self._bounds
         if diversity > 0:
             rows, scores = top_rows(self._index, X, q, scope, mask, exclude,
-                                    max(MMR_POOL, 2 * need), replace(caps, per_artist=None),
-                                    bounds)
+                                    max(MMR_POOL, 2 * need), replace(caps, per_artist=None))
             R = np.asarray(rows, dtype=np.int64)
             picked = mmr(X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
                          c.artist_code[R], need, diversity, self.metric, caps.per_artist)
             rows, scores = [rows[i] for i in picked], [scores[i] for i in picked]
         else:
-            rows, scores = top_rows(self._index, X, q, scope, mask, exclude, need, caps, bounds)
+            rows, scores = top_rows(self._index, X, q, scope, mask, exclude, need, caps)
         return {
             "seeds": [c.summary(r) for r in seed_rows],
             "negatives": [c.summary(r) for r in negative_rows],

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vibemap.indexer.list_bounds import ListBounds
 from vibemap.indexer.metric import similarities
 from vibemap.indexer.vector_index import PartitionedIndex
 
@@ -83,45 +82,20 @@ def take(rows: Iterable[int], scores: Iterable[float], exclude: set[int], need: 
     return out_rows, out_scores
 
 
-def _bounded_rows(bounds: ListBounds, metric: str, q: np.ndarray, scope: Scope,
-                  mask: np.ndarray, exclude: set[int], need: int, caps: Caps
-                  ) -> tuple[list[int], list[float]]:
-    """:func:`top_rows` with a mask, by list bounds (:mod:`vibemap.indexer.list_bounds`):
-    the same rows, scoring only the lists that can hold them."""
-    passes = np.array(mask, dtype=bool)
-    for r in exclude:
-        if scope.start <= r < scope.stop:
-            passes[r - scope.start] = False
-    m = int(passes.sum())
-    if m == 0:
-        return [], []
-    lists = bounds.scope_lists(scope.vibe_id)
-    k = min(m, need)
-    while True:
-        rows, s = bounds.top(q, metric, lists, passes, scope.start, k)
-        picked = take(rows.tolist(), s.tolist(), set(), need, caps)
-        if len(picked[0]) >= need or k >= m:
-            return picked
-        k = min(m, 2 * k)
-
-
 def top_rows(index: PartitionedIndex, X: np.ndarray, q: np.ndarray, scope: Scope,
-             mask: np.ndarray | None, exclude: set[int], need: int, caps: Caps,
-             bounds: ListBounds | None = None) -> tuple[list[int], list[float]]:
+             mask: np.ndarray | None, exclude: set[int], need: int, caps: Caps
+             ) -> tuple[list[int], list[float]]:
     """The best ``need`` rows of ``scope`` by score desc (ties: lower row first) that pass
     ``mask`` (bool over the scope's rows), are not in ``exclude`` and pass ``caps``; the
     candidate pool widens until ``need`` rows pass or the scope is exhausted.
 
     Without a mask the index searches the scope (as exact as the index: flat is exact,
-    IVF as its probe counts allow); with one, the passing rows of ``X`` (float32 (n, d),
-    index space) are scored exactly: all of them, or, given the IVF index's ``bounds``
-    (whose vectors are ``X``), only those of the lists that can hold the best.
+    IVF as its probe counts allow); with one, numpy scores every passing row of ``X``
+    (float32 (n, d), index space) exactly.
     """
     size = scope.size
     if size == 0:
         return [], []
-    if mask is not None and bounds is not None:
-        return _bounded_rows(bounds, index.metric, q, scope, mask, exclude, need, caps)
     if mask is None:
         # the scope's (sub-)index, doubling k as exclusions and caps bite
         k = min(size, need + len(exclude) + (need if caps.bite else 0))
