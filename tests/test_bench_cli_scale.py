@@ -27,3 +27,20 @@ def test_bench_cli_scale_runs_build_and_engine_at_a_toy_size(tmp_path: Path) -> 
         assert 0 < q["p50_ms"] <= q["p99_ms"], name
     assert "| **build peak RSS**, GiB |" in done.stdout
     assert list(tmp_path.glob("vibemap-cli-scale-*")) == []  # the artifacts were removed
+
+
+def test_bench_cli_scale_serves_an_artifact_already_built(tmp_path: Path) -> None:
+    from factories import build_tiny_artifact
+
+    art = build_tiny_artifact(tmp_path, n=300, n_clusters=3)
+    out = tmp_path / "serve.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_cli_scale.py"), "--artifacts", str(art),
+         "--queries", "20", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (r,) = json.loads(out.read_text())["results"]
+    assert r["rows"] == 300 and "build_s" not in r and 0 < r["load_s"]
+    assert "| **Engine.load** (what `vibemap serve` does first), s |" in done.stdout
+    assert art.is_dir()  # kept
