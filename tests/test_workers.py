@@ -1,7 +1,7 @@
 """`vibemap serve --workers 2`: hot reload reaches every worker, atomically per response; heavy
 routes in niced child processes answer exactly what the thread pool answers, across a reload.
 
-The live test starts real processes (2 uvicorn workers, each with a heavy child) on a free
+The live test starts real processes (2 uvicorn workers) on a free
 127.0.0.1 port and drives them for a few seconds with bench/bench_load.py's httpx client while
 POST /admin/reload alternates two artifacts.
 """
@@ -12,6 +12,7 @@ import concurrent.futures
 import importlib.util
 import json
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -105,8 +106,14 @@ def test_two_workers_reload_under_load(pair: dict[str, Path], tmp_path: Path) ->
     and after the last reload every worker serves the artifact it named."""
     expected = bench_load.expected_of(pair)
     log = tmp_path / "server.log"
+    # heavy routes on threads here: the children across reloads are tested above, and two
+    # more interpreters to start would double this test's time on a small machine
     with bench_load.serve(pair["alpha"], TOKEN, log, args=["--workers", "2"],
-                          env={"VIBEMAP_HEAVY_PROCESSES": "1"}) as base:
+                          env={"VIBEMAP_HEAVY_PROCESSES": "0"}) as base:
+        deadline = time.monotonic() + 90
+        while _fresh_health(base).get("workers") != 2:  # the second worker may start later
+            assert time.monotonic() < deadline, "the second worker never started"
+            time.sleep(0.2)
         result = bench_load.run_httpx(base, TOKEN, duration=8.0, concurrency=16,
                                       reload_every=1.0, expected=expected)
         final = result["reloads"] and ("alpha", "beta")[result["reloads"] % 2]
@@ -126,3 +133,25 @@ def test_two_workers_reload_under_load(pair: dict[str, Path], tmp_path: Path) ->
     assert set(result["by_artifact"]) == {"alpha", "beta"}, summary
     assert {h["artifact"] for h in seen} == {final}, seen
     assert len({h["loaded_at"] for h in seen}) == 2, "both workers answered /health"
+    assert {h["workers"] for h in seen} == {2}
+
+
+def test_workers_rebuild_the_serve_settings_from_their_environment(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from vibemap.recommender.commands import worker_environment
+
+    settings = ServiceSettings(index_dir=tmp_path / "a", host="0.0.0.0", port=8123, workers=3,
+                               heavy_processes=1, indexes_root=tmp_path)
+    pointer = tmp_path / "current.json"
+    rebuilt = ServiceSettings.from_env(worker_environment(settings, pointer))
+    assert rebuilt == replace(settings, generation_file=pointer)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_serve_refuses_a_bad_worker_count(value: str, capsys: pytest.CaptureFixture) -> None:
+    from vibemap.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--workers", value])
+    assert exc.value.code == 2 and "--workers" in capsys.readouterr().err
