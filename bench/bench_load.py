@@ -44,7 +44,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,15 +140,17 @@ def body_ids(body: dict) -> list[str]:
 # ---------------------------------------------------------------- server
 @contextlib.contextmanager
 def serve(index: Path, token: str, log: Path, port: int | None = None,
-          timeout: float = 90.0) -> Iterator[str]:
-    """``vibemap serve`` on 127.0.0.1:<free port> with the admin token; yields its base URL."""
+          timeout: float = 90.0, args: Sequence[str] = (),
+          env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``vibemap serve`` on 127.0.0.1:<free port> with the admin token (plus ``args``, e.g.
+    ``--workers 2``, and ``env``); yields its base URL."""
     port = port or free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")}
-    env.update({TOKEN_ENV: token, "PYTHONUNBUFFERED": "1"})
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")}
+    environ.update({TOKEN_ENV: token, "PYTHONUNBUFFERED": "1", **(env or {})})
     cmd = [sys.executable, "-m", "vibemap.cli", "serve", "--index", str(index),
-           "--host", HOST, "--port", str(port)]
+           "--host", HOST, "--port", str(port), *args]
     base = f"http://{HOST}:{port}"
-    with harness.serve(cmd, [base + "/health"], log, env=env, timeout=timeout):
+    with harness.serve(cmd, [base + "/health"], log, env=environ, timeout=timeout):
         yield base
 
 

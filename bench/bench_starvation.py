@@ -77,6 +77,24 @@ def heavy_client(base: str, requests: list[tuple[str, dict]], stop: float, count
                 counts[f"{kind} {status}"] += 1
 
 
+def heavy_clients(base: str, requests: list[tuple[str, dict]], n: int, duration: float,
+                  nice: int, out: mp.Queue) -> None:
+    """``n`` heavy client threads in their own process, ``nice`` lower in CPU priority (to
+    model clients on other machines: here they share the server's cores)."""
+    if nice:
+        os.nice(nice)
+    counts: Counter = Counter()
+    lock = threading.Lock()
+    stop = time.monotonic() + duration
+    threads = [threading.Thread(target=heavy_client, args=(base, requests, stop, counts, lock, k))
+               for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(dict(counts))
+
+
 def probe(base: str, track_id: str, duration: float, out: mp.Queue) -> None:
     """Time /health and /similar in turn (one request in flight), in its own process."""
     lat: dict[str, list[float]] = {"health": [], "similar": []}
@@ -130,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                                              / ".venv" / "bin" / "vibemap"))
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--duration", type=float, default=30.0)
+    p.add_argument("--clients-nice", type=int, default=0,
+                   help="run the heavy clients this much lower in CPU priority, to model "
+                        "clients on other machines (default 0: they compete as equals)")
     p.add_argument("--json", type=Path)
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="environment for the server, e.g. VIBEMAP_HEAVY_THREADS=1")
@@ -146,22 +167,19 @@ def main(argv: list[str] | None = None) -> int:
         idle_rps = similar_throughput(base, ids, 10, 4)
         requests = heavy_requests(base, ids)
         out: mp.Queue = mp.Queue()
+        heavy_out: mp.Queue = mp.Queue()
         prober = mp.Process(target=probe, args=(base, ids[50], args.duration, out))
-        counts: Counter = Counter()
-        lock = threading.Lock()
-        stop = time.monotonic() + args.duration
-        clients = [threading.Thread(target=heavy_client,
-                                    args=(base, requests, stop, counts, lock, k))
-                   for k in range(args.clients)]
+        clients = mp.Process(target=heavy_clients, args=(
+            base, requests, args.clients, args.duration, args.clients_nice, heavy_out))
         prober.start()
-        for t in clients:
-            t.start()
+        clients.start()
         lat, errors = out.get(timeout=args.duration + 120)
+        counts = heavy_out.get(timeout=600)
         prober.join()
-        for t in clients:
-            t.join()
+        clients.join()
     result = {
         "vibemap": args.vibemap, "index": str(args.index), "clients": args.clients,
+        "clients_nice": args.clients_nice,
         "server_env": server_env,
         "duration_s": args.duration, "machine": machine_info(),
         "similar_rps_idle_4conn": round(idle_rps, 1),

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -16,23 +19,29 @@ from rich.table import Table
 logger = logging.getLogger(__name__)
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace, **overrides: object):
     from vibemap.recommender.settings import ServiceSettings
 
     return ServiceSettings.from_env(index_dir=getattr(args, "index", None),
                                     host=getattr(args, "host", None),
-                                    port=getattr(args, "port", None))
+                                    port=getattr(args, "port", None),
+                                    workers=getattr(args, "workers", None), **overrides)
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
-    """Load the artifact (failing fast on a bad one), then run uvicorn on the app."""
+    """Load the artifact (failing fast on a bad one), then run uvicorn on the app: in this
+    process with one worker, else as ``workers`` processes that each load it."""
     import uvicorn
 
     from vibemap.recommender.api import create_app
+    from vibemap.recommender.api.generation import init_pointer
     from vibemap.recommender.api.server import uvicorn_options
     from vibemap.recommender.engine import Engine
+    from vibemap.recommender.settings import SERVE_HEAVY_PROCESSES
 
-    settings = _settings(args)
+    # heavy routes in a niced child process unless VIBEMAP_HEAVY_PROCESSES says otherwise
+    settings = _settings(args, heavy_processes=None if os.environ.get(
+        "VIBEMAP_HEAVY_PROCESSES") else SERVE_HEAVY_PROCESSES)
     console.print(f"loading [bold]{settings.index_dir}[/bold] (about 10 s per million tracks)")
     started = time.perf_counter()
     engine = Engine.load(settings.index_dir)
@@ -41,11 +50,33 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     console.print(f"serving {summary['name']} — {summary['label']}{label}: "
                   f"{engine.n_tracks:,} tracks, K={summary['n_clusters']}, loaded in "
                   f"{time.perf_counter() - started:.1f} s, "
-                  f"on http://{settings.host}:{settings.port} (docs at /docs)")
-    app = create_app(settings, engine=engine)
-    uvicorn.run(app, **uvicorn_options(settings.host, settings.port,
-                                       getattr(args, "verbose", False)))
+                  f"on http://{settings.host}:{settings.port} (docs at /docs)"
+                  + (f" with {settings.workers} workers" if settings.workers > 1 else ""))
+    options = uvicorn_options(settings.host, settings.port, getattr(args, "verbose", False))
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, engine=engine), **options)
+        return 0
+    del engine  # each worker loads its own; this one only proved the artifact loads
+    with tempfile.TemporaryDirectory(prefix="vibemap-serve-") as run_dir:
+        pointer = Path(run_dir) / "current.json"
+        init_pointer(pointer, settings.index_dir)
+        os.environ.update(worker_environment(settings, pointer))
+        uvicorn.run(APP_FACTORY, factory=True, workers=settings.workers, **options)
     return 0
+
+
+APP_FACTORY = "vibemap.recommender.api.app:create_app"  # each worker builds the app from env
+
+
+def worker_environment(settings, pointer: Path) -> dict[str, str]:
+    """What a worker process needs to rebuild ``settings`` from the environment (uvicorn
+    starts workers with an import string, not objects), with the generation pointer."""
+    return {"VIBEMAP_INDEX": str(settings.index_dir), "VIBEMAP_HOST": settings.host,
+            "VIBEMAP_PORT": str(settings.port), "VIBEMAP_WORKERS": str(settings.workers),
+            "VIBEMAP_HEAVY_PROCESSES": str(settings.heavy_processes),
+            "VIBEMAP_GENERATION_FILE": str(pointer),
+            **({"VIBEMAP_INDEXES": str(settings.indexes_root)} if settings.indexes_root
+               else {})}
 
 
 def _features_text(items: list[dict]) -> str:
@@ -98,6 +129,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--index", help="artifact directory (default $VIBEMAP_INDEX or indexes/demo)")
     p.add_argument("--host", help="bind address (default $VIBEMAP_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default $VIBEMAP_PORT or 8000)")
+    p.add_argument("--workers", type=_positive_int,
+                   help="server processes (default $VIBEMAP_WORKERS or 1); up to one per core "
+                        "when one process's core is saturated (README, scale-out)")
     p.set_defaults(func=cmd_serve)
 
     p = subparsers.add_parser("recommend", help="print the tracks most similar to one track")

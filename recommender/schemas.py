@@ -283,6 +283,9 @@ class Health(BaseModel):
     loaded_at: datetime | None
     detail: str | None = None
     code: str | None = None
+    workers: int | None = Field(None, description="with `vibemap serve --workers N`: how many "
+                                "workers serve this artifact generation (N once a reload or "
+                                "start-up has reached them all)")
 
 
 class RecommendRequest(RankingKnobs):

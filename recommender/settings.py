@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vibemap.recommender.errors import SettingsError
 
+SERVE_HEAVY_PROCESSES = 1  # vibemap serve's heavy children (bench/RESULTS.md, "Starvation")
 MAX_BODY_BYTES = 1 << 20  # 1 MiB: a 100-item batch of recommendation queries is ~20 KiB
 
 
@@ -35,6 +36,15 @@ class ServiceSettings:
         (track lookups, /similar, search) and heavy ones (recommendations, batches, exports,
         PCA); the event loop itself never computes (env VIBEMAP_LIGHT_THREADS /
         VIBEMAP_HEAVY_THREADS).
+    heavy_processes : child processes for the heavy routes instead of heavy_threads (env
+        VIBEMAP_HEAVY_PROCESSES); 0 keeps them on threads of the server process (the default
+        for an app built in code, e.g. tests); ``vibemap serve`` uses 1 (SERVE_HEAVY_PROCESSES).
+    heavy_nice : how much lower the heavy children's CPU priority is (env VIBEMAP_HEAVY_NICE,
+        0-19): the kernel then runs the event loop first (bench/RESULTS.md, "Starvation").
+    workers : server processes (``vibemap serve --workers``, env VIBEMAP_WORKERS).
+    generation_file : the JSON pointer {"path", "generation"} to the artifact every worker
+        serves (env VIBEMAP_GENERATION_FILE); /admin/reload rewrites it and each worker
+        follows it. None (one worker) keeps reloads within the process.
     queue_limit : requests that may wait for each pool's threads (env VIBEMAP_QUEUE_LIMIT);
         one more gets 429 ``busy`` at once.
     max_exports : concurrent CSV / PCA exports (env VIBEMAP_MAX_EXPORTS); one more gets 429.
@@ -50,6 +60,10 @@ class ServiceSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     light_threads: int = 4
     heavy_threads: int = 1  # GIL-bound work: one thread kept /health p99 lowest (RESULTS)
+    heavy_processes: int = 0
+    heavy_nice: int = 10
+    workers: int = 1
+    generation_file: Path | None = None
     queue_limit: int = 64
     max_exports: int = 2
 
@@ -65,9 +79,13 @@ class ServiceSettings:
             raise SettingsError(f"search_threads must be >= 1, got {self.search_threads}")
         if self.admin_token is not None and len(self.admin_token) < 8:
             raise SettingsError("VIBEMAP_ADMIN_TOKEN must be at least 8 characters")
-        for name in ("light_threads", "heavy_threads", "queue_limit", "max_exports"):
+        for name in ("light_threads", "heavy_threads", "queue_limit", "max_exports", "workers"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.heavy_processes <= 64:
+            raise SettingsError(f"heavy_processes must be 0-64, got {self.heavy_processes}")
+        if not 0 <= self.heavy_nice <= 19:
+            raise SettingsError(f"heavy_nice must be 0-19, got {self.heavy_nice}")
         if self.max_body_bytes < 1024:
             raise SettingsError(f"max_body_bytes must be >= 1024, got {self.max_body_bytes}")
         if "*" in self.cors_origins and len(self.cors_origins) > 1:
@@ -84,6 +102,8 @@ class ServiceSettings:
             values["index_dir"] = Path(env["VIBEMAP_INDEX"])
         if env.get("VIBEMAP_HOST"):
             values["host"] = env["VIBEMAP_HOST"]
+        if env.get("VIBEMAP_GENERATION_FILE"):
+            values["generation_file"] = Path(env["VIBEMAP_GENERATION_FILE"])
         if env.get("VIBEMAP_INDEXES"):
             values["indexes_root"] = Path(env["VIBEMAP_INDEXES"])
         for key, name in (("port", "VIBEMAP_PORT"), ("search_threads", "VIBEMAP_SEARCH_THREADS"),
@@ -91,6 +111,9 @@ class ServiceSettings:
                           ("light_threads", "VIBEMAP_LIGHT_THREADS"),
                           ("heavy_threads", "VIBEMAP_HEAVY_THREADS"),
                           ("queue_limit", "VIBEMAP_QUEUE_LIMIT"),
+                          ("heavy_processes", "VIBEMAP_HEAVY_PROCESSES"),
+                          ("heavy_nice", "VIBEMAP_HEAVY_NICE"),
+                          ("workers", "VIBEMAP_WORKERS"),
                           ("max_exports", "VIBEMAP_MAX_EXPORTS")):
             if env.get(name):
                 try:
@@ -103,7 +126,7 @@ class ServiceSettings:
             values["cors_origins"] = _split_origins(env["VIBEMAP_CORS_ORIGINS"])
         settings = cls(**values)  # type: ignore[arg-type]
         given = {k: v for k, v in overrides.items() if v is not None}
-        for key in ("index_dir", "indexes_root"):
+        for key in ("index_dir", "indexes_root", "generation_file"):
             if key in given:
                 given[key] = Path(given[key])  # type: ignore[arg-type]
         return replace(settings, **given) if given else settings

@@ -8,15 +8,18 @@ most 100 items (seeds and negatives 5); recommendation cost is bounded (schemas)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from vibemap.indexer.errors import VibemapError
+from vibemap.recommender.api import generation
 from vibemap.recommender.api.deps import ServiceState
 from vibemap.recommender.api.errors import install_error_handlers, public_message
 from vibemap.recommender.api.middleware import (
@@ -46,20 +49,74 @@ ROUTERS = (service.router, tracks.router, recommendations.router, vibes.router,
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load ``settings.index_dir`` unless an engine was given; a failed load leaves the app
-    up, answering 503 (the reason without server paths) until POST /admin/reload succeeds."""
+    """Load ``settings.index_dir`` (with workers: the artifact the generation pointer names)
+    unless an engine was given; a failed load leaves the app up, answering 503 (the reason
+    without server paths) until POST /admin/reload succeeds. With a generation pointer, follow
+    it for the whole life of the worker. Stops the heavy children at shutdown."""
     state: ServiceState = app.state.service
     settings: ServiceSettings = app.state.settings
+    pointer = settings.generation_file
+    path = settings.index_dir
+    if pointer is not None:
+        current = generation.read_pointer(pointer)
+        path, state.generation = current.path, current.generation
     if state.current is None:
+        await load_into(state, settings, path)
+    await state.start_heavy()
+    follower = None
+    if pointer is not None:
+        generation.acknowledge(pointer, state.generation)
+        follower = asyncio.create_task(follow_pointer(state, pointer))
+    try:
+        yield
+    finally:
+        if follower is not None:
+            follower.cancel()
+            generation.forget(pointer)
+        state.close()
+
+
+async def load_into(state: ServiceState, settings: ServiceSettings, path: Path) -> bool:
+    """Load ``path`` and swap it in; on an artifact error keep the reason for the 503s."""
+    try:
+        loaded = await run_in_threadpool(Engine.load, path)
+    except VibemapError as exc:
+        state.error = public_message(str(exc), [settings.artifacts_root])
+        logger.error("no artifact loaded: %s", exc)
+        return False
+    state.swap(loaded, path)
+    logger.info("loaded artifact %s (%d tracks)", loaded.name, loaded.n_tracks)
+    return True
+
+
+async def follow_pointer(state: ServiceState, pointer: Path) -> None:
+    """Swap in the artifact the generation pointer names whenever its generation passes this
+    worker's (another worker took a reload), then acknowledge it (see ``generation``)."""
+    seen = generation.stamp(pointer)
+    while True:
+        await asyncio.sleep(generation.POLL_S)
+        now = generation.stamp(pointer)
+        if now is None or now == seen:
+            continue
+        seen = now
         try:
-            loaded = await run_in_threadpool(Engine.load, settings.index_dir)
-        except VibemapError as exc:
-            state.error = public_message(str(exc), [settings.artifacts_root])
-            logger.error("no artifact loaded: %s", exc)
-        else:
-            state.swap(loaded, settings.index_dir)
-            logger.info("loaded artifact %s (%d tracks)", loaded.name, loaded.n_tracks)
-    yield
+            target = generation.read_pointer(pointer)
+        except (OSError, ValueError, KeyError) as exc:
+            logger.error("unreadable generation pointer: %s", exc)
+            continue
+        async with state.reload_lock:
+            if target.generation <= state.generation:
+                continue
+            try:
+                engine = await run_in_threadpool(Engine.load, target.path)
+            except VibemapError as exc:  # validated by the reloading worker: rare
+                logger.error("generation %d: %s", target.generation, exc)
+                continue
+            state.swap(engine, target.path)
+            state.generation = target.generation
+        await state.start_heavy()
+        generation.acknowledge(pointer, target.generation)
+        logger.info("generation %d: now serving %s", target.generation, engine.name)
 
 
 def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None = None

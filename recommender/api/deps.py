@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from vibemap.recommender.api.middleware import ARTIFACT_STATE
+from vibemap.recommender.api.offload import ProcessPool, encode_json
 from vibemap.recommender.engine import Engine, set_search_threads
 from vibemap.recommender.errors import (
     AdminDisabled,
@@ -104,6 +105,17 @@ class ComputePool:
             return await anyio.to_thread.run_sync(
                 functools.partial(self._call, fn, *args, **kwargs), limiter=self.limiter)
 
+    async def run_json(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
+        """``fn(*args, **kwargs)`` encoded as JSON bytes, both in a worker thread."""
+        return await self.run(_encoded, fn, *args, **kwargs)
+
+    def close(self) -> None:
+        """Nothing to stop: the threads are anyio's (the same interface as ProcessPool)."""
+
+
+def _encoded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bytes:
+    return encode_json(fn(*args, **kwargs))
+
 
 class ServiceState:
     """The app's mutable state: one reference to the current :class:`Loaded`, the reload
@@ -112,16 +124,22 @@ class ServiceState:
     def __init__(self, settings: ServiceSettings, metrics: ServiceMetrics) -> None:
         self.current: Loaded | None = None
         self.error: str | None = None
+        self.generation = 0  # the generation pointer's count this worker serves (workers > 1)
         self.metrics = metrics
         self.reload_lock = asyncio.Lock()
         # one live K-loop at a time per process: it takes every core for seconds
         self.live_lock = threading.Lock()
         # light: single-track lookups and searches; heavy: recommendations, batches,
-        # exports; separate, so heavy work queues behind heavy work only
+        # exports; separate, so heavy work queues behind heavy work only. Heavy work runs in
+        # niced child processes where settings.heavy_processes > 0 (vibemap serve's default)
         self.light = ComputePool(settings.light_threads, settings.queue_limit,
                                  settings.search_threads, "light requests")
-        self.heavy = ComputePool(settings.heavy_threads, settings.queue_limit,
-                                 settings.search_threads, "heavy requests")
+        self.heavy: ComputePool | ProcessPool = (
+            ProcessPool(settings.heavy_processes, settings.queue_limit, settings.heavy_nice,
+                        settings.search_threads, "heavy requests")
+            if settings.heavy_processes else
+            ComputePool(settings.heavy_threads, settings.queue_limit, settings.search_threads,
+                        "heavy requests"))
         self.exports = Slots(settings.max_exports, "exports (CSV / PCA)")
 
     def swap(self, engine: Engine, path: Path | None = None) -> Loaded | None:
@@ -131,6 +149,16 @@ class ServiceState:
         self.error = None
         self.metrics.artifact_rows.set(engine.n_tracks)
         return previous
+
+    async def start_heavy(self) -> None:
+        """Start the heavy children once an artifact is loaded (they preload it); no-op when
+        heavy work runs on threads or the children run already."""
+        if isinstance(self.heavy, ProcessPool) and not self.heavy.started and self.current:
+            await self.heavy.start(self.current.engine)
+
+    def close(self) -> None:
+        """Stop what the state started (the heavy children)."""
+        self.heavy.close()
 
 
 def get_state(request: Request) -> ServiceState:

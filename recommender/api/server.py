@@ -21,6 +21,9 @@ HEAD_TIMEOUT_S = 10.0  # a whole request head must arrive within this
 KEEP_ALIVE_S = 5  # an idle keep-alive connection is closed after this
 MAX_CONNECTIONS = 1000  # more concurrent connections get uvicorn's 503
 GRACEFUL_SHUTDOWN_S = 10
+# --workers: the supervisor replaces a worker that does not answer its ping within this; a
+# starting worker imports FastAPI, faiss and the app (~5 s of CPU, 15 s on a busy 2-core host)
+WORKER_HEALTHCHECK_S = 60
 
 
 class HeadTimeoutH11Protocol(H11Protocol):
@@ -68,4 +71,5 @@ def uvicorn_options(host: str, port: int, verbose: bool = False) -> dict[str, An
         "timeout_keep_alive": KEEP_ALIVE_S,
         "limit_concurrency": MAX_CONNECTIONS,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
     }

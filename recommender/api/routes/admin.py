@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from vibemap.indexer.errors import VibemapError
+from vibemap.recommender.api import generation
 from vibemap.recommender.api.deps import SettingsDep, StateDep, artifact_dir, require_admin
 from vibemap.recommender.api.middleware import ARTIFACT_STATE
 from vibemap.recommender.engine import Engine
@@ -30,10 +31,11 @@ router = APIRouter(tags=["admin"])
 async def reload_artifact(request: Request, state: StateDep, settings: SettingsDep,
                           body: ReloadRequest | None = None) -> Any:
     """Load an artifact by name (default: the one served) and swap it in atomically;
-    admin only."""
+    with several workers, answer once every worker serves it; admin only."""
     current = state.current
     path = artifact_dir(settings, body.name) if body and body.name else (
         current.path if current else settings.index_dir)
+    pointer = settings.generation_file
     async with state.reload_lock:
         try:
             new = await run_in_threadpool(Engine.load, path)
@@ -41,6 +43,12 @@ async def reload_artifact(request: Request, state: StateDep, settings: SettingsD
             state.metrics.reloads.labels("failed").inc()
             raise
         previous = state.swap(new, path)
+        if pointer is not None:  # the other workers follow the pointer (generation.py)
+            state.generation = generation.advance(pointer, path).generation
+            generation.acknowledge(pointer, state.generation)
+    await state.start_heavy()  # when the service started without an artifact
+    if pointer is not None:
+        await generation.wait_for_workers(pointer, state.generation, settings.workers)
     state.metrics.reloads.labels("ok").inc()
     logger.info("reloaded artifact %s from %s", new.name, path)
     loaded = state.current

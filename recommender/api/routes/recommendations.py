@@ -18,7 +18,8 @@ from vibemap.recommender.api.deps import (
     split_list,
 )
 from vibemap.recommender.api.errors import VALIDATION_CODE, error_status, validation_detail
-from vibemap.recommender.api.responses import BODY_ERRORS, BUSY, ERRORS, fast_json
+from vibemap.recommender.api.offload import json_body
+from vibemap.recommender.api.responses import BODY_ERRORS, BUSY, ERRORS
 from vibemap.recommender.engine import COMBINATION_RULE, ERA_RULE, Engine
 from vibemap.recommender.errors import InvalidQuery
 from vibemap.recommender.schemas import (
@@ -68,7 +69,7 @@ async def recommend_get(request: Request, engine: EngineDep, state: StateDep,
                         q: Annotated[RecommendQuery, query(RecommendQuery)]) -> Any:
     """Next best tracks from Spotify-style query parameters."""
     features = feature_params(request)
-    return fast_json(await state.heavy.run(
+    return json_body(await state.heavy.run_json(
         engine.recommend, split_list(q.seed_tracks, "seed_tracks"),
         split_list(q.negative_tracks, "negative_tracks"), vibe=q.vibe,
         genres=split_list(q.genres, "genres"), min_popularity=q.min_popularity,
@@ -86,7 +87,7 @@ async def recommend_get(request: Request, engine: EngineDep, state: StateDep,
              + RECOMMEND_NOTES)
 async def recommend_post(engine: EngineDep, state: StateDep, body: RecommendRequest) -> Any:
     """Next best tracks from a JSON body (same fields as the GET form)."""
-    return fast_json(await state.heavy.run(engine.recommend, **body.engine_kwargs()))
+    return json_body(await state.heavy.run_json(engine.recommend, **body.engine_kwargs()))
 
 
 def validate_batch(items: list[Any]) -> list[RecommendRequest | dict]:
@@ -97,7 +98,7 @@ def validate_batch(items: list[Any]) -> list[RecommendRequest | dict]:
             parsed.append(RecommendRequest.model_validate(item))
         except ValidationError as exc:
             error = {"detail": validation_detail(list(exc.errors())), "code": VALIDATION_CODE}
-            parsed.append({"index": i, "status": 422, "error": error})
+            parsed.append({"index": i, "status": 422, "result": None, "error": error})
     cost = sum(p.cost() for p in parsed if isinstance(p, RecommendRequest))
     if cost > MAX_BATCH_COST:
         raise InvalidQuery(f"batch cost {cost} is over MAX_BATCH_COST={MAX_BATCH_COST} (per "
@@ -107,7 +108,8 @@ def validate_batch(items: list[Any]) -> list[RecommendRequest | dict]:
 
 
 def run_batch(engine: Engine, parsed: list[RecommendRequest | dict]) -> dict:
-    """Answer each validated item in turn; an item's error is its own."""
+    """Answer each validated item in turn; an item's error is its own. Items have every
+    BatchItem key: the answer is encoded as is, not through the response model."""
     results = []
     for i, request in enumerate(parsed):
         if isinstance(request, dict):
@@ -115,10 +117,10 @@ def run_batch(engine: Engine, parsed: list[RecommendRequest | dict]) -> dict:
             continue
         try:
             result = engine.recommend(**request.engine_kwargs())
-            results.append({"index": i, "status": 200, "result": result})
+            results.append({"index": i, "status": 200, "result": result, "error": None})
         except VibemapError as exc:
             status, code = error_status(exc)
-            results.append({"index": i, "status": status,
+            results.append({"index": i, "status": status, "result": None,
                             "error": {"detail": str(exc), "code": code}})
     return {"results": results}
 
@@ -128,4 +130,5 @@ def run_batch(engine: Engine, parsed: list[RecommendRequest | dict]) -> dict:
 async def recommend_batch(engine: EngineDep, state: StateDep, body: BatchRequest) -> Any:
     """Up to 100 recommendation requests within a cost budget; each item reports its own
     status or error."""
-    return await state.heavy.run(run_batch, engine, validate_batch(body.requests))
+    return json_body(await state.heavy.run_json(run_batch, engine,
+                                                validate_batch(body.requests)))

@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from vibemap.recommender.api.deps import EngineDep, StateDep
+from vibemap.recommender.api import generation
+from vibemap.recommender.api.deps import EngineDep, SettingsDep, StateDep
 from vibemap.recommender.api.middleware import ARTIFACT_STATE
 from vibemap.recommender.api.responses import ERRORS, OrjsonResponse
 from vibemap.recommender.metrics import CONTENT_TYPE
@@ -17,7 +18,7 @@ router = APIRouter()
 
 @router.get("/health", response_model=Health, tags=["service"], response_model_exclude_none=True,
             responses={503: {"model": Health, "description": "no artifact loaded"}})
-async def health(request: Request, state: StateDep) -> Any:
+async def health(request: Request, state: StateDep, settings: SettingsDep) -> Any:
     """Service status and which artifact is loaded."""
     loaded = state.current
     if loaded is None:
@@ -26,8 +27,10 @@ async def health(request: Request, state: StateDep) -> Any:
                 "code": "artifact_not_loaded"}
         return OrjsonResponse(body, status_code=503)
     setattr(request.state, ARTIFACT_STATE, loaded.tag)
+    pointer = settings.generation_file
     return {"status": "ok", "artifact": loaded.engine.name, "rows": loaded.engine.n_tracks,
-            "loaded_at": loaded.loaded_at}
+            "loaded_at": loaded.loaded_at,
+            "workers": generation.acknowledged(pointer, state.generation) if pointer else None}
 
 
 @router.get("/metrics", tags=["service"], response_class=Response,

@@ -14,6 +14,7 @@ from vibemap.recommender.api.deps import (
     query,
     query_parameters,
 )
+from vibemap.recommender.api.offload import json_body
 from vibemap.recommender.api.responses import BODY_ERRORS, BUSY, ERRORS
 from vibemap.recommender.schemas import ErrorBody, LiveKLoopRequest, OutliersQuery, PcaQuery
 
@@ -34,8 +35,9 @@ async def validation_pca(engine: EngineDep, state: StateDep,
     at most ``max_exports`` exports at once, else 429."""
     f = browse_filters(q)
     with state.exports.take():
-        return await state.heavy.run(insights.pca_points, engine, f["q"], f["vibe"],
-                                     f["genre"], f["year_min"], f["year_max"], q.limit)
+        return json_body(await state.heavy.run_json(
+            insights.pca_points, engine, f["q"], f["vibe"], f["genre"], f["year_min"],
+            f["year_max"], q.limit))
 
 
 @router.get("/v1/validation/outliers", responses={**ERRORS, **BUSY},
@@ -52,5 +54,6 @@ async def validation_outliers(engine: EngineDep, state: StateDep,
              response_model=dict[str, Any])
 async def validation_kloop(engine: EngineDep, state: StateDep, body: LiveKLoopRequest) -> Any:
     """Run the K-loop now on a seeded sample (exact metrics; one run at a time, else 429)."""
-    return await state.heavy.run(insights.live_k_loop, engine, state.live_lock,
+    # on a thread (the state's lock keeps it to one run): sklearn computes without the GIL
+    return await state.light.run(insights.live_k_loop, engine, state.live_lock,
                                  body.sample_size, body.k_min, body.k_max, body.seed)

@@ -1,0 +1,117 @@
+"""Hot reload across worker processes (``vibemap serve --workers N``).
+
+One small JSON pointer file, ``{"path": ..., "generation": n}``, names the artifact every
+worker serves. POST /admin/reload, in whichever worker receives it, loads and validates the
+new artifact, swaps it in, then rewrites the pointer atomically (a temporary file renamed over
+it, under an advisory lock so two reloads cannot take one generation number). Every worker
+polls the pointer's stat every ``POLL_S`` seconds; when the generation passes its own, it loads
+the artifact named (in a thread, so it keeps answering from the old one meanwhile) and swaps
+its one engine reference, as a reload does: each response still comes from exactly one
+artifact and names it in its X-Vibemap-Artifact header. Each worker then writes its own
+acknowledgement file (``worker-<pid>.gen``), and the reload answers once ``workers``
+acknowledgements carry the new generation (or after ``ACK_TIMEOUT_S``, with a warning).
+A worker that starts later (uvicorn replaces one that died) reads the pointer first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+POLL_S = 0.5  # how often a worker looks at the pointer (one stat call)
+ACK_TIMEOUT_S = 120.0  # the longest a reload waits for every worker (loading takes seconds)
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """Which artifact every worker should serve, and the reload count that chose it."""
+
+    path: Path
+    generation: int
+
+
+def read_pointer(file: Path) -> Pointer:
+    data = json.loads(file.read_text(encoding="utf-8"))
+    return Pointer(Path(data["path"]), int(data["generation"]))
+
+
+def _write_atomic(file: Path, text: str) -> None:
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, file)
+
+
+@contextlib.contextmanager
+def _locked(file: Path) -> Iterator[None]:
+    with open(file.with_name(file.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def init_pointer(file: Path, path: Path) -> Pointer:
+    """The pointer at generation 0 (``vibemap serve`` writes it before starting workers)."""
+    pointer = Pointer(path.resolve(), 0)
+    _write_atomic(file, json.dumps({"path": str(pointer.path), "generation": 0}))
+    return pointer
+
+
+def advance(file: Path, path: Path) -> Pointer:
+    """Point every worker at ``path``: the next generation, written atomically."""
+    with _locked(file):
+        generation = read_pointer(file).generation + 1
+        _write_atomic(file, json.dumps({"path": str(Path(path).resolve()),
+                                        "generation": generation}))
+    return Pointer(Path(path).resolve(), generation)
+
+
+def stamp(file: Path) -> tuple[int, int] | None:
+    """What changes when the pointer is replaced: inode and modification time."""
+    try:
+        st = os.stat(file)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def acknowledge(file: Path, generation: int) -> None:
+    """This worker now serves ``generation``."""
+    _write_atomic(file.with_name(f"worker-{os.getpid()}.gen"), str(generation))
+
+
+def forget(file: Path) -> None:
+    """This worker is stopping: its acknowledgement goes."""
+    with contextlib.suppress(OSError):
+        file.with_name(f"worker-{os.getpid()}.gen").unlink()
+
+
+def acknowledged(file: Path, generation: int) -> int:
+    """How many workers serve ``generation`` or a later one."""
+    count = 0
+    for ack in file.parent.glob("worker-*.gen"):
+        with contextlib.suppress(OSError, ValueError):
+            count += int(ack.read_text()) >= generation
+    return count
+
+
+async def wait_for_workers(file: Path, generation: int, workers: int,
+                           timeout: float = ACK_TIMEOUT_S) -> int:
+    """Wait until ``workers`` workers serve ``generation``; how many do when it returns."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (count := acknowledged(file, generation)) < workers and loop.time() < deadline:
+        await asyncio.sleep(POLL_S / 5)
+    if count < workers:
+        logger.warning("reload: %d of %d workers serve generation %d after %.0f s",
+                       count, workers, generation, timeout)
+    return count
