@@ -19,6 +19,7 @@ from vibemap.indexer.errors import ArtifactError
 from vibemap.recommender.catalogue import Catalogue
 from vibemap.recommender.errors import InvalidQuery
 from vibemap.recommender.explain import era_explanation, explanations
+from vibemap.recommender.flat_scan import FlatScan
 from vibemap.recommender.query import (
     COMBINATION_RULE,
     ERA_RULE,
@@ -84,7 +85,8 @@ class Engine:
         if artifact.vibe_facts is None:
             raise ValueError("the artifact carries no vibe facts (load it with load_artifact)")
         self._vibes = Vibes(artifact.vibe_facts, self.catalogue)
-        self._index = artifact.index
+        # exact single-query search: FAISS's answers, faster on a flat index (flat_scan)
+        self._index = FlatScan(artifact.index, self.catalogue.X)
         # the era column (vibemap.indexer.era) and, with it, the nine-feature vectors that
         # audio_only ranks by (exact, brute force); None for a nine-feature artifact
         self.era = artifact.era

@@ -15,6 +15,7 @@ import numpy as np
 
 from vibemap.indexer.metric import similarities
 from vibemap.indexer.vector_index import PartitionedIndex
+from vibemap.recommender.flat_scan import FlatScan
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def take(rows: Iterable[int], scores: Iterable[float], exclude: set[int], need: 
     return out_rows, out_scores
 
 
-def top_rows(index: PartitionedIndex, X: np.ndarray, q: np.ndarray, scope: Scope,
+def top_rows(index: PartitionedIndex | FlatScan, X: np.ndarray, q: np.ndarray, scope: Scope,
              mask: np.ndarray | None, exclude: set[int], need: int, caps: Caps
              ) -> tuple[list[int], list[float]]:
     """The best ``need`` rows of ``scope`` by score desc (ties: lower row first) that pass

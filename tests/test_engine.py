@@ -38,6 +38,7 @@ from vibemap.indexer.vector_index import (
 from vibemap.indexer.vibe_facts import vibe_facts
 from vibemap.recommender.engine import MAX_LIMIT, Engine
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound, VibeNotFound
+from vibemap.recommender.flat_scan import FlatScan
 
 GENRES = ("dance pop", "indie folk", "hard rock", "rap", "ambient")
 FAST = settings(max_examples=25, deadline=None,
@@ -554,3 +555,24 @@ def test_approximate_ivf_ranks_what_the_index_finds(metric: str) -> None:
         everything = e.recommend([c.ids[row]], min_energy=0.0, limit=10)
         np.testing.assert_allclose(scores(everything), np.sort(np.delete(exact, row))[::-1][:10],
                                    atol=1e-4)
+
+
+# ------------------------------------------------- the flat scan, through the engine
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_flat_scan_answers_as_faiss_does(metric: str) -> None:
+    """With the transposed scan on for every scope (it only starts at thousands of rows in
+    the service), similar and recommend give the answers of FAISS's own search."""
+    artifact = memory_artifact(seed=11, n=1500, n_vibes=3, metric=metric, n_artists=40)
+    plain = Engine(artifact)
+    plain._index = artifact.index  # FAISS alone
+    scanned = Engine(artifact)
+    scanned._index = FlatScan(artifact.index, scanned.catalogue.X, min_rows=0, group=4)
+    c = plain.catalogue
+    for row in range(0, c.n_rows, 97):
+        t = c.ids[row]
+        for kwargs in ({}, {"scope": "any", "limit": 25}, {"max_per_artist": 1, "offset": 3},
+                       {"dedupe_versions": False, "limit": 40}):
+            assert scanned.similar(t, **kwargs) == plain.similar(t, **kwargs)
+        pair = [t, c.ids[(row + 1) % c.n_rows]]
+        assert scanned.recommend(pair, limit=20) == plain.recommend(pair, limit=20)
+        assert scanned.recommend(pair, diversity=0.5) == plain.recommend(pair, diversity=0.5)

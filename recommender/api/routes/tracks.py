@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 
 from vibemap.recommender import insights
@@ -12,9 +12,12 @@ from vibemap.recommender.api.deps import (
     EngineDep,
     StateDep,
     browse_filters,
+    get_state,
+    parse_query,
     query,
     query_parameters,
 )
+from vibemap.recommender.api.direct import DirectRoute
 from vibemap.recommender.api.responses import BUSY, ERRORS, fast_json
 from vibemap.recommender.schemas import (
     MAX_TEXT,
@@ -59,17 +62,24 @@ async def tracks_csv(engine: EngineDep, state: StateDep,
 
 
 # declared before /v1/tracks/{track_id:path} (track ids may hold '/'), which would match too
-@router.get("/v1/tracks/{track_id:path}/similar", response_model=SimilarResponse,
-            responses={**ERRORS, **BUSY}, openapi_extra=query_parameters(SimilarQuery))
-async def similar_tracks(engine: EngineDep, state: StateDep, track_id: TrackId,
-                         q: Annotated[SimilarQuery, query(SimilarQuery)]) -> Any:
+async def similar_tracks(request: Request, engine: EngineDep, track_id: TrackId) -> Any:
     """Tracks most similar to one track, within its vibe by default."""
+    # The hot route (a DirectRoute: no dependency solving per request). The query is
+    # parsed here and the state read only when needed: FastAPI would run a sync dependency
+    # through the thread pool, and a thread hop costs more than the search.
+    q = parse_query(SimilarQuery, request)
     args = {"limit": q.limit, "scope": q.scope, "max_per_artist": q.max_per_artist,
             "offset": q.offset, "dedupe_versions": q.dedupe_versions, "audio_only": q.audio_only}
     # audio_only scores the scope by brute force: off the event loop
     if q.offset + q.limit <= INLINE_MAX_DEPTH and q.max_per_artist is None and not q.audio_only:
         return fast_json(engine.similar(track_id, **args))
-    return fast_json(await state.light.run(engine.similar, track_id, **args))
+    return fast_json(await get_state(request).light.run(engine.similar, track_id, **args))
+
+
+router.add_api_route("/v1/tracks/{track_id:path}/similar", similar_tracks, methods=["GET"],
+                     response_model=SimilarResponse, responses={**ERRORS, **BUSY},
+                     openapi_extra=query_parameters(SimilarQuery),
+                     route_class_override=DirectRoute)
 
 
 @router.get("/v1/tracks/{track_id:path}", response_model=TrackDetail,
