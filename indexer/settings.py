@@ -17,7 +17,7 @@ SYNTHETIC_TRACKS = 96_000  # the synthetic catalogue's size when none is given
 DEFAULT_ERA_WEIGHT = 1.0
 # validation is exact up to this many tracks, sampled with 95% intervals above (issue 13):
 # chosen from the measured cost of the O(n^2) analyses (bench/RESULTS.md, "Validation budget")
-EXACT_MAX_TRACKS = 200_000
+EXACT_MAX_TRACKS = 100_000
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,13 @@ def test_above_the_budget_silhouette_and_ward_are_sampled(blob_frame) -> None:
     assert [r["n_clusters"] for r in sil["per_k"]] == [2, 3, 4]
     assert figures["taxonomy"]["method"] == "sampled" and figures["taxonomy"]["n"] == 400
     assert ev.metrics["taxonomy"]["n_tracks"] == 400
-    for exact in ("k_loop.inertia", "k_loop.davies_bouldin", "outliers", "pca", "profiles"):
+    for exact in ("k_loop.inertia", "k_loop.davies_bouldin", "pca", "profiles"):
         assert figures[exact] == basis.exact(900), exact
+    # DBSCAN on a stratified sample: flags and k-distances only there, rows mapped back
+    assert figures["outliers"]["method"] == "sampled" and figures["outliers"]["n"] == 400
+    assert np.isfinite(ev.arrays["k_distance"]).sum() == 400
+    for item in ev.metrics["outliers"]["most_atypical"]:
+        assert ev.arrays["k_distance"][item["row"]] == pytest.approx(item["k_distance"], abs=1e-4)
     # the silhouette array is NaN off the sample, exact on it
     arr = ev.arrays["silhouette"]
     on = ~np.isnan(arr)

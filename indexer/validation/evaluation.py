@@ -29,9 +29,9 @@ logger = logging.getLogger(__name__)
 
 METRICS_SCHEMA_VERSION = 1
 
-WARD_SAMPLE_SIZE = 50_000
-"""Tracks in the stratified Ward sample above the exact budget: Ward is O(n^2) in time, and
-50k tracks take ~25 s (bench/RESULTS.md)."""
+WARD_SAMPLE_SIZE = 30_000
+"""Tracks in the stratified Ward sample above the exact budget: Ward is O(n^2) in time;
+30k tracks take ~10 s on a quiet machine (bench/RESULTS.md)."""
 
 Tick = Callable[[str, int, int | None], None]
 """Progress of a long step: (task, done, total); total None = size unknown; done == total
@@ -154,16 +154,13 @@ def evaluate_build(
         else:
             figures["silhouette"] = basis.exact(n)
 
-    out = timed("outliers", lambda: find_outliers(Z, seed=seed, tick=tick))
-    figures["outliers"] = basis.exact(n)
-    metrics["outliers"] = out.to_dict()
-    arrays["outlier"] = out.is_outlier.astype(bool)
-    arrays["k_distance"] = out.k_distance.astype(np.float32)
+    metrics["outliers"], arrays["outlier"], arrays["k_distance"], figures["outliers"] = timed(
+        "outliers", lambda: _outliers(Z, labels, exact_max_tracks if sample else None, seed,
+                                      tick))
 
     if n_clusters >= 2 and n >= 3:
         ward_size = min(WARD_SAMPLE_SIZE, exact_max_tracks or n)
-        rows = (stratified_sample(labels, ward_size, min_per_group=min(200, ward_size // 20),
-                                  seed=seed) if sample and n > ward_size else None)
+        rows = _stratified(labels, ward_size, seed) if sample and n > ward_size else None
         tax = timed("ward", lambda: ward_taxonomy(
             Z if rows is None else Z[rows], labels if rows is None else labels[rows],
             n_clusters=n_clusters, seed=seed))
@@ -251,3 +248,39 @@ def _k_loop_basis(loop, n: int) -> dict[str, dict]:
         + f" (paired 95% intervals include 0 at {est.n_sample:,} tracks)")
     out["k_loop.silhouette"] = entry
     return out
+
+
+def _outliers(Z: np.ndarray, labels: np.ndarray, sample_size: int | None, seed: int,
+              tick: Tick | None) -> tuple[dict, np.ndarray, np.ndarray, dict]:
+    """DBSCAN on all tracks, or above the budget on a sample stratified by vibe: its exact
+    refinement of the IVF k-NN is O(n^2) (bench/RESULTS.md, "Validation budget"). Returns
+    the summary, the per-track outlier flags and k-distances (False / NaN off the sample)
+    and the basis; the outlier share is then weighted by vibe, with its 95% interval."""
+    from vibemap.indexer.validation.sampled_silhouette import weighted_mean_ci95
+
+    n = len(Z)
+    rows = (np.arange(n) if sample_size is None or n <= sample_size
+            else _stratified(labels, sample_size, seed))
+    out = find_outliers(Z[rows], seed=seed, tick=tick)
+    summary = out.to_dict()
+    is_outlier = np.zeros(n, dtype=bool)
+    is_outlier[rows] = out.is_outlier
+    k_distance = np.full(n, np.nan, dtype=np.float32)
+    k_distance[rows] = out.k_distance
+    if rows.size == n:
+        return summary, is_outlier, k_distance, basis.exact(n)
+    for item in summary["most_atypical"]:
+        item["row"] = int(rows[item["row"]])
+    vibe_sizes = np.bincount(labels)
+    weights = vibe_sizes[labels[rows]] / np.bincount(labels[rows], minlength=vibe_sizes.size
+                                                     )[labels[rows]]
+    share = weighted_mean_ci95(out.is_outlier.astype(np.float64), weights, n)
+    summary["outlier_share"] = round(share.mean, 5)
+    return summary, is_outlier, k_distance, basis.sampled(
+        rows.size, n, share.ci95, note="stratified by vibe; CI of the outlier share")
+
+
+def _stratified(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Rows of a seeded sample stratified by vibe, small vibes raised to a floor (200, or a
+    twentieth of the sample when it is tiny)."""
+    return stratified_sample(labels, size, min_per_group=min(200, size // 20), seed=seed)
