@@ -164,6 +164,7 @@ def _add_budget_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     from vibemap.indexer.artifact import load_artifact
+    from vibemap.indexer.errors import BuildError
     from vibemap.indexer.pipeline import evaluate_artifact
     from vibemap.indexer.settings import EXACT_MAX_TRACKS
     from vibemap.progress import progress_bars
@@ -178,7 +179,9 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
             console.print(f"  [green]✓[/green] {stage:<17} {seconds:6.2f} s")
 
         with progress_bars(args.quiet) as tick:
-            budget = args.exact_max_tracks or EXACT_MAX_TRACKS
+            budget = EXACT_MAX_TRACKS if args.exact_max_tracks is None else args.exact_max_tracks
+            if budget < 1:
+                raise BuildError(f"--exact-max-tracks must be >= 1, got {budget}")
             evaluate_artifact(path, progress=progress, tick=tick,
                               exact_max_tracks=None if args.exact else budget)
         art = load_artifact(path)
