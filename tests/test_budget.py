@@ -174,7 +174,7 @@ def test_cli_budget_exact_flag_and_labels(tmp_path: Path, capsys) -> None:
     label = sampled["basis"]["figures"]["k_loop.silhouette"]["label"]
     assert label.startswith("sampled ") and "of 600 tracks, 95% CI ±" in label
     assert "sampled" in text.out and "95% CI" in text.out
-    forced, _, _ = _build(tmp_path, "--exact-max-tracks", "300", "--exact")
+    forced, _, _ = _build(tmp_path, "--exact-max-tracks", "300", "--exact", "--quiet")
     text = capsys.readouterr()
     assert forced["basis"]["sampled"] is False
     assert forced["basis"]["exact_max_tracks"] is None
