@@ -39,7 +39,7 @@ from vibemap.indexer.personalities import (
     name_vibes,
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
-from vibemap.indexer.settings import BuildSettings
+from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
 from vibemap.indexer.staging import staged_artifact
 from vibemap.indexer.vector_index import (
     PartitionedIndex,
@@ -52,7 +52,8 @@ from vibemap.indexer.vibe_facts import vibe_facts
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, float], None]
+ProgressFn = Callable[[str, float], None]  # (stage, seconds) as each stage ends
+Tick = Callable[[str, int, int | None], None]  # see vibemap.indexer.validation.evaluation
 
 
 def vibemap_version() -> str:
@@ -70,16 +71,22 @@ class BuildResult:
 
 
 class _Stages:
-    """Times named stages and reports each to a progress callback as it ends."""
+    """Times named stages and reports each to a progress callback as it ends (and to
+    ``tick`` as it starts and ends, for a bar)."""
 
-    def __init__(self, progress: ProgressFn | None) -> None:
+    def __init__(self, progress: ProgressFn | None, tick: Tick | None = None) -> None:
         self.progress = progress
+        self.tick = tick
         self.timings: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
+        if self.tick:
+            self.tick(name, 0, None)
         yield
+        if self.tick:
+            self.tick(name, 1, 1)
         seconds = time.perf_counter() - start
         self.timings[name] = round(seconds, 4)
         logger.info("stage %s: %.2f s", name, seconds)
@@ -192,10 +199,12 @@ def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
     return to_index_space(with_era, settings.metric), era
 
 
-def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> BuildResult:
+def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
+                tick: Tick | None = None) -> BuildResult:
     """Load, clean, scale, cluster, index, evaluate (unless --no-eval) and write the
-    artifact atomically."""
-    stages = _Stages(progress)
+    artifact atomically. ``progress`` hears of each stage as it ends; ``tick`` of the long
+    steps inside them, for progress bars."""
+    stages = _Stages(progress, tick)
     with stages.stage("load"):
         if settings.csv is None and settings.demo_catalogue == "synthetic":
             catalogue, source = demo_catalogue(settings.synthetic_tracks, settings.seed)
@@ -258,6 +267,8 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
                 progress=progress,
                 served=vectors if era.active else None,
                 era_weight=era.weight,
+                exact_max_tracks=settings.exact_budget,
+                tick=tick,
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
@@ -309,14 +320,17 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 
 
-def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
+def evaluate_artifact(path: Path, progress: ProgressFn | None = None, *,
+                      exact_max_tracks: int | None = EXACT_MAX_TRACKS,
+                      tick: Tick | None = None) -> dict:
     """Run the validation analyses on an existing artifact and rewrite it atomically with
-    the new metrics.json / analysis.npz (for artifacts built with --no-eval)."""
+    the new metrics.json / analysis.npz (for artifacts built with --no-eval); sampled above
+    ``exact_max_tracks`` tracks (None: always exact)."""
     from vibemap.indexer.validation.evaluation import evaluate_build
 
     art = artifact.load_artifact(path)
     Z = art.scaler.transform(art.tracks[list(art.features)].to_numpy(dtype=np.float64))
-    stages = _Stages(progress)
+    stages = _Stages(progress, tick)
     with stages.stage("evaluate"):
         evaluation = evaluate_build(
             Z, art.tracks["vibe_id"].to_numpy(), art.tracks,
@@ -324,6 +338,7 @@ def evaluate_artifact(path: Path, progress: ProgressFn | None = None) -> dict:
             n_init=int(art.manifest["build"]["n_init"]), progress=progress,
             served=None if art.era is None else np.asarray(art.vectors),
             era_weight=0.0 if art.era is None else art.era.weight,
+            exact_max_tracks=exact_max_tracks, tick=tick,
         )
     with stages.stage("write"), staged_artifact(art.path) as staging:
         for rel in art.manifest["files"]:

@@ -15,6 +15,9 @@ SYNTHETIC_TRACKS = 96_000  # the synthetic catalogue's size when none is given
 # the era dimension's weight (issue 16): measured in bench/bench_era.py (bench/RESULTS.md),
 # agreement@10 never drops with W on any real set and the real demo gains +10.1% at W = 1
 DEFAULT_ERA_WEIGHT = 1.0
+# validation is exact up to this many tracks, sampled with 95% intervals above (issue 13):
+# chosen from the measured cost of the O(n^2) analyses (bench/RESULTS.md, "Validation budget")
+EXACT_MAX_TRACKS = 100_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class BuildSettings:
         target (figure: bench/RESULTS.md, "Measured design choices").
     era_weight : W >= 0, the weight of the release-year coordinate appended to the index
         vectors (vibemap.indexer.era); 0 keeps the nine-feature vectors of before.
+    exact_max_tracks : validation is exact up to this many tracks; above, the O(n^2)
+        analyses (silhouette, Ward) run on stratified samples with 95% intervals.
+    exact : force the exact analyses whatever the size (``--exact``).
     """
 
     csv: Path | None = None
@@ -50,6 +56,8 @@ class BuildSettings:
     demo_sample: int | None = None
     ann_threshold: int = 500_000
     era_weight: float = DEFAULT_ERA_WEIGHT
+    exact_max_tracks: int = EXACT_MAX_TRACKS
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.n_clusters <= MAX_CLUSTERS:
@@ -61,6 +69,8 @@ class BuildSettings:
         self._check_demo()
         if self.ann_threshold < 0:
             raise BuildError(f"ann_threshold must be >= 0, got {self.ann_threshold}")
+        if self.exact_max_tracks < 1:
+            raise BuildError(f"exact_max_tracks must be >= 1, got {self.exact_max_tracks}")
         if self.seed < 0:
             raise BuildError(f"--seed must be >= 0, got {self.seed}")
         if not (isinstance(self.era_weight, int | float) and math.isfinite(self.era_weight)
@@ -84,6 +94,11 @@ class BuildSettings:
         if self.csv is not None and (synthetic or self.demo_sample is not None):
             raise BuildError("give a track file or a demo catalogue option "
                              "(--synthetic / --demo-sample), not both")
+
+    @property
+    def exact_budget(self) -> int | None:
+        """Tracks up to which validation is exact; None with ``exact`` (always exact)."""
+        return None if self.exact else self.exact_max_tracks
 
     @property
     def synthetic_tracks(self) -> int:

@@ -15,7 +15,7 @@ from vibemap.indexer.validation.evaluation import METRICS_SCHEMA_VERSION
 
 TOP_LEVEL = {"evaluated", "schema_version", "n_tracks", "n_clusters", "features", "k_loop",
              "chosen_k", "silhouette", "outliers", "taxonomy", "pca", "profiles", "genres",
-             "genre_agreement", "genre_agreement_served", "timings_s"}
+             "genre_agreement", "genre_agreement_served", "basis", "timings_s"}
 
 
 @pytest.fixture(scope="module")

@@ -79,3 +79,17 @@ def fmt_unit(name: str, value: object, unit: str) -> str:
         unit = unit or ("BPM" if name == "tempo" else "dB")
         return f"{v:.0f} {unit}" if name == "tempo" else f"{v:.1f} {unit}"
     return f"{v:.2f}"
+
+
+def basis_of(metrics: Mapping[str, Any], figure: str) -> Mapping[str, Any]:
+    """How a figure of metrics.json was computed (``basis.figures``; empty for artifacts
+    from before the validation budget, whose figures were all exact)."""
+    return ((metrics.get("basis") or {}).get("figures") or {}).get(figure) or {}
+
+
+def basis_text(metrics: Mapping[str, Any], figure: str) -> str:
+    """"exact on n tracks" / "sampled m of N tracks, 95% CI ±x", as the build wrote it."""
+    label = basis_of(metrics, figure).get("label")
+    if label:
+        return str(label)
+    return f"exact on {int(metrics['n_tracks']):,} tracks" if "n_tracks" in metrics else ""

@@ -15,7 +15,7 @@ import pandas as pd
 
 from vibemap.ui import charts, cluster_plots
 from vibemap.ui.client import ApiError
-from vibemap.ui.shapes import Client, error_md, info_md, num
+from vibemap.ui.shapes import Client, basis_of, basis_text, error_md, info_md, num
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,26 @@ def validation_view(client: Client) -> tuple[str, str, str, pd.DataFrame]:
     choice = metrics["chosen_k"]
     chosen = choice["k"]
     lines = [f"**Chosen K = {chosen}.** {escape(str(choice['reason']))}",
-             f"Every metric is computed on all {int(loop['n_samples']):,} tracks (the "
-             "silhouette is exact, not sampled)."]
+             *basis_lines(metrics)]
     return ("\n\n".join(lines), kloop_charts(table, loop, chosen),
             silhouette_plot(metrics, names), _rounded(table))
+
+
+def basis_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """What the K-loop's figures rest on: K-Means and its indices on every track; the
+    silhouette exact, or sampled with each K's 95% interval and whether the best K is told
+    apart from the others."""
+    n = int(metrics["k_loop"]["n_samples"])
+    sil = basis_of(metrics, "k_loop.silhouette")
+    if sil.get("method") != "sampled":
+        return [f"Every metric is computed on all {n:,} tracks (the silhouette is exact, not "
+                "sampled)."]
+    per_k = ", ".join(f"K={r['n_clusters']} {num(r['mean']):.4f} ±{num(r['ci95']):.4f}"
+                      for r in sil.get("per_k", []))
+    return [f"Inertia, Davies-Bouldin and Calinski-Harabasz: "
+            f"{escape(basis_text(metrics, 'k_loop.inertia'))}. **Silhouette: "
+            f"{escape(str(sil['label']))}** — {per_k}.",
+            escape(f"On that sample, {sil.get('separation', '')}.")]
 
 
 def _rounded(table: pd.DataFrame) -> pd.DataFrame:
@@ -105,7 +121,8 @@ def silhouette_plot(metrics: Mapping[str, Any], names: Mapping[int, str]) -> str
               for p in sil["per_vibe"] if p["quantiles"]]
     if not groups:
         return ""
-    svg = ("<h3>Silhouette plot of the chosen K</h3>"
+    svg = (f"<h3>Silhouette plot of the chosen K</h3><p><small>"
+           f"{escape(basis_text(metrics, 'silhouette'))}</small></p>"
            + cluster_plots.silhouette_svg(groups, overall=num(sil["mean"])))
     negatives = [f"{escape(names.get(p['vibe_id'], str(p['vibe_id'])))} "
                  f"{num(p['negative_share']):.1%}"

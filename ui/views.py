@@ -15,7 +15,15 @@ import pandas as pd
 
 from vibemap.ui import charts, cluster_plots
 from vibemap.ui.client import ApiError
-from vibemap.ui.shapes import Client, error_md, fmt_unit, genres_text, info_md, num
+from vibemap.ui.shapes import (
+    Client,
+    basis_text,
+    error_md,
+    fmt_unit,
+    genres_text,
+    info_md,
+    num,
+)
 from vibemap.ui.validation import NOT_EVALUATED, not_evaluated
 
 logger = logging.getLogger(__name__)
@@ -130,16 +138,20 @@ def outliers_view(client: Client) -> tuple[str, pd.DataFrame, str]:
              "z-score space.",
              f"DBSCAN itself finds {out['n_clusters']} dense region(s); the largest holds "
              f"{int(sizes[0]):,} tracks.",
-             f"<small>How eps was chosen: {escape(str(out['rule']))}</small>"]
+             f"<small>How eps was chosen: {escape(str(out['rule']))}. DBSCAN "
+             f"{escape(basis_text(metrics, 'outliers'))}.</small>"]
     rows = [{"title": t["name"], "artist": t["artist"], "vibe": t["vibe_name"],
              "genres": genres_text(t["genres"]), "k-distance": round(num(t["k_distance"]), 3)}
             for t in out["tracks"]]
     frame = pd.DataFrame(rows, columns=ATYPICAL_COLUMNS)
-    return "\n\n".join(lines), frame, dendrogram_html(metrics["taxonomy"], vibes)
+    return ("\n\n".join(lines), frame,
+            dendrogram_html(metrics["taxonomy"], vibes, basis_text(metrics, "taxonomy")))
 
 
-def dendrogram_html(tax: Mapping[str, Any], vibes: Sequence[Mapping[str, Any]]) -> str:
-    """The Ward tree's top (truncated dendrogram) with leaves coloured by their main vibe."""
+def dendrogram_html(tax: Mapping[str, Any], vibes: Sequence[Mapping[str, Any]],
+                    basis: str = "") -> str:
+    """The Ward tree's top (truncated dendrogram) with leaves coloured by their main vibe;
+    ``basis`` says which tracks the tree holds ("exact on n" / "sampled m of N ...")."""
     tree = tax["dendrogram"]
     names = {v["vibe_id"]: v["name"] for v in vibes}
     colors = [charts.vibe_color(v) for v in tree["leaf_vibe"]]
@@ -158,8 +170,8 @@ def dendrogram_html(tax: Mapping[str, Any], vibes: Sequence[Mapping[str, Any]]) 
              f"vibes: <b>{num(tax['ari_vs_kmeans']):.3f}</b> (1 = the same partition).",
              f"Cophenetic correlation {num(tax['cophenetic_correlation']):.3f} on a sample of "
              f"{int(tax['cophenetic_sample_size']):,} tracks."]
-    key = ("Top of the Ward tree of all tracks; each leaf is a branch, labelled with its "
-           "number of tracks and coloured by its main vibe: " + legend)
+    key = (f"Top of the Ward tree ({escape(basis or 'all tracks')}); each leaf is a branch, "
+           "labelled with its number of tracks and coloured by its main vibe: " + legend)
     return (svg + f"<p><small>{key}</small></p>"
             + "".join(f"<p>{f}</p>" for f in facts))
 

@@ -87,24 +87,27 @@ def build_settings(args: argparse.Namespace, out: Path | None = None) -> BuildSe
         "n_init": getattr(args, "n_init", None),
         "metric": getattr(args, "metric", None),
         "era_weight": getattr(args, "era_weight", None),
+        "exact_max_tracks": getattr(args, "exact_max_tracks", None),
         **_demo_options(args),
     }
     return BuildSettings(
         csv=csv,
         out=out,
         evaluate=not args.no_eval,
+        exact=bool(getattr(args, "exact", False)),
         **{key: value for key, value in given.items() if value is not None},
     )
 
 
 def cmd_index(args: argparse.Namespace, console: Console) -> int:
-    return run_build(build_settings(args), console)
+    return run_build(build_settings(args), console, quiet=args.quiet)
 
 
-def run_build(settings: BuildSettings, console: Console) -> int:
+def run_build(settings: BuildSettings, console: Console, quiet: bool = False) -> int:
     """Build ``settings``' artifact, printing stages, the summary and the metrics."""
     from vibemap.indexer.pipeline import build_index
     from vibemap.indexer.staging import check_replaceable
+    from vibemap.progress import progress_bars
 
     out, csv = settings.out, settings.csv
     check_replaceable(out)  # before minutes of work, and again before the swap
@@ -114,8 +117,8 @@ def run_build(settings: BuildSettings, console: Console) -> int:
     def progress(stage: str, seconds: float) -> None:
         console.print(f"  [green]✓[/green] {stage:<17} {seconds:6.2f} s")
 
-    with console.status("building…"):
-        result = build_index(settings, progress=progress)
+    with progress_bars(quiet) as tick:
+        result = build_index(settings, progress=progress, tick=tick)
     _print_build_summary(console, result)
     if settings.evaluate:
         from vibemap.reports import print_metrics
@@ -147,9 +150,24 @@ def _add_demo_options(p: argparse.ArgumentParser) -> None:
                    help="use a seeded sample of N tracks of the real demo catalogue")
 
 
+def _add_budget_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exact", action="store_true",
+                   help="exact validation whatever the size (slow above the budget: the "
+                        "silhouette and Ward are O(n^2))")
+    p.add_argument("--exact-max-tracks", type=int, metavar="N",
+                   help="validation budget: exact up to N tracks, above it silhouette and "
+                        "Ward on stratified samples with 95%% confidence intervals (default "
+                        "measured, see README)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars (they are off anyway when stderr is not a terminal)")
+
+
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     from vibemap.indexer.artifact import load_artifact
+    from vibemap.indexer.errors import BuildError
     from vibemap.indexer.pipeline import evaluate_artifact
+    from vibemap.indexer.settings import EXACT_MAX_TRACKS
+    from vibemap.progress import progress_bars
     from vibemap.reports import print_metrics
 
     path = Path(args.index)
@@ -160,7 +178,12 @@ def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
         def progress(stage: str, seconds: float) -> None:
             console.print(f"  [green]✓[/green] {stage:<17} {seconds:6.2f} s")
 
-        evaluate_artifact(path, progress=progress)
+        with progress_bars(args.quiet) as tick:
+            budget = EXACT_MAX_TRACKS if args.exact_max_tracks is None else args.exact_max_tracks
+            if budget < 1:
+                raise BuildError(f"--exact-max-tracks must be >= 1, got {budget}")
+            evaluate_artifact(path, progress=progress, tick=tick,
+                              exact_max_tracks=None if args.exact else budget)
         art = load_artifact(path)
     print_metrics(console, art.manifest, art.metrics)
     return 0
@@ -188,7 +211,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if args.rebuild or not (index / "manifest.json").is_file():
         console.print(f"no artifact at {index}: building it (the validation analyses take "
                       "a while; --no-eval skips them)")
-        run_build(build_settings(args, out=index), console)
+        run_build(build_settings(args, out=index), console, quiet=args.quiet)
     else:
         manifest = read_manifest(index)  # a clear error now rather than a 503 later
         if (manifest.get("source") or {}).get("synthetic") and args.synthetic is None:
@@ -253,12 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
         "features in the index (default 1.0, measured in bench/RESULTS.md); 0 = audio only",
     )
     p.add_argument("--no-eval", action="store_true", help="skip the validation analyses")
+    _add_budget_options(p)
     _add_demo_options(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evaluate", help="show (or compute) an artifact's validation metrics")
     p.add_argument("--index", default=_env("INDEX", "indexes/demo"), help="artifact directory")
     p.add_argument("--rerun", action="store_true", help="recompute even if already evaluated")
+    _add_budget_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="build the demo artifact if missing, serve API + UI")
@@ -267,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port for both API and UI")
     p.add_argument("--rebuild", action="store_true", help="rebuild the artifact even if present")
     p.add_argument("--no-eval", action="store_true", help="build without the validation analyses")
+    _add_budget_options(p)
     _add_demo_options(p)
     p.set_defaults(func=cmd_demo)
 

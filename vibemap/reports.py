@@ -10,14 +10,34 @@ def _fmt(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def k_loop_table(k_loop: dict, chosen_k: int | None) -> Table:
-    """One row per K; the best value of each criterion is marked with *."""
+def basis_label(metrics: dict, figure: str) -> str:
+    """"exact on n tracks" / "sampled m of N, 95% CI ±x" for a figure of metrics.json
+    (artifacts from before the budget carry no basis: their figures were all exact)."""
+    entry = ((metrics.get("basis") or {}).get("figures") or {}).get(figure)
+    if entry:
+        return entry["label"]
+    return f"exact on {metrics['n_tracks']:,} tracks" if "n_tracks" in metrics else ""
+
+
+def _with_basis(text: str, metrics: dict, figure: str) -> str:
+    label = basis_label(metrics, figure)
+    return f"{text} [dim]({label})[/dim]" if label else text
+
+
+def k_loop_table(k_loop: dict, chosen_k: int | None, metrics: dict | None = None) -> Table:
+    """One row per K; the best value of each criterion is marked with *; a sampled
+    silhouette shows its 95% interval."""
+    metrics = metrics or {}
+    sil_basis = ((metrics.get("basis") or {}).get("figures") or {}).get("k_loop.silhouette") or {}
+    ci = {row["n_clusters"]: row["ci95"] for row in sil_basis.get("per_k", [])}
     best = {
         "silhouette": k_loop["best_silhouette_k"],
         "davies_bouldin": k_loop["best_davies_bouldin_k"],
         "calinski_harabasz": k_loop["best_calinski_harabasz_k"],
     }
-    table = Table(title=f"K-loop on {k_loop['n_samples']:,} tracks (exact silhouette, all tracks)")
+    sil = basis_label(metrics, "k_loop.silhouette") or "exact"
+    table = Table(title=f"K-loop on {k_loop['n_samples']:,} tracks (K-Means and indices on all "
+                        f"tracks; silhouette {sil})")
     for col in ("K", "inertia", "silhouette ↑", "Davies-Bouldin ↓", "Calinski-Harabasz ↑", ""):
         table.add_column(col, justify="right" if col else "left")
     for m in k_loop["metrics"]:
@@ -34,7 +54,8 @@ def k_loop_table(k_loop: dict, chosen_k: int | None) -> Table:
         table.add_row(
             str(k),
             _fmt(m["inertia"], 0),
-            mark("silhouette", _fmt(m["silhouette"], 4)),
+            mark("silhouette", _fmt(m["silhouette"], 4)
+                 + (f" ±{ci[k]:.4f}" if ci.get(k) is not None else "")),
             mark("davies_bouldin", _fmt(m["davies_bouldin"], 4)),
             mark("calinski_harabasz", _fmt(m["calinski_harabasz"], 0)),
             ", ".join(notes),
@@ -66,14 +87,19 @@ def print_metrics(console: Console, manifest: dict, metrics: dict) -> None:
                   f"K={manifest['n_clusters']}")
     chosen = metrics.get("chosen_k") or {}
     if "k_loop" in metrics:
-        console.print(k_loop_table(metrics["k_loop"], chosen.get("k")))
+        console.print(k_loop_table(metrics["k_loop"], chosen.get("k"), metrics))
         console.print(f"[dim]{metrics['k_loop']['elbow_method']}[/dim]")
+        separation = (((metrics.get("basis") or {}).get("figures") or {})
+                      .get("k_loop.silhouette") or {}).get("separation")
+        if separation:
+            console.print(f"silhouette on a sample: {separation}")
     if chosen.get("reason"):
         console.print(chosen["reason"])
     if metrics.get("silhouette"):
         per_vibe = metrics["silhouette"]["per_vibe"]
         per = ", ".join(f"{v['vibe_id']}: {v['mean']:+.3f}" for v in per_vibe if v["size"])
-        console.print(f"silhouette per vibe (chosen K): {per}")
+        console.print(_with_basis(f"silhouette per vibe (chosen K): {per}", metrics,
+                                  "silhouette"))
     names = {v["vibe_id"]: v["name"] for v in manifest["vibes"]}
     if metrics.get("profiles"):
         profiles = metrics["profiles"]
@@ -82,21 +108,23 @@ def print_metrics(console: Console, manifest: dict, metrics: dict) -> None:
         console.print(profiles_table(profiles, manifest["features"]))
     if metrics.get("outliers"):
         o = metrics["outliers"]
-        console.print(f"DBSCAN outliers: {o['n_outliers']:,} ({o['outlier_share']:.2%}), "
-                      f"eps={o['eps']}, min_samples={o['min_samples']}")
+        console.print(_with_basis(f"DBSCAN outliers: {o['n_outliers']:,} "
+                                  f"({o['outlier_share']:.2%}), eps={o['eps']}, "
+                                  f"min_samples={o['min_samples']}", metrics, "outliers"))
     if metrics.get("taxonomy"):
         t = metrics["taxonomy"]
-        console.print(f"Ward taxonomy on all {t['n_tracks']:,} tracks: ARI vs K-Means "
-                      f"{t['ari_vs_kmeans']:.3f}, cophenetic correlation "
-                      f"{t['cophenetic_correlation']:.3f} "
-                      f"(sample of {t['cophenetic_sample_size']:,})")
+        console.print(_with_basis(f"Ward taxonomy: ARI vs K-Means {t['ari_vs_kmeans']:.3f}, "
+                                  f"cophenetic correlation {t['cophenetic_correlation']:.3f} "
+                                  f"(on {t['cophenetic_sample_size']:,} of them)", metrics,
+                                  "taxonomy"))
     if metrics.get("pca"):
         for reading in metrics["pca"]["readings"][:2]:
-            console.print(f"PCA: {reading}")
+            console.print(_with_basis(f"PCA: {reading}", metrics, "pca"))
     if metrics.get("genres"):
         g = metrics["genres"]["primary_genre_vs_vibe"]
-        console.print(f"primary genre vs vibe: NMI {g['nmi']:.3f}, ARI {g['ari']:.3f} "
-                      f"({g['n_primary_genres']:,} genres)")
+        console.print(_with_basis(f"primary genre vs vibe: NMI {g['nmi']:.3f}, ARI "
+                                  f"{g['ari']:.3f} ({g['n_primary_genres']:,} genres)",
+                                  metrics, "genres"))
     for key, space in (("genre_agreement", "nine features"),
                        ("genre_agreement_served", "served vectors, with era")):
         a = metrics.get(key)
@@ -108,6 +136,7 @@ def print_metrics(console: Console, manifest: dict, metrics: dict) -> None:
             if metric in a:
                 s = a[metric]
                 lift = "-" if s["lift"] is None else f"{s['lift']:.2f}x"
-                console.print(f"neighbour genre agreement@{a['n_neighbours']} ({metric}, "
-                              f"{space}): {s['agreement']:.3f} vs random pairs "
-                              f"{s['baseline']:.3f} (lift {lift})")
+                console.print(_with_basis(
+                    f"neighbour genre agreement@{a['n_neighbours']} ({metric}, {space}): "
+                    f"{s['agreement']:.3f} vs random pairs {s['baseline']:.3f} (lift {lift})",
+                    metrics, "genre_agreement"))

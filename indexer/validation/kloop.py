@@ -11,10 +11,12 @@ Pure functions on arrays; nothing here reads or writes files.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,11 +24,20 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from threadpoolctl import threadpool_limits
 
+from vibemap.indexer.validation.kchoice import choose_k
 from vibemap.indexer.validation.silhouette import (
     DEFAULT_CHUNK_SIZE,
     available_cores,
     silhouette_samples_multi,
 )
+
+if TYPE_CHECKING:
+    from vibemap.indexer.validation.sampled_silhouette import SampledSilhouettes
+
+Sampler = Callable[[np.ndarray, list[np.ndarray]], "SampledSilhouettes"]
+""" (X, labelings) -> sampled silhouettes (vibemap.indexer.validation.sampled_silhouette)."""
+Tick = Callable[[str, int, int | None], None]
+"""Progress of a long step: (task, done, total), see vibemap.indexer.validation.evaluation."""
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +47,9 @@ DEFAULT_N_INIT = 10
 """K-Means++ restarts per K, the same as the product's final fit; the whole loop stays inside
 its time budget with them (bench/RESULTS.md), so no restarts are traded for time."""
 
+SAMPLED_SILHOUETTE = ("estimated on a sample stratified on every K (each sampled track's "
+                      "silhouette exact against all tracks), with a 95% confidence interval "
+                      "(Euclidean)")
 ELBOW_METHOD = (
     "Kneedle-style: K and inertia are min-max scaled to [0, 1]; the elbow is the K whose "
     "point lies farthest below the straight chord from the first to the last K "
@@ -120,6 +134,7 @@ class KLoopResult:
     timings: KLoopTimings
     kept: KeptFit | None = field(default=None, repr=False)
     extra_silhouettes: tuple[NDArray[np.float64], ...] = field(default=(), repr=False)
+    sampled: SampledSilhouettes | None = field(default=None, repr=False)
 
     @property
     def k_values(self) -> tuple[int, ...]:
@@ -146,7 +161,8 @@ class KLoopResult:
             "best_silhouette_k": self.best_silhouette_k,
             "best_davies_bouldin_k": self.best_davies_bouldin_k,
             "best_calinski_harabasz_k": self.best_calinski_harabasz_k,
-            "silhouette": "exact, mean over all samples (Euclidean)",
+            "silhouette": "exact, mean over all samples (Euclidean)" if self.sampled is None
+            else SAMPLED_SILHOUETTE,
             "timings_s": self.timings.to_dict(),
             "kept": self.kept.summary() if self.kept is not None else None,
         }
@@ -204,7 +220,8 @@ def _check_inputs(X: np.ndarray, ks: tuple[int, ...], keep_samples_for: int | No
 
 
 def _fit_all(
-    X: np.ndarray, ks: tuple[int, ...], seed: int, n_init: int, n_threads: int
+    X: np.ndarray, ks: tuple[int, ...], seed: int, n_init: int, n_threads: int,
+    tick: Tick | None = None,
 ) -> tuple[list[KMeans], list[float]]:
     """One K-Means++ fit per K, several K at a time, each fit on one core.
 
@@ -224,7 +241,15 @@ def _fit_all(
             seconds = time.perf_counter() - t0
         logger.info("K=%d: inertia %.1f, %d iterations, %.2f s", k, km.inertia_, km.n_iter_,
                     seconds)
+        if tick:
+            with lock:
+                done.append(k)
+                tick(f"K-Means K={ks[0]}..{ks[-1]}", len(done), len(ks))
         return km, seconds
+
+    lock, done = threading.Lock(), []
+    if tick:
+        tick(f"K-Means K={ks[0]}..{ks[-1]}", 0, len(ks))
 
     # sklearn limits BLAS to one thread inside each fit and restores it afterwards; with
     # fits in parallel those restores interleave, so hold the limit around all of them.
@@ -245,6 +270,8 @@ def run_k_loop(
     keep_samples_for: int | None = None,
     n_threads: int | None = None,
     extra_labelings: Sequence[ArrayLike] = (),
+    sampler: Sampler | None = None,
+    tick: Tick | None = None,
 ) -> KLoopResult:
     """Fit K-Means++ for every K and score each fit exactly on all points.
 
@@ -268,6 +295,9 @@ def run_k_loop(
     extra_labelings : sequence of int arrays of shape (n_tracks,)
         Other labelings (e.g. the product's own fit) scored in the same distance pass;
         their per-sample silhouettes are in ``result.extra_silhouettes``.
+    sampler : None for the exact silhouette of every point; else a function that estimates
+        them on a sample (``result.sampled``); per-sample arrays are then NaN off the sample.
+    tick : progress of the fits and the exact silhouette pass, (task, done, total).
 
     Returns
     -------
@@ -286,18 +316,28 @@ def run_k_loop(
 
     threads = n_threads if n_threads is not None else available_cores()
     t0 = time.perf_counter()
-    fits, fit_seconds = _fit_all(X, ks, seed, n_init, threads)
+    fits, fit_seconds = _fit_all(X, ks, seed, n_init, threads, tick)
     t_kmeans = time.perf_counter() - t0
 
     labelings = [km.labels_ for km in fits]
     extras = [np.asarray(labels) for labels in extra_labelings]
     t0 = time.perf_counter()
-    samples = silhouette_samples_multi(X, labelings + extras, chunk_size=chunk_size,
-                                       n_threads=threads)
+    sampled = None
+    if sampler is None:
+        step = None if tick is None else (lambda d, t: tick("silhouette (exact)", d, t))
+        samples = silhouette_samples_multi(X, labelings + extras, chunk_size=chunk_size,
+                                           n_threads=threads, progress=step)
+        means = [float(s.mean()) for s in samples]
+    else:
+        sampled = sampler(X, labelings + extras)
+        means = [e.mean for e in sampled.estimates]
+        samples = [np.full(X.shape[0], np.nan) for _ in sampled.samples]
+        for full, part in zip(samples, sampled.samples, strict=True):
+            full[sampled.rows] = part
     samples, extra_samples = samples[: len(labelings)], samples[len(labelings):]
     t_silhouette = time.perf_counter() - t0
-    logger.info("exact silhouette for %d K on %d points: %.2f s", len(ks), X.shape[0],
-                t_silhouette)
+    logger.info("%s silhouette for %d K on %d points: %.2f s",
+                "exact" if sampled is None else "sampled", len(ks), X.shape[0], t_silhouette)
 
     t0 = time.perf_counter()
     db = [float(davies_bouldin_score(X, labels)) for labels in labelings]
@@ -310,13 +350,13 @@ def run_k_loop(
         KMetrics(
             n_clusters=k,
             inertia=float(km.inertia_),
-            silhouette=float(s.mean()),
+            silhouette=s,
             davies_bouldin=d,
             calinski_harabasz=c,
             n_iter=int(km.n_iter_),
             fit_seconds=f,
         )
-        for k, km, s, d, c, f in zip(ks, fits, samples, db, ch, fit_seconds, strict=True)
+        for k, km, s, d, c, f in zip(ks, fits, means[: len(ks)], db, ch, fit_seconds, strict=True)
     )
     kept = None
     if keep_samples_for is not None:
@@ -348,52 +388,7 @@ def run_k_loop(
         timings=timings,
         kept=kept,
         extra_silhouettes=tuple(extra_samples),
+        sampled=sampled,
     )
 
-
-def choose_k(result: KLoopResult, requested_k: int = 4) -> tuple[int, str]:
-    """Keep the requested K and say, in plain words, what each criterion prefers.
-
-    The K is never changed here: the product's K is a product decision (default 4). The
-    reason states which K each criterion prefers and whether it agrees with the requested
-    K, so nobody reads the metrics as supporting a K they do not support.
-
-    Returns
-    -------
-    (int, str)
-        ``requested_k`` and the explanation.
-    """
-    if requested_k < 2:
-        raise ValueError(f"requested_k must be >= 2, got {requested_k}")
-    prefs = [
-        ("the elbow of the inertia curve", result.elbow_k),
-        ("the silhouette (higher is better)", result.best_silhouette_k),
-        ("Davies-Bouldin (lower is better)", result.best_davies_bouldin_k),
-        ("Calinski-Harabasz (higher is better)", result.best_calinski_harabasz_k),
-    ]
-    ks = result.k_values
-    span = f"K={ks[0]}..{ks[-1]}" if len(ks) > 1 else f"K={ks[0]}"
-    said = []
-    for name, k in prefs:
-        said.append(f"{name} shows no clear elbow" if k is None else f"{name} prefers K={k}")
-    parts = [f"Using K={requested_k} as requested.", f"Over {span}: " + "; ".join(said) + "."]
-    if requested_k not in ks:
-        parts.append(f"K={requested_k} itself was not evaluated, so no metric speaks for it.")
-        return requested_k, " ".join(parts)
-
-    agree = [name.split(" (")[0] for name, k in prefs if k == requested_k]
-    if not agree:
-        parts.append(f"None of the four criteria prefers K={requested_k}.")
-    elif len(agree) == len(prefs):
-        parts.append(f"All four criteria agree with K={requested_k}.")
-    else:
-        parts.append(
-            f"Agreeing with K={requested_k}: {', '.join(agree)}; "
-            f"the other {len(prefs) - len(agree)} prefer a different K."
-        )
-    m = result.for_k(requested_k)
-    parts.append(
-        f"At K={requested_k}: silhouette {m.silhouette:.3f}, Davies-Bouldin "
-        f"{m.davies_bouldin:.3f}, Calinski-Harabasz {m.calinski_harabasz:.0f}."
-    )
-    return requested_k, " ".join(parts)
+__all__ = ["KLoopResult", "KMetrics", "choose_k", "elbow_of_inertia", "run_k_loop"]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ from vibemap.indexer.validation.checks import as_matrix
 
 logger = logging.getLogger(__name__)
 
+_KNN_BATCH = 65_536  # queries per IVF k-NN search: the unit of progress
 _RANGE_BATCH = 1024  # queries per radius search: bounds memory at ~batch x neighbours
 
 
@@ -148,6 +150,7 @@ def find_outliers(
     seed: int = 0,
     ivf_min_rows: int = 20_000,
     nprobe: int = 16,
+    tick: Callable[[str, int, int | None], None] | None = None,
 ) -> OutlierReport:
     """Exact DBSCAN over all tracks; noise points are the outliers.
 
@@ -164,6 +167,7 @@ def find_outliers(
     ivf_min_rows : below this many tracks every k-NN search is exact brute force.
     nprobe : IVF lists visited per query (of about sqrt(n_tracks)); more makes the curve
         that sets eps closer to exact, and the search slower.
+    tick : progress of the IVF k-NN search, (task, tracks searched, all tracks).
 
     Returns
     -------
@@ -196,7 +200,7 @@ def find_outliers(
     # 1. k-NN of every track (squared distances, ascending), and eps from its k-distances.
     use_ivf = n >= ivf_min_rows
     if use_ivf:
-        D, ids = _ivf_search(X, k, seed, nprobe)
+        D, ids = _ivf_search(X, k, seed, nprobe, tick)
         exact = np.zeros(n, dtype=bool)
         # Lists too small to fill k neighbours (degenerate data): search those exactly.
         _refine(flat, X, D, ids, exact, np.flatnonzero(~np.isfinite(D[:, -1])), k)
@@ -302,8 +306,10 @@ def _choose_eps(
     )
 
 
-def _ivf_search(X: np.ndarray, k: int, seed: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate k-NN (squared distances, sorted); rows it could not fill get +inf."""
+def _ivf_search(X: np.ndarray, k: int, seed: int, nprobe: int, tick=None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k-NN (squared distances, sorted); rows it could not fill get +inf.
+    Queries go in batches of ``_KNN_BATCH`` so that ``tick`` can report them."""
     n, d = X.shape
     nlist = int(np.clip(round(math.sqrt(n)), 16, 4096))
     quantizer = faiss.IndexFlatL2(d)
@@ -312,7 +318,13 @@ def _ivf_search(X: np.ndarray, k: int, seed: int, nprobe: int) -> tuple[np.ndarr
     ivf.train(X)
     ivf.add(X)
     ivf.nprobe = min(nprobe, nlist)
-    D, ids = ivf.search(X, k)
+    D = np.empty((n, k), dtype=np.float32)
+    ids = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, _KNN_BATCH):
+        stop = min(start + _KNN_BATCH, n)
+        D[start:stop], ids[start:stop] = ivf.search(X[start:stop], k)
+        if tick:
+            tick("DBSCAN k-NN (IVF)", stop, n)
     D[ids < 0] = np.inf
     return D, ids
 

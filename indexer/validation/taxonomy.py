@@ -21,6 +21,7 @@ from scipy.cluster.hierarchy import cophenet, dendrogram, fcluster
 from scipy.spatial.distance import pdist
 from sklearn.metrics import adjusted_rand_score
 
+from vibemap.indexer.validation.basis import bootstrap_ci95
 from vibemap.indexer.validation.checks import as_labels, as_matrix
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,13 @@ class Taxonomy:
     dendrogram: dict[str, list[Any]]  # truncated: icoord, dcoord, ivl, leaves, leaf_* lists
     cophenetic_correlation: float
     cophenetic_sample_size: int
+
+    def ari_ci95(self, kmeans_labels: np.ndarray, seed: int = 0) -> float:
+        """Half-width of a 95% bootstrap interval of ``ari_vs_kmeans`` over the tracks the
+        tree holds (the tree itself fixed: the spread of a sampled ARI, not of Ward)."""
+        km = np.asarray(kmeans_labels)
+        return bootstrap_ci95(lambda idx: adjusted_rand_score(km[idx], self.labels[idx]),
+                              km.size, seed=seed)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON summary (no per-track arrays)."""
