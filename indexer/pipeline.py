@@ -154,13 +154,14 @@ def _sorted_tracks(
 
 
 def _write_labelled_csv(
-    path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray,
+    path: Path, raw: pd.DataFrame, labels: np.ndarray, names: list[str], order: np.ndarray,
     chunk_rows: int = CSV_CHUNK_ROWS,
 ) -> None:
     """The input rows in artifact order plus vibe_id / vibe_name, ``chunk_rows`` rows at a
-    time: a whole reordered copy of the input would double its memory at 10M rows."""
-    vibe_id = tracks["vibe_id"].to_numpy()
-    vibe_name = tracks["vibe_name"].to_numpy()
+    time: a whole reordered copy of the input would double its memory at 10M rows.
+    ``labels`` are in input order, ``order`` the artifact's row order."""
+    vibe_id = labels[order].astype(np.int32)
+    vibe_name = np.asarray(names, dtype=object)[vibe_id]
     # column types from the whole input, so that a batch whose cells happen to be all
     # empty is not typed differently from the others
     schema = (pa.Schema.from_pandas(raw, preserve_index=False)
@@ -222,17 +223,48 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         check_distinct(Z, p.sizes(), settings.n_clusters)
         names = name_vibes(p.centroids, FEATURES)
         vibes = vibe_table(p, names, scaler)
-    with stages.stage("index"):
+    fitted = _Fitted(catalogue, Z, source, scaler, p, names, vibes)
+    del catalogue, Z  # handed over: the next stages free them as soon as they can
+    with staged_artifact(settings.out) as staging:
+        return _index_and_write(settings, fitted, staging, stages, progress)
+
+
+@dataclass
+class _Fitted:
+    """What the stages up to clustering hand on to the rest of the build. The catalogue
+    and the z-scores are taken out (the field set to None) by their last user, so that
+    nothing holds them longer: GBs each at 10M rows."""
+
+    catalogue: Catalogue | None
+    Z: np.ndarray | None
+    source: dict
+    scaler: Scaler
+    p: Personalities
+    names: list[str]
+    vibes: list[dict]
+
+
+def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, stages: _Stages,
+                     progress: ProgressFn | None) -> BuildResult:
+    """Export, index, evaluate, facts and write, into the staging directory."""
+    catalogue, fitted.catalogue = fitted.catalogue, None
+    source, scaler, p, names, vibes = (fitted.source, fitted.scaler, fitted.p, fitted.names,
+                                       fitted.vibes)
+    n = len(catalogue.tracks)
+    with stages.stage("export"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
-        # from here on only the sorted copies, the raw rows (for the CSV export) and the
-        # cleaning report are needed
-        raw, report = catalogue.raw, catalogue.report
-        tracks = _sorted_tracks(catalogue.tracks, p.labels, names, order)
+        # the labelled CSV first, so that the input's raw rows are freed before the sorted
+        # copies are made; from here on only those and the cleaning report are needed
+        _write_labelled_csv(staging / "tracks_labelled.csv", catalogue.raw, p.labels, names,
+                            order)
+        report, tracks = catalogue.report, catalogue.tracks
+        del catalogue
+        tracks = _sorted_tracks(tracks, p.labels, names, order)
+    with stages.stage("index"):
         # versions of one song (remasters, edits, mixes) share a key: results collapse on it
         tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
-        del catalogue
-        Zs = Z[order]
-        del Z
+        Zs = fitted.Z[order]
+        fitted.Z = None
         vectors, era = index_vectors(Zs, tracks, settings)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
@@ -269,14 +301,13 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
                            stored_scaler, vibes,
                            {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
 
-    with stages.stage("write"), staged_artifact(settings.out) as staging:
+    with stages.stage("write"):
         artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
         artifact.write_json(
             staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
         )
         np.save(staging / "vectors.npy", vectors, allow_pickle=False)
         tracks.to_parquet(staging / "tracks.parquet", index=False)
-        _write_labelled_csv(staging / "tracks_labelled.csv", raw, tracks, order)
         artifact.write_json(staging / "metrics.json", metrics)
         if arrays:
             np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
