@@ -212,3 +212,21 @@ def test_cli_refuses_bad_directories_in_one_line_and_writes_nothing(
     assert len(err.splitlines()) == 1 and named in err and "Traceback" not in err
     assert not out.exists()
     assert list(tmp_path.glob("indexes/.*")) == []  # no staging directory left behind
+
+
+def test_parquet_files_in_another_column_order_still_join(
+    tmp_path: Path, frame: pd.DataFrame, expected: pd.DataFrame
+) -> None:
+    """Files of one exact schema join in Arrow; the same columns in another order take the
+    pandas path, which matches them by name: both give the same tracks and raw rows."""
+    same, shuffled = tmp_path / "same", tmp_path / "shuffled"
+    same.mkdir()
+    shuffled.mkdir()
+    for i, chunk in enumerate((frame.iloc[:25], frame.iloc[25:])):
+        chunk.to_parquet(same / f"part-{i}.parquet", index=False)
+        (chunk if i == 0 else chunk[chunk.columns[::-1]]).to_parquet(
+            shuffled / f"part-{i}.parquet", index=False)
+    a, b = load_catalogue(same), load_catalogue(shuffled)
+    _same(a.tracks, expected)
+    _same(b.tracks, expected)
+    pd.testing.assert_frame_equal(a.raw, b.raw)
