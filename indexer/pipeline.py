@@ -5,6 +5,7 @@ The only module of the build (with artifact.py) that touches disk.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -18,18 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
-from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres
+from vibemap.indexer.labelled_export import SpilledRows, spill_rows, write_labelled_csv
 from vibemap.indexer.personalities import (
     Personalities,
     Scaler,
@@ -128,13 +127,12 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
     ]
 
 
-CSV_CHUNK_ROWS = 1 << 18
 # files evaluate_artifact writes anew (faiss/index.json: format 1's copy of the index
 # parameters, which live in the manifest only now)
 _REWRITTEN_ON_EVALUATE = frozenset({
     "metrics.json", "analysis.npz", "faiss/index.json", artifact.VIBES,
     artifact.GENRE_VOCABULARY, artifact.GENRE_OFFSETS, artifact.GENRE_CODES,
-})  # rows per batch of the labelled CSV export
+})
 
 
 def _sorted_tracks(
@@ -151,32 +149,6 @@ def _sorted_tracks(
     out["vibe_id"] = sorted_labels.astype(np.int32)
     out["vibe_name"] = np.asarray(names, dtype=object)[sorted_labels]
     return out
-
-
-def _write_labelled_csv(
-    path: Path, raw: pd.DataFrame, labels: np.ndarray, names: list[str], order: np.ndarray,
-    chunk_rows: int = CSV_CHUNK_ROWS,
-) -> None:
-    """The input rows in artifact order plus vibe_id / vibe_name, ``chunk_rows`` rows at a
-    time: a whole reordered copy of the input would double its memory at 10M rows.
-    ``labels`` are in input order, ``order`` the artifact's row order."""
-    vibe_id = labels[order].astype(np.int32)
-    vibe_name = np.asarray(names, dtype=object)[vibe_id]
-    # column types from the whole input, so that a batch whose cells happen to be all
-    # empty is not typed differently from the others
-    schema = (pa.Schema.from_pandas(raw, preserve_index=False)
-              .append(pa.field("vibe_id", pa.from_numpy_dtype(vibe_id.dtype)))
-              .append(pa.field("vibe_name", pa.string())))
-    text_columns = [c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])]
-    with pacsv.CSVWriter(path, schema) as writer:
-        for start in range(0, len(order), chunk_rows):
-            stop = min(start + chunk_rows, len(order))
-            chunk = raw.iloc[order[start:stop]].reset_index(drop=True)
-            for column in text_columns:  # safe to open in a spreadsheet (OWASP)
-                chunk[column] = safe_column(chunk[column])
-            chunk["vibe_id"] = vibe_id[start:stop]
-            chunk["vibe_name"] = vibe_name[start:stop]
-            writer.write_table(pa.Table.from_pandas(chunk, preserve_index=False, schema=schema))
 
 
 def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
@@ -205,6 +177,9 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         else:
             catalogue = load_catalogue(settings.csv)
             source = catalogue.source  # file or files read, sha256 over what was read
+        # only the labelled CSV export reads the raw rows, after clustering: on disk till then
+        rows = spill_rows(catalogue.raw, Path(settings.out).resolve().parent)
+        catalogue = dataclasses.replace(catalogue, raw=catalogue.raw.iloc[:0])
     n = len(catalogue.tracks)
     check_buildable(n, catalogue.report.constant_features, FEATURES,
                     settings.n_clusters, settings.evaluate)
@@ -223,7 +198,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         check_distinct(Z, p.sizes(), settings.n_clusters)
         names = name_vibes(p.centroids, FEATURES)
         vibes = vibe_table(p, names, scaler)
-    fitted = _Fitted(catalogue, Z, source, scaler, p, names, vibes)
+    fitted = _Fitted(catalogue, Z, source, scaler, p, names, vibes, rows)
     del catalogue, Z  # handed over: the next stages free them as soon as they can
     with staged_artifact(settings.out) as staging:
         return _index_and_write(settings, fitted, staging, stages, progress)
@@ -242,6 +217,7 @@ class _Fitted:
     p: Personalities
     names: list[str]
     vibes: list[dict]
+    rows: SpilledRows  # the raw input rows, for the labelled CSV export
 
 
 def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, stages: _Stages,
@@ -253,10 +229,9 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
     n = len(catalogue.tracks)
     with stages.stage("export"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
-        # the labelled CSV first, so that the input's raw rows are freed before the sorted
-        # copies are made; from here on only those and the cleaning report are needed
-        _write_labelled_csv(staging / "tracks_labelled.csv", catalogue.raw, p.labels, names,
-                            order)
+        write_labelled_csv(staging / "tracks_labelled.csv", fitted.rows, p.labels, names)
+        fitted.rows.close()
+        # from here on only the sorted copies and the cleaning report are needed
         report, tracks = catalogue.report, catalogue.tracks
         del catalogue
         tracks = _sorted_tracks(tracks, p.labels, names, order)
