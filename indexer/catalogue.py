@@ -253,15 +253,16 @@ def clean_catalogue(
     def col(name: str) -> pd.Series:
         return column(name).astype(str)
 
-    values = np.empty((n, len(FEATURES)), dtype=np.float64)
+    # one float64 array per feature: a typed input's own column (no copy), else the parsed text
+    values: list[np.ndarray] = []
     unparseable = np.zeros(n, dtype=bool)
     missing = np.zeros(n, dtype=bool)
     out_of_range = np.zeros(n, dtype=bool)
     out_by_feature: dict[str, int] = {}
-    for j, name in enumerate(FEATURES):
+    for name in FEATURES:
         parsed, empty = _numbers(column(name))
         bad = ~empty & ~np.isfinite(parsed)
-        values[:, j] = parsed
+        values.append(parsed)
         unparseable |= bad
         missing |= empty
         rng = VALID_RANGES[name]
@@ -300,7 +301,7 @@ def clean_catalogue(
     # filtered copy were two more copies of every feature and name
     alive_rows = np.flatnonzero(reason == "")
     key_columns = [
-        *(lambda j=j: np.round(values[alive_rows, j], 6) for j in range(len(FEATURES))),
+        *(lambda j=j: np.round(values[j][alive_rows], 6) for j in range(len(FEATURES))),
         lambda: names.iloc[alive_rows].str.lower(),
         lambda: artists.iloc[alive_rows].str.lower(),
     ]
@@ -342,12 +343,12 @@ def clean_catalogue(
             # these very numbers, so the table shares it instead of a copy (0.7 GB at 10M)
             tracks[name] = given.reset_index(drop=True)
         else:
-            tracks[name] = values[kept_index, j]
+            tracks[name] = values[j][kept_index]
     tracks["source_row"] = kept_index.astype(np.int64)
 
     # one column at a time: a copy of all kept values is 0.7 GB at 10M rows
     constant = tuple(
-        f for j, f in enumerate(FEATURES) if near_constant(values[kept_index, j : j + 1])[0]
+        f for j, f in enumerate(FEATURES) if near_constant(values[j][kept_index].reshape(-1, 1))[0]
     )
     if constant and len(kept_index) > 1:
         notes.append(
