@@ -5,6 +5,7 @@ The only module of the build (with artifact.py) that touches disk.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -18,18 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
-from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres
+from vibemap.indexer.labelled_export import SpilledRows, spill_rows, write_labelled_csv
 from vibemap.indexer.personalities import (
     Personalities,
     Scaler,
@@ -135,13 +134,12 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
     ]
 
 
-CSV_CHUNK_ROWS = 1 << 18
 # files evaluate_artifact writes anew (faiss/index.json: format 1's copy of the index
 # parameters, which live in the manifest only now)
 _REWRITTEN_ON_EVALUATE = frozenset({
     "metrics.json", "analysis.npz", "faiss/index.json", artifact.VIBES,
     artifact.GENRE_VOCABULARY, artifact.GENRE_OFFSETS, artifact.GENRE_CODES,
-})  # rows per batch of the labelled CSV export
+})
 
 
 def _sorted_tracks(
@@ -158,31 +156,6 @@ def _sorted_tracks(
     out["vibe_id"] = sorted_labels.astype(np.int32)
     out["vibe_name"] = np.asarray(names, dtype=object)[sorted_labels]
     return out
-
-
-def _write_labelled_csv(
-    path: Path, raw: pd.DataFrame, tracks: pd.DataFrame, order: np.ndarray,
-    chunk_rows: int = CSV_CHUNK_ROWS,
-) -> None:
-    """The input rows in artifact order plus vibe_id / vibe_name, ``chunk_rows`` rows at a
-    time: a whole reordered copy of the input would double its memory at 10M rows."""
-    vibe_id = tracks["vibe_id"].to_numpy()
-    vibe_name = tracks["vibe_name"].to_numpy()
-    # column types from the whole input, so that a batch whose cells happen to be all
-    # empty is not typed differently from the others
-    schema = (pa.Schema.from_pandas(raw, preserve_index=False)
-              .append(pa.field("vibe_id", pa.from_numpy_dtype(vibe_id.dtype)))
-              .append(pa.field("vibe_name", pa.string())))
-    text_columns = [c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])]
-    with pacsv.CSVWriter(path, schema) as writer:
-        for start in range(0, len(order), chunk_rows):
-            stop = min(start + chunk_rows, len(order))
-            chunk = raw.iloc[order[start:stop]].reset_index(drop=True)
-            for column in text_columns:  # safe to open in a spreadsheet (OWASP)
-                chunk[column] = safe_column(chunk[column])
-            chunk["vibe_id"] = vibe_id[start:stop]
-            chunk["vibe_name"] = vibe_name[start:stop]
-            writer.write_table(pa.Table.from_pandas(chunk, preserve_index=False, schema=schema))
 
 
 def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
@@ -213,6 +186,9 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
         else:
             catalogue = load_catalogue(settings.csv)
             source = catalogue.source  # file or files read, sha256 over what was read
+        # only the labelled CSV export reads the raw rows, after clustering: on disk till then
+        rows = spill_rows(catalogue.raw, Path(settings.out).resolve().parent)
+        catalogue = dataclasses.replace(catalogue, raw=catalogue.raw.iloc[:0])
     n = len(catalogue.tracks)
     check_buildable(n, catalogue.report.constant_features, FEATURES,
                     settings.n_clusters, settings.evaluate)
@@ -231,17 +207,48 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
         check_distinct(Z, p.sizes(), settings.n_clusters)
         names = name_vibes(p.centroids, FEATURES)
         vibes = vibe_table(p, names, scaler)
-    with stages.stage("index"):
+    fitted = _Fitted(catalogue, Z, source, scaler, p, names, vibes, rows)
+    del catalogue, Z  # handed over: the next stages free them as soon as they can
+    with staged_artifact(settings.out) as staging:
+        return _index_and_write(settings, fitted, staging, stages, progress)
+
+
+@dataclass
+class _Fitted:
+    """What the stages up to clustering hand on to the rest of the build. The catalogue
+    and the z-scores are taken out (the field set to None) by their last user, so that
+    nothing holds them longer: GBs each at 10M rows."""
+
+    catalogue: Catalogue | None
+    Z: np.ndarray | None
+    source: dict
+    scaler: Scaler
+    p: Personalities
+    names: list[str]
+    vibes: list[dict]
+    rows: SpilledRows  # the raw input rows, for the labelled CSV export
+
+
+def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, stages: _Stages,
+                     progress: ProgressFn | None) -> BuildResult:
+    """Export, index, evaluate, facts and write, into the staging directory."""
+    catalogue, fitted.catalogue = fitted.catalogue, None
+    source, scaler, p, names, vibes = (fitted.source, fitted.scaler, fitted.p, fitted.names,
+                                       fitted.vibes)
+    n = len(catalogue.tracks)
+    with stages.stage("export"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
-        # from here on only the sorted copies, the raw rows (for the CSV export) and the
-        # cleaning report are needed
-        raw, report = catalogue.raw, catalogue.report
-        tracks = _sorted_tracks(catalogue.tracks, p.labels, names, order)
+        write_labelled_csv(staging / "tracks_labelled.csv", fitted.rows, p.labels, names)
+        fitted.rows.close()
+        # from here on only the sorted copies and the cleaning report are needed
+        report, tracks = catalogue.report, catalogue.tracks
+        del catalogue
+        tracks = _sorted_tracks(tracks, p.labels, names, order)
+    with stages.stage("index"):
         # versions of one song (remasters, edits, mixes) share a key: results collapse on it
         tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
-        del catalogue
-        Zs = Z[order]
-        del Z
+        Zs = fitted.Z[order]
+        fitted.Z = None
         vectors, era = index_vectors(Zs, tracks, settings)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
@@ -268,7 +275,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
                 served=vectors if era.active else None,
                 era_weight=era.weight,
                 exact_max_tracks=settings.exact_budget,
-                tick=tick,
+                tick=stages.tick,
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
@@ -280,14 +287,13 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
                            stored_scaler, vibes,
                            {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
 
-    with stages.stage("write"), staged_artifact(settings.out) as staging:
+    with stages.stage("write"):
         artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
         artifact.write_json(
             staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
         )
         np.save(staging / "vectors.npy", vectors, allow_pickle=False)
         artifact.write_tracks(staging, tracks, FEATURES, genres, vectors, settings.metric)
-        _write_labelled_csv(staging / "tracks_labelled.csv", raw, tracks, order)
         artifact.write_json(staging / "metrics.json", metrics)
         if arrays:
             np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)

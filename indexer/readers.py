@@ -168,6 +168,20 @@ def _text_column(column: pa.ChunkedArray, name: str, path: Path) -> pa.ChunkedAr
 
 def read_parquet(path: Path, wanted: frozenset[str] | None = None) -> pd.DataFrame:
     """A Parquet file's known columns: numbers as numbers, everything else as text."""
+    return _to_pandas(_parquet_table(path, wanted))
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """A frame of ``table``, which it consumes: text stays in its Arrow buffers, each
+    number column's buffers are freed once converted (no second copy of the input)."""
+    if not table.num_columns:
+        return pd.DataFrame()
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def _parquet_table(path: Path, wanted: frozenset[str] | None) -> pa.Table:
+    """``read_parquet``'s columns as an Arrow table (several files concatenate in Arrow,
+    without a copy of their columns)."""
     path = Path(path)
     try:
         schema = pq.read_schema(path)
@@ -187,7 +201,7 @@ def read_parquet(path: Path, wanted: frozenset[str] | None = None) -> pd.DataFra
             out[name] = pc.cast(column, pa.float64())
         else:
             out[name] = _text_column(column, name, path)
-    return pa.table(out).to_pandas() if out else pd.DataFrame()
+    return pa.table(out) if out else pa.table({})
 
 
 def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -210,10 +224,12 @@ def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]
     return frame, (f"decimal commas read as decimal points in: {', '.join(converted)}",)
 
 
-def _read_one(path: Path, wanted: frozenset[str] | None) -> tuple[pd.DataFrame, dict]:
+def _read_one(path: Path, wanted: frozenset[str] | None
+              ) -> tuple[pd.DataFrame | pa.Table, dict]:
+    """A CSV file's frame, or a Parquet file's Arrow table, and how it was read."""
     kind = _kind(path, _head(path))
     if kind == "parquet":
-        return read_parquet(path, wanted), {"format": "parquet"}
+        return _parquet_table(path, wanted), {"format": "parquet"}
     head = _head(path)
     if not head.strip():
         raise CatalogueError(f"{path}: the file is empty")
@@ -251,7 +267,7 @@ def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInp
     if not where:
         path = files[0]
         frame, how = _read_one(path, wanted)
-        frame, notes = _decimal_commas(frame)
+        frame, notes = _decimal_commas(_frame(frame))
         source = {"file": path.name, "kind": how["format"], "synthetic": False,
                   "sha256": sha256_file(path), "bytes": path.stat().st_size}
         if how != {"format": "csv", "encoding": "utf-8", "delimiter": "comma",
@@ -266,10 +282,11 @@ def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInp
         if len(formats) > 1:
             raise CatalogueError(f"{path}: mixes {' and '.join(sorted(formats))} files; "
                                  "point at files of one kind")
-        if frames and _schema(frame) != _schema(frames[0]):
+        if frames and _schema(_types(frame)) != _schema(_types(frames[0])):
             raise CatalogueError(
-                f"{path}: columns {_describe(frame)} do not match {files[0].name}'s "
-                f"{_describe(frames[0])}; every file must have the same columns and types"
+                f"{path}: columns {_describe(_types(frame))} do not match {files[0].name}'s "
+                f"{_describe(_types(frames[0]))}; every file must have the same columns and "
+                "types"
             )
         frames.append(frame)
         rel = path.relative_to(where["root"]).as_posix() if path.is_relative_to(
@@ -277,7 +294,7 @@ def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInp
         sha = sha256_file(path)
         digest.update(f"{rel}\0{sha}\n".encode())
         listed.append({"name": rel, "sha256": sha, "bytes": path.stat().st_size})
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = _concat(frames)
     del frames
     frame, notes = _decimal_commas(frame)
     label = where.get("directory") or where.get("pattern")
@@ -286,6 +303,29 @@ def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInp
               "sha256": digest.hexdigest(), "bytes": sum(f["bytes"] for f in listed),
               "n_files": len(listed), "files": listed[:1000]}
     return RawInput(frame, source, notes)
+
+
+def _frame(part: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    return part if isinstance(part, pd.DataFrame) else _to_pandas(part)
+
+
+def _types(part: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """A frame with ``part``'s columns and pandas types (no rows needed for a table)."""
+    return part if isinstance(part, pd.DataFrame) else _frame(part.schema.empty_table())
+
+
+def _concat(parts: list[pd.DataFrame | pa.Table]) -> pd.DataFrame:
+    """The files' rows as one frame. Arrow tables of one exact schema (the usual
+    directory of Parquet files) are joined in Arrow and converted once; anything else
+    goes through pandas, which matches columns by name."""
+    first = parts[0]
+    if len(parts) == 1:
+        return _frame(first)
+    if all(isinstance(p, pa.Table) and p.schema.equals(first.schema) for p in parts):
+        table = pa.concat_tables(parts)
+        parts.clear()  # the caller's list: the table's columns are freed as they convert
+        return _to_pandas(table)
+    return pd.concat([_frame(p) for p in parts], ignore_index=True)
 
 
 def _schema(frame: pd.DataFrame) -> list[tuple[str, str]]:

@@ -8,13 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from factories import build_tiny_artifact, write_tracks_csv
 from vibemap.indexer.artifact import FORMAT_VERSION, load_artifact
 from vibemap.indexer.errors import ArtifactError, BuildError, CatalogueError
+from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.pipeline import _write_labelled_csv, build_index
+from vibemap.indexer.labelled_export import spill_rows, write_labelled_csv
+from vibemap.indexer.pipeline import build_index
 from vibemap.indexer.settings import DEFAULT_ERA_WEIGHT, BuildSettings
 from vibemap.indexer.staging import staged_artifact
 
@@ -79,16 +83,34 @@ def test_labelled_export_in_batches_matches_one_pass(tmp_path: Path, chunk_rows:
         "n": np.arange(12) * 3,
         "f": np.linspace(-1, 1, 12),
     })
-    order = np.random.default_rng(0).permutation(len(raw))
-    tracks = pd.DataFrame({"vibe_id": (np.arange(12) % 3).astype(np.int32),
-                           "vibe_name": np.array(["Calm", "Loud, fast", "Mid"], dtype=object)
-                           [np.arange(12) % 3]})
-    _write_labelled_csv(tmp_path / "batched.csv", raw, tracks, order, chunk_rows=chunk_rows)
-    _write_labelled_csv(tmp_path / "whole.csv", raw, tracks, order, chunk_rows=10**6)
+    labels = np.random.default_rng(chunk_rows).integers(0, 3, len(raw))  # input order
+    names = ["Calm", "Loud, fast", "Mid"]
+    for name, rows in (("batched.csv", chunk_rows), ("whole.csv", 10**6)):
+        spilled = spill_rows(raw, tmp_path / "spill", chunk_rows=rows)
+        write_labelled_csv(tmp_path / name, spilled, labels, names)
+        spilled.close()
+    assert list((tmp_path / "spill").iterdir()) == []  # the spill is an anonymous file
     assert (tmp_path / "batched.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     back = pd.read_csv(tmp_path / "batched.csv", keep_default_na=False)
+    order = np.argsort(labels, kind="stable")  # sorted by vibe, input order within
     assert back["n"].tolist() == (order * 3).tolist()
-    assert back["vibe_name"].tolist() == tracks["vibe_name"].tolist()
+    assert back["vibe_id"].tolist() == labels[order].tolist()
+    assert back["vibe_name"].tolist() == [names[v] for v in labels[order]]
+    assert (tmp_path / "batched.csv").read_bytes() == _one_pass_export(raw, labels, names)
+
+
+def _one_pass_export(raw: pd.DataFrame, labels: np.ndarray, names: list[str]) -> bytes:
+    """The oracle: the whole input reordered at once, as the export was first written."""
+    order = np.argsort(labels, kind="stable")
+    chunk = raw.iloc[order].reset_index(drop=True)
+    for column in ("name",):
+        chunk[column] = safe_column(chunk[column])
+    chunk["vibe_id"] = labels[order].astype(np.int32)
+    chunk["vibe_name"] = np.asarray(names, dtype=object)[labels[order]]
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), sink)
+    return sink.getvalue().to_pybytes()
+
 
 def test_tampered_file_is_refused_naming_it(built: Path, tmp_path: Path) -> None:
     art_dir = _copy(built, tmp_path)

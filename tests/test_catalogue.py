@@ -215,3 +215,30 @@ def test_pathological_headers_are_refused_fast(tmp_path: Path) -> None:
     long.write_text("x" * 70_000 + "\n1\n")
     with pytest.raises(CatalogueError, match="header line longer"):
         load_catalogue(long)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from([0.0, -0.0, 0.1234564, 0.1234566, 1.0, 0.5]),
+                  st.sampled_from([0.25, 0.75]),
+                  st.sampled_from(["a", "A", "b", "", "ΟΔΟΣ", None]),
+                  st.sampled_from(["x", "X", "y", ""])),
+        min_size=1, max_size=40,
+    )
+)
+def test_duplicated_rows_matches_pandas_duplicated(rows: list[tuple]) -> None:
+    """The column-at-a-time duplicate key gives exactly DataFrame.duplicated's answer
+    (rounding, -0.0 == 0.0, case-folded text, missing text)."""
+    from vibemap.indexer.catalogue import _duplicated_rows
+
+    a, b, name, artist = (list(c) for c in zip(*rows, strict=True))
+    names = pd.Series(name, dtype="str")
+    artists = pd.Series(artist, dtype="str")
+    values = np.array([a, b]).T
+    key = pd.DataFrame(np.round(values, 6))
+    key["name"], key["artist"] = names.str.lower(), artists.str.lower()
+    columns = [lambda j=j: np.round(values[:, j], 6) for j in range(2)]
+    columns += [names.str.lower, artists.str.lower]
+    got = _duplicated_rows(columns, len(rows))
+    np.testing.assert_array_equal(got, key.duplicated(keep="first").to_numpy())

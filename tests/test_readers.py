@@ -183,3 +183,50 @@ def test_cli_reads_a_parquet_directory_and_records_it(tmp_path: Path, frame: pd.
 
     source = json.loads((out / "manifest.json").read_text())["source"]
     assert source["directory"] == "parts" and source["files"][0]["name"] == "p0.parquet"
+
+
+def _bad_directory(root: Path, frame: pd.DataFrame, case: str) -> tuple[Path, str]:
+    """A directory the issue names as bad input, and the file its message must name."""
+    folder = root / case
+    folder.mkdir()
+    if case == "empty":
+        return folder, "empty"
+    frame.to_parquet(folder / "a.parquet", index=False)
+    if case == "corrupt":
+        (folder / "b.parquet").write_bytes(b"PAR1" + b"\x00garbage" * 20 + b"PAR1")
+    else:  # mismatched schemas: a feature typed as text in the second file
+        frame.astype({"energy": str}).to_parquet(folder / "b.parquet", index=False)
+    return folder, "b.parquet"
+
+
+@pytest.mark.parametrize("case", ["empty", "corrupt", "mismatched"])
+def test_cli_refuses_bad_directories_in_one_line_and_writes_nothing(
+    tmp_path: Path, frame: pd.DataFrame, capsys: pytest.CaptureFixture, case: str
+) -> None:
+    from vibemap.cli import main
+
+    folder, named = _bad_directory(tmp_path, frame, case)
+    out = tmp_path / "indexes" / "bad"
+    assert main(["index", str(folder), "--out", str(out), "--no-eval", "--k", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and named in err and "Traceback" not in err
+    assert not out.exists()
+    assert list(tmp_path.glob("indexes/.*")) == []  # no staging directory left behind
+
+
+def test_parquet_files_in_another_column_order_still_join(
+    tmp_path: Path, frame: pd.DataFrame, expected: pd.DataFrame
+) -> None:
+    """Files of one exact schema join in Arrow; the same columns in another order take the
+    pandas path, which matches them by name: both give the same tracks and raw rows."""
+    same, shuffled = tmp_path / "same", tmp_path / "shuffled"
+    same.mkdir()
+    shuffled.mkdir()
+    for i, chunk in enumerate((frame.iloc[:25], frame.iloc[25:])):
+        chunk.to_parquet(same / f"part-{i}.parquet", index=False)
+        (chunk if i == 0 else chunk[chunk.columns[::-1]]).to_parquet(
+            shuffled / f"part-{i}.parquet", index=False)
+    a, b = load_catalogue(same), load_catalogue(shuffled)
+    _same(a.tracks, expected)
+    _same(b.tracks, expected)
+    pd.testing.assert_frame_equal(a.raw, b.raw)

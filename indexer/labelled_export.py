@@ -1,0 +1,100 @@
+"""The labelled CSV export: the input's rows, as read, in artifact order plus vibe_id and
+vibe_name.
+
+Only this export needs the raw input rows (every column read; GBs at 10M rows), and only
+once the vibes are known. So the build spills them to an anonymous file as soon as the
+catalogue is cleaned (:func:`spill_rows`), and :func:`write_labelled_csv` reads them back
+one batch at a time: each batch's rows go to one part file per vibe, in input order, and
+the parts are joined after the header. That is the artifact's row order (rows sorted by
+vibe, input order within), written with the memory of one batch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from vibemap.indexer.export import safe_column
+
+CSV_CHUNK_ROWS = 1 << 18  # rows per batch of the spill and of the export
+
+
+@dataclass
+class SpilledRows:
+    """The raw rows in an anonymous Arrow IPC stream (gone when closed or at exit)."""
+
+    file: BinaryIO
+    schema: pa.Schema  # column types of the whole input, so a batch that happens to be
+    # all empty in a text column is not typed differently from the others
+    text_columns: list[str]
+    n_rows: int
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def spill_rows(raw: pd.DataFrame, folder: Path, chunk_rows: int = CSV_CHUNK_ROWS
+               ) -> SpilledRows:
+    """Write ``raw`` to an anonymous file in ``folder`` (created if missing): the caller
+    can then drop the frame."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(raw, preserve_index=False)
+    spilled = SpilledRows(
+        file=tempfile.TemporaryFile(dir=folder, prefix=".vibemap-rows-"),
+        schema=pa.Schema.from_pandas(raw, preserve_index=False),
+        text_columns=[c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])],
+        n_rows=len(raw),
+    )
+    with pa.ipc.new_stream(spilled.file, table.schema) as writer:
+        writer.write_table(table, max_chunksize=chunk_rows)
+    return spilled
+
+
+def _batches(rows: SpilledRows):
+    rows.file.seek(0)
+    with pa.ipc.open_stream(rows.file) as reader:
+        for batch in reader:
+            yield batch.to_pandas()
+
+
+def write_labelled_csv(path: Path, rows: SpilledRows, labels: np.ndarray,
+                       names: list[str]) -> None:
+    """The export of ``rows`` (input order) labelled with ``labels`` (int, input order;
+    ``names[label]`` is the vibe's name), sorted by vibe with input order within."""
+    schema = (rows.schema.append(pa.field("vibe_id", pa.int32()))
+              .append(pa.field("vibe_name", pa.string())))
+    vibe_names = np.asarray(names, dtype=object)
+    no_header = pacsv.WriteOptions(include_header=False)
+    parts = [tempfile.TemporaryFile(dir=path.parent, prefix=".vibemap-part-")
+             for _ in names]
+    try:
+        start = 0
+        for frame in _batches(rows):
+            batch_labels = labels[start : start + len(frame)]
+            start += len(frame)
+            for vibe in np.unique(batch_labels):
+                chunk = frame.iloc[np.flatnonzero(batch_labels == vibe)].reset_index(drop=True)
+                for column in rows.text_columns:  # safe to open in a spreadsheet (OWASP)
+                    chunk[column] = safe_column(chunk[column])
+                chunk["vibe_id"] = np.full(len(chunk), vibe, dtype=np.int32)
+                chunk["vibe_name"] = vibe_names[np.full(len(chunk), vibe)]
+                table = pa.Table.from_pandas(chunk, preserve_index=False, schema=schema)
+                pacsv.write_csv(table, parts[vibe], write_options=no_header)
+        if start != len(labels):
+            raise ValueError(f"internal: {start} spilled rows for {len(labels)} labels")
+        with open(path, "wb") as out:
+            pacsv.write_csv(schema.empty_table(), out)  # the header line
+            for part in parts:
+                part.seek(0)
+                shutil.copyfileobj(part, out, 1 << 20)
+    finally:
+        for part in parts:
+            part.close()
