@@ -8,6 +8,7 @@ errors (:mod:`.errors`); scores are the index's similarities, larger is better.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -170,15 +171,17 @@ class Engine:
         if not rows:
             return []
         c = self.catalogue
-        why = explanations(c.F[np.asarray(rows, dtype=np.int64)], ref, c.scale, self.features)
+        R = np.asarray(rows, dtype=np.int64)
+        why = explanations(c.F[R], ref, c.scale, self.features)
+        years = c.years[R].tolist() if self.era is not None else None
         out = []
         for i, (r, s) in enumerate(zip(rows, scores, strict=True)):
             item = c.summary(r)
             item["score"] = round(float(s), 6)
             item["rank"] = first_rank + i
             item["explanation"] = why[i]
-            if self.era is not None:
-                item["explanation"]["era"] = era_explanation(float(c.years[r]), ref_year)
+            if years is not None:
+                why[i]["era"] = era_explanation(years[i], ref_year)
             out.append(item)
         return out
 
@@ -234,7 +237,8 @@ class Engine:
         rows, scores = top_rows(self._index, X, X[row], sc,
                                 np.ones(sc.size, dtype=bool) if brute else None, {row},
                                 offset + limit, caps)
-        year = float(c.years[row]) if np.isfinite(c.years[row]) else None
+        year = float(c.years[row])
+        year = year if math.isfinite(year) else None
         return {
             "seed": c.summary(row),
             "scope": sc.to_dict(),

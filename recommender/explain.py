@@ -25,15 +25,17 @@ def explanations(F: np.ndarray, ref: np.ndarray, scale: np.ndarray,
     dz = np.abs(F - ref) / scale
     order = np.argsort(dz, axis=1, kind="stable")
     e = max(1, min(EXPLAIN_FEATURES, len(features) // 2))
-    closest = order[:, :e].tolist()
-    furthest = order[:, ::-1][:, :e].tolist()
-    Fl = np.round(F, 6).tolist()
-    ref_l = np.round(ref, 6).tolist()
-    return [{"closest": [{"feature": features[j], "track": fr[j], "query": ref_l[j]}
-                         for j in near],
-             "furthest": [{"feature": features[j], "track": fr[j], "query": ref_l[j]}
-                          for j in far]}
-            for fr, near, far in zip(Fl, closest, furthest, strict=True)]
+    # the closest e then the furthest e features of each row, gathered at once
+    picked = np.concatenate([order[:, :e], order[:, :-e - 1:-1]], axis=1)
+    tracks = np.take_along_axis(np.round(F, 6), picked, axis=1).tolist()
+    queries = np.round(ref, 6)[picked].tolist()
+    names = np.asarray(features, dtype=object)[picked].tolist()
+    out = []
+    for row_names, row_tracks, row_queries in zip(names, tracks, queries, strict=True):
+        items = [{"feature": f, "track": t, "query": q}
+                 for f, t, q in zip(row_names, row_tracks, row_queries, strict=True)]
+        out.append({"closest": items[:e], "furthest": items[e:]})
+    return out
 
 
 def _year(value: float | None) -> int | None:
