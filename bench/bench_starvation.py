@@ -1,9 +1,11 @@
 """Starvation: can a few clients sending the most expensive valid requests stall the service?
 
-N heavy clients loop over the dearest requests the server accepts (a deep diverse
-recommendation with 5 seeds, a full batch, the CSV export, the PCA sample) while one probe,
-in its own process, times ``GET /health`` and ``GET /v1/tracks/{id}/similar`` in turn.
-Target (issue 15): probe p99 under 100 ms.
+N heavy clients (threads of one process) loop over the dearest requests the server accepts
+(a deep diverse recommendation with 5 seeds, a full batch, the CSV export, the PCA sample)
+while one probe, in its own process, times ``GET /health`` and ``GET /v1/tracks/{id}/similar``
+in turn. Target (issue 15): probe p99 under 100 ms. ``--clients-nice N`` runs the heavy
+clients N lower in CPU priority, to model clients on other machines (they share the server's
+cores here); report the figure without it too.
 
 The heavy requests adapt to the server: each kind is tried in its unbounded form first (what
 the service accepted before the cost bounds: offset 10000 with diversity 1, a batch of 100
@@ -12,6 +14,7 @@ MAX_DIVERSE_DEPTH, a batch within MAX_BATCH_COST). So one command measures befor
 
     .venv/bin/python bench/bench_starvation.py --index /tmp/demo --clients 4 --duration 30
     .venv/bin/python bench/bench_starvation.py --vibemap /work/main/.venv/bin/vibemap ...
+    .venv/bin/python bench/bench_starvation.py ... --server-env VIBEMAP_HEAVY_PROCESSES=0
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import importlib.util
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -53,10 +54,11 @@ def test_the_pointer_advances_one_generation_per_reload(tmp_path: Path) -> None:
     assert generation.stamp(file) != before
     assert generation.acknowledged(file, 2) == 0
     generation.acknowledge(file, 2)
-    (tmp_path / "worker-1.gen").write_text("1")  # a worker still on the old generation
+    (tmp_path / f"worker-{os.getppid()}.gen").write_text("1")  # a live worker, old generation
+    (tmp_path / f"worker-{2**22 + 1}.gen").write_text("2")  # no such process: not counted
     assert generation.acknowledged(file, 2) == 1 and generation.acknowledged(file, 1) == 2
     generation.forget(file)
-    assert generation.acknowledged(file, 2) == 0
+    assert generation.acknowledged(file, 2) == 0 and generation.acknowledged(file, 1) == 1
     assert not list(tmp_path.glob("*.tmp"))
 
 

@@ -96,12 +96,24 @@ def forget(file: Path) -> None:
 
 
 def acknowledged(file: Path, generation: int) -> int:
-    """How many workers serve ``generation`` or a later one."""
+    """How many live workers serve ``generation`` or a later one (the file of a worker that
+    was killed stays behind; its process id no longer answers)."""
     count = 0
     for ack in file.parent.glob("worker-*.gen"):
         with contextlib.suppress(OSError, ValueError):
-            count += int(ack.read_text()) >= generation
+            if _alive(int(ack.stem.removeprefix("worker-"))):
+                count += int(ack.read_text()) >= generation
     return count
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 async def wait_for_workers(file: Path, generation: int, workers: int,
