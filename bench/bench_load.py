@@ -55,6 +55,7 @@ sys.path.insert(0, str(REPO))
 
 from bench import harness  # noqa: E402
 from bench.harness import HOST, command_line, emit, free_port, md_row, write_json  # noqa: E402
+from vibemap.recommender.api.server import KEEP_ALIVE_S  # noqa: E402
 
 SEEDS = 24
 TOKEN_ENV = "VIBEMAP_ADMIN_TOKEN"
@@ -217,7 +218,10 @@ async def _httpx_load(base: str, duration: float, concurrency: int,
     work = queries()
     digests: dict[tuple[int, str], str] = {}
     stop_at = time.monotonic() + duration
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # a pooled connection is retired well before the server's keep-alive timeout closes it:
+    # at equal timeouts (httpx's default 5 s) a request sent as the server closes fails
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency,
+                          keepalive_expiry=KEEP_ALIVE_S / 5)
 
     async def worker(w: int, client: httpx.AsyncClient) -> None:
         i = w * 7
