@@ -70,6 +70,8 @@ from bench.harness import (  # noqa: E402
     serve,
     write_json,
 )
+from vibemap.indexer.arrow_tables import read_table  # noqa: E402
+from vibemap.indexer.artifact import TRACKS  # noqa: E402
 
 TARGET_RATIO = 3.0  # similar / reference req/s (issue 12)
 TARGET_CPU_US = 150  # similar's server CPU us per request at 96k (issue 12)
@@ -217,9 +219,7 @@ def _build_demo(out: Path) -> float:
 
 
 def _track_ids(index: Path, n: int, seed: int) -> list[str]:
-    import pyarrow.parquet as pq
-
-    ids = pq.read_table(index / "tracks.parquet", columns=["track_id"]).column(0).to_pylist()
+    ids = read_table(index / TRACKS).column("track_id").to_pylist()
     rng = np.random.default_rng(seed)
     picked = [ids[i] for i in rng.choice(len(ids), min(n, len(ids)), replace=False)]
     safe = [t for t in picked if t and all(c.isalnum() or c in "-_." for c in t)]
@@ -231,8 +231,6 @@ def _track_ids(index: Path, n: int, seed: int) -> list[str]:
 def _reference_data(index: Path, out: Path) -> None:
     """What reference_similar.py serves, exported from the artifact: its vectors, one JSON
     object per track (genres parsed by the service's own parser) and the feature scales."""
-    import pyarrow.parquet as pq
-
     from vibemap.indexer.genre_labels import split_genres
 
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
@@ -240,7 +238,7 @@ def _reference_data(index: Path, out: Path) -> None:
     scaler = json.loads((index / "scaler.json").read_text(encoding="utf-8"))
     columns = ["track_id", "name", "artist", "genres", "popularity", "release_year",
                "vibe_id", "vibe_name", *features]
-    rows = pq.read_table(index / "tracks.parquet", columns=columns).to_pylist()
+    rows = read_table(index / TRACKS).select(columns).to_pylist()
     tracks = [{**{k: r[k] for k in columns[:8]}, "genres": split_genres(r["genres"]),
                "features": {f: r[f] for f in features}} for r in rows]
     out.mkdir()
