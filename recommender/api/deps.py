@@ -165,8 +165,13 @@ def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
+
+
+async def _state(request: Request) -> ServiceState:
+    # async: FastAPI runs a plain ``def`` dependency on the thread pool (a hop per request)
+    return get_state(request)
 
 
 async def get_engine(request: Request) -> Engine:
@@ -181,7 +186,7 @@ async def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
-StateDep = Annotated[ServiceState, Depends(get_state)]
+StateDep = Annotated[ServiceState, Depends(_state)]
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 
 
@@ -216,7 +221,7 @@ def _list_fields(model: type[BaseModel]) -> frozenset[str]:
 def query(model: type[M]) -> Any:
     """``Depends`` on ``model`` parsed from the query string (see :func:`parse_query`)."""
 
-    def dependency(request: Request) -> M:
+    async def dependency(request: Request) -> M:  # no thread hop (see get_state)
         return parse_query(model, request)
 
     return Depends(dependency)
