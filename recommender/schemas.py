@@ -284,8 +284,7 @@ class Health(BaseModel):
     detail: str | None = None
     code: str | None = None
     workers: int | None = Field(None, description="with `vibemap serve --workers N`: how many "
-                                "workers serve this artifact generation (N once a reload or "
-                                "start-up has reached them all)")
+                                "serve this artifact generation (N once all have it)")
 
 
 class RecommendRequest(RankingKnobs):

@@ -8,9 +8,7 @@ The live test runs `vibemap serve` as a subprocess on a free 127.0.0.1 port for 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
@@ -18,23 +16,15 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
+from factories import bench_module
 from vibemap.recommender.api import ARTIFACT_HEADER, create_app
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.settings import ServiceSettings
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "load-admin-token"
 
 
-def _bench_load():
-    spec = importlib.util.spec_from_file_location("bench_load", REPO / "bench" / "bench_load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_load", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_load = _bench_load()
+bench_load = bench_module("bench_load")
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,8 @@ POST /admin/reload alternates two artifacts.
 from __future__ import annotations
 
 import concurrent.futures
-import importlib.util
 import json
 import os
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,22 +18,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from factories import bench_module
 from vibemap.recommender.api import ARTIFACT_HEADER, create_app, generation
 from vibemap.recommender.settings import ServiceSettings
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "workers-admin-token"
 
 
-def _bench_load():
-    spec = importlib.util.spec_from_file_location("bench_load", REPO / "bench" / "bench_load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_load", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_load = _bench_load()
+bench_load = bench_module("bench_load")
 
 
 @pytest.fixture(scope="module")
