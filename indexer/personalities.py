@@ -94,8 +94,7 @@ def fit_personalities(
     with threadpool_limits(limits=1, user_api="openmp"):
         labels = km.fit_predict(Z)
     centroids = km.cluster_centers_.astype(np.float64)
-    sizes = np.bincount(labels, minlength=n_clusters)
-    order = np.lexsort((*centroids.T[::-1], -sizes))
+    order = cluster_order(centroids, np.bincount(labels, minlength=n_clusters))
     remap = np.empty(n_clusters, dtype=np.int32)
     remap[order] = np.arange(n_clusters, dtype=np.int32)
     return Personalities(
@@ -104,6 +103,16 @@ def fit_personalities(
         inertia=float(km.inertia_),
         n_iter=int(km.n_iter_),
     )
+
+
+def cluster_order(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The vibe numbering rule: old cluster ids by decreasing size, ties by centroid, so
+    that ids do not depend on a K-Means implementation's internal order (new id ``i`` is
+    old id ``order[i]``).
+
+    centroids : float array (K, d); sizes : int array (K,).
+    """
+    return np.lexsort((*np.asarray(centroids).T[::-1], -np.asarray(sizes)))
 
 
 # Archetypes: a name and the z-score direction that earns it. A cluster gets the

@@ -23,7 +23,12 @@ import pyarrow.csv as pacsv
 from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
-from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
+from vibemap.indexer.catalogue import (
+    Catalogue,
+    CleaningReport,
+    clean_catalogue,
+    load_catalogue,
+)
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
 from vibemap.indexer.export import safe_column
@@ -42,6 +47,7 @@ from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.settings import BuildSettings
 from vibemap.indexer.staging import staged_artifact
 from vibemap.indexer.vector_index import (
+    Partition,
     PartitionedIndex,
     index_type_for,
     partitions_from_sorted_labels,
@@ -192,6 +198,101 @@ def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
     return to_index_space(with_era, settings.metric), era
 
 
+@dataclass(frozen=True)
+class IndexedTracks:
+    """The index-space vectors of the sorted tracks, their era scaler, the vibe row ranges
+    and the FAISS index over them."""
+
+    vectors: np.ndarray
+    era: EraScaler
+    partitions: list[Partition]
+    index: PartitionedIndex
+
+
+@dataclass(frozen=True)
+class FittedVibes:
+    """What the clustering stage hands to the writer, whatever engine ran it."""
+
+    scaler: Scaler
+    vibes: list[dict]
+    n_clusters: int
+    inertia: float
+    n_iter: int
+
+
+def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSettings,
+                        n_clusters: int) -> IndexedTracks:
+    """Version keys, index vectors and the vibe-partitioned FAISS index of ``tracks``
+    (sorted by vibe, with vibe_id) and their z-scores ``Zs`` in the same order; adds the
+    ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
+    # versions of one song (remasters, edits, mixes) share a key: results collapse on it
+    tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
+    vectors, era = index_vectors(Zs, tracks, settings)
+    partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), n_clusters)
+    index = PartitionedIndex.build(
+        vectors, partitions, settings.metric,
+        kind=index_type_for(len(tracks), settings.ann_threshold), seed=settings.seed,
+    )
+    return IndexedTracks(vectors, era, partitions, index)
+
+
+def write_artifact(
+    settings: BuildSettings, stages: _Stages, built: IndexedTracks, tracks: pd.DataFrame,
+    raw: pd.DataFrame, order: np.ndarray, *, fitted: FittedVibes, report: CleaningReport,
+    source: dict, metrics: dict, arrays: dict[str, np.ndarray], engine: dict | None = None,
+) -> dict:
+    """The facts and write stages: every file of the artifact, staged and swapped into
+    ``settings.out`` atomically; returns the manifest. ``raw.iloc[order]`` are the input
+    rows in artifact order (for the labelled CSV export). Shared by both engines."""
+    scaler, vibes, partitions, index = fitted.scaler, fitted.vibes, built.partitions, built.index
+    with stages.stage("facts"):
+        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * len(tracks))
+        # from the values as stored, so that a reader recomputing them would agree
+        stored_scaler = Scaler.from_dict(scaler.to_dict(FEATURES))
+        facts = vibe_facts(FEATURES, tracks[list(FEATURES)].to_numpy(dtype=np.float64),
+                           stored_scaler, vibes,
+                           {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
+
+    with stages.stage("write"), staged_artifact(settings.out) as staging:
+        artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
+        artifact.write_json(
+            staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
+        )
+        np.save(staging / "vectors.npy", built.vectors, allow_pickle=False)
+        tracks.to_parquet(staging / "tracks.parquet", index=False)
+        _write_labelled_csv(staging / "tracks_labelled.csv", raw, tracks, order)
+        artifact.write_json(staging / "metrics.json", metrics)
+        if arrays:
+            np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
+        index.save(staging)
+        artifact.write_genres(staging, genres)
+        artifact.write_vibes(staging, FEATURES, facts)
+        manifest = artifact.build_manifest(
+            name=Path(settings.out).name,
+            vibemap_version=vibemap_version(),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            source=source,
+            report=report,
+            features=FEATURES,
+            n_clusters=fitted.n_clusters,
+            seed=settings.seed,
+            metric=settings.metric,
+            n_init=settings.n_init,
+            kmeans_inertia=fitted.inertia,
+            kmeans_n_iter=fitted.n_iter,
+            evaluated=bool(metrics.get("evaluated", False)),
+            index=index,
+            vibes=vibes,
+            partitions=partitions,
+            genres=genres,
+            timings=stages.timings,
+            era=built.era.to_dict(),
+            dimension=built.vectors.shape[1],
+            engine=engine,
+        )
+        return artifact.finalize_manifest(staging, manifest)
+
+
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> BuildResult:
     """Load, clean, scale, cluster, index, evaluate (unless --no-eval) and write the
     artifact atomically."""
@@ -228,19 +329,12 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         # cleaning report are needed
         raw, report = catalogue.raw, catalogue.report
         tracks = _sorted_tracks(catalogue.tracks, p.labels, names, order)
-        # versions of one song (remasters, edits, mixes) share a key: results collapse on it
-        tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
         del catalogue
         Zs = Z[order]
         del Z
-        vectors, era = index_vectors(Zs, tracks, settings)
+        built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
-        partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
-        index = PartitionedIndex.build(
-            vectors, partitions, settings.metric,
-            kind=index_type_for(n, settings.ann_threshold), seed=settings.seed,
-        )
 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
@@ -256,56 +350,16 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
                 seed=settings.seed,
                 n_init=settings.n_init,
                 progress=progress,
-                served=vectors if era.active else None,
-                era_weight=era.weight,
+                served=built.vectors if built.era.active else None,
+                era_weight=built.era.weight,
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
-    with stages.stage("facts"):
-        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * n)
-        # from the values as stored, so that a reader recomputing them would agree
-        stored_scaler = Scaler.from_dict(scaler.to_dict(FEATURES))
-        facts = vibe_facts(FEATURES, tracks[list(FEATURES)].to_numpy(dtype=np.float64),
-                           stored_scaler, vibes,
-                           {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
-
-    with stages.stage("write"), staged_artifact(settings.out) as staging:
-        artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
-        artifact.write_json(
-            staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
-        )
-        np.save(staging / "vectors.npy", vectors, allow_pickle=False)
-        tracks.to_parquet(staging / "tracks.parquet", index=False)
-        _write_labelled_csv(staging / "tracks_labelled.csv", raw, tracks, order)
-        artifact.write_json(staging / "metrics.json", metrics)
-        if arrays:
-            np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
-        index.save(staging)
-        artifact.write_genres(staging, genres)
-        artifact.write_vibes(staging, FEATURES, facts)
-        manifest = artifact.build_manifest(
-            name=Path(settings.out).name,
-            vibemap_version=vibemap_version(),
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            source=source,
-            report=report,
-            features=FEATURES,
-            n_clusters=p.n_clusters,
-            seed=settings.seed,
-            metric=settings.metric,
-            n_init=settings.n_init,
-            kmeans_inertia=p.inertia,
-            kmeans_n_iter=p.n_iter,
-            evaluated=bool(metrics.get("evaluated", False)),
-            index=index,
-            vibes=vibes,
-            partitions=partitions,
-            genres=genres,
-            timings=stages.timings,
-            era=era.to_dict(),
-            dimension=vectors.shape[1],
-        )
-        manifest = artifact.finalize_manifest(staging, manifest)
+    manifest = write_artifact(
+        settings, stages, built, tracks, raw, order,
+        fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
+        report=report, source=source, metrics=metrics, arrays=arrays,
+    )
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 
 
