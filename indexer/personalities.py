@@ -13,7 +13,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from vibemap.indexer.degenerate import near_constant
+from vibemap.indexer.degenerate import near_constant_from_moments
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,15 @@ def fit_scaler(F: np.ndarray) -> Scaler:
     F : float array of shape (n_tracks, n_features), original units.
     """
     F = np.asarray(F, dtype=np.float64)
-    mean = F.mean(axis=0)
-    scale = F.std(axis=0)
-    scale[near_constant(F)] = 1.0
+    return scaler_from_moments(F.mean(axis=0), F.std(axis=0))
+
+
+def scaler_from_moments(mean: np.ndarray, std: np.ndarray) -> Scaler:
+    """:func:`fit_scaler` from each column's mean and population std, computed elsewhere
+    (e.g. distributed by the Spark build)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    scale = np.array(std, dtype=np.float64)
+    scale[near_constant_from_moments(mean, scale)] = 1.0
     return Scaler(mean, scale)
 
 

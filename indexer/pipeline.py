@@ -143,7 +143,7 @@ _REWRITTEN_ON_EVALUATE = frozenset({
 })  # rows per batch of the labelled CSV export
 
 
-def _sorted_tracks(
+def sorted_tracks(
     tracks: pd.DataFrame, labels: np.ndarray, names: list[str], order: np.ndarray
 ) -> pd.DataFrame:
     """The cleaned tracks in artifact order, with row, vibe_id and vibe_name. Consumes
@@ -328,7 +328,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None) -> 
         # from here on only the sorted copies, the raw rows (for the CSV export) and the
         # cleaning report are needed
         raw, report = catalogue.raw, catalogue.report
-        tracks = _sorted_tracks(catalogue.tracks, p.labels, names, order)
+        tracks = sorted_tracks(catalogue.tracks, p.labels, names, order)
         del catalogue
         Zs = Z[order]
         del Z
