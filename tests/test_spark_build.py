@@ -106,7 +106,7 @@ def test_artifact_matches_the_local_build_and_records_the_engine(builds) -> None
 def test_spark_artifact_serves_similar(builds) -> None:
     _, local, spark_result = builds
     engine, reference = Engine.load(spark_result.path), Engine.load(local.path)
-    track = engine.artifact.tracks["track_id"].iloc[5]
+    track = str(pd.read_parquet(spark_result.path / "tracks.parquet")["track_id"].iloc[5])
     got = engine.similar(track, limit=5)
     assert len(got["results"]) == 5
     assert got == reference.similar(track, limit=5)

@@ -73,7 +73,7 @@ def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
                                       spark_settings.fit_sample)
             labelled = labelled.persist()
             names = name_vibes(fit.centroids, FEATURES)
-            spread = dispersion(labelled, fit.centroids, fit.sizes)
+            spread = dispersion(labelled, fit.centroids, fit.sizes, fit.sums)
         metrics: dict = {"evaluated": False, "engine": "spark", "at_scale": spread}
         if settings.evaluate:
             with stages.stage("evaluate"):

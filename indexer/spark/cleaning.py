@@ -175,14 +175,15 @@ def clean_spark(data: SparkInput) -> SparkCatalogue:
     typed = typed.drop(*[f"__k{j}" for j in range(len(FEATURES))], "__ln", "__la")
     typed = typed.persist()
 
-    counts = typed.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()
-    totals = typed.agg(
+    counts = typed.groupBy("reason").agg(
         F.count(F.lit(1)).alias("n"), F.sum(F.col("__derived").cast("long")).alias("derived"),
-        *[F.sum(f"__out{j}").alias(f"out{j}") for j in range(len(FEATURES))]).first()
-    n = int(totals["n"])
+        *[F.sum(f"__out{j}").alias(f"out{j}") for j in range(nf)]).collect()
+    n = sum(int(r["n"]) for r in counts)
     if n == 0:
         typed.unpersist()
         raise CatalogueError(f"{name}: the input has a header but no rows")
+    totals = {key: sum(int(r[key] or 0) for r in counts)
+              for key in ("derived", *[f"out{j}" for j in range(nf)])}
     by_reason = {r["reason"]: int(r["n"]) for r in counts}
     dropped = {r: by_reason.get(r, 0) for r in DROP_REASONS}
     kept_n = by_reason.get(None, 0)
@@ -227,9 +228,9 @@ def clean_spark(data: SparkInput) -> SparkCatalogue:
         )
     report = CleaningReport(
         rows_read=n, rows_kept=kept_n, dropped=dropped,
-        out_of_range_by_feature={f: int(totals[f"out{j}"] or 0)
+        out_of_range_by_feature={f: totals[f"out{j}"]
                                  for j, f in enumerate(FEATURES)},
-        columns=dict(mapping), derived_ids=int(totals["derived"] or 0), notes=tuple(notes),
+        columns=dict(mapping), derived_ids=totals["derived"], notes=tuple(notes),
         constant_features=constant,
     )
     logger.info("cleaned %s on Spark: kept %d of %d rows", name, kept_n, n)

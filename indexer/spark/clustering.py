@@ -39,11 +39,12 @@ MLLIB_TOL = 1e-4
 
 @dataclass(frozen=True)
 class SparkFit:
-    """Centroids (K, d) float64 z-scores, numbered by the local rule; sizes (K,); the
-    fit's iteration count and how it was fitted."""
+    """Centroids (K, d) float64 z-scores, numbered by the local rule; sizes (K,) and
+    z-score sums (K, d) per vibe; the fit's iteration count and how it was fitted."""
 
     centroids: np.ndarray
     sizes: np.ndarray
+    sums: np.ndarray
     n_iter: int
     method: dict
 
@@ -88,12 +89,18 @@ def assign(frame: DataFrame, centroids: np.ndarray) -> DataFrame:
     return with_d.withColumn(VIBE, label.cast("int")).drop(*dist)
 
 
-def _sizes(frame: DataFrame, n_clusters: int) -> np.ndarray:
-    rows = frame.groupBy(VIBE).count().collect()
+def _per_vibe_sums(frame: DataFrame, n_clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and z-score sums per vibe, in one pass: (sizes (K,), sums (K, d))."""
+    from pyspark.sql import functions as F
+
+    rows = frame.groupBy(VIBE).agg(F.count(F.lit(1)).alias("__n"),
+                                   *[F.sum(z).alias(z) for z in Z_COLUMNS]).collect()
     sizes = np.zeros(n_clusters, dtype=np.int64)
+    sums = np.zeros((n_clusters, len(Z_COLUMNS)))
     for r in rows:
-        sizes[int(r[VIBE])] = int(r["count"])
-    return sizes
+        sizes[int(r[VIBE])] = int(r["__n"])
+        sums[int(r[VIBE])] = [r[z] for z in Z_COLUMNS]
+    return sizes, sums
 
 
 def _fit_mllib(frame: DataFrame, n_clusters: int, seed: int) -> tuple[np.ndarray, int]:
@@ -131,7 +138,7 @@ def fit_vibes(frame: DataFrame, n_rows: int, n_clusters: int, seed: int, n_init:
     from pyspark.sql import functions as F
 
     first = assign(frame, centroids)
-    found = _sizes(first, n_clusters)
+    found, sums = _per_vibe_sums(first, n_clusters)
     order = cluster_order(centroids, found)
     remap = np.empty(n_clusters, dtype=np.int64)
     remap[order] = np.arange(n_clusters)
@@ -141,4 +148,4 @@ def fit_vibes(frame: DataFrame, n_rows: int, n_clusters: int, seed: int, n_init:
     if not (sizes > 0).all():
         raise BuildError(f"fewer distinct feature vectors than --k {n_clusters}: "
                          f"{int((sizes == 0).sum())} vibe(s) came out empty; lower --k")
-    return labelled, SparkFit(centroids[order], sizes, n_iter, method)
+    return labelled, SparkFit(centroids[order], sizes, sums[order], n_iter, method)

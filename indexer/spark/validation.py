@@ -20,41 +20,45 @@ SILHOUETTE_SAMPLE = 10_000  # rows per silhouette sample: seconds each on one co
 SILHOUETTE_REPEATS = 5  # independent samples, for the interval
 
 
-def _per_vibe(frame: DataFrame, centres: np.ndarray, name: str) -> dict[int, tuple]:
-    """Per vibe: sum of squared and of plain distances to ``centres[vibe]``."""
+def _per_vibe(frame: DataFrame, centroids: np.ndarray, means: np.ndarray) -> list[dict]:
+    """Per vibe, in one pass: squared distances to its centroid (summed), squared and
+    plain distances to its mean (summed)."""
     from pyspark.sql import functions as F
 
+    d = centroids.shape[1]
     table = frame.sparkSession.createDataFrame(
-        [(v, *map(float, c)) for v, c in enumerate(centres)],
-        [VIBE, *[f"__c{j}" for j in range(centres.shape[1])]])
-    sq = sum((F.col(z) - F.col(f"__c{j}")) ** 2 for j, z in enumerate(Z_COLUMNS))
-    rows = (frame.join(F.broadcast(table), VIBE).withColumn(name, sq)
-            .groupBy(VIBE).agg(F.sum(name).alias("sq"), F.sum(F.sqrt(name)).alias("d"))
+        [(v, *map(float, c), *map(float, m)) for v, (c, m) in enumerate(zip(
+            centroids, means, strict=True))],
+        [VIBE, *[f"__c{j}" for j in range(d)], *[f"__m{j}" for j in range(d)]])
+    to_c = sum((F.col(z) - F.col(f"__c{j}")) ** 2 for j, z in enumerate(Z_COLUMNS))
+    to_m = sum((F.col(z) - F.col(f"__m{j}")) ** 2 for j, z in enumerate(Z_COLUMNS))
+    rows = (frame.join(F.broadcast(table), VIBE)
+            .select(VIBE, to_c.alias("__dc"), to_m.alias("__dm"))
+            .groupBy(VIBE).agg(F.sum("__dc").alias("c"), F.sum("__dm").alias("sq"),
+                               F.sum(F.sqrt("__dm")).alias("d"))
             .collect())
-    return {int(r[VIBE]): (float(r["sq"]), float(r["d"])) for r in rows}
-
-
-def dispersion(frame: DataFrame, centroids: np.ndarray, sizes: np.ndarray) -> dict:
-    """Inertia (to the K-Means centroids) and Davies-Bouldin / Calinski-Harabasz (to the
-    vibes' means, as sklearn.metrics defines them) over every row."""
-    from pyspark.sql import functions as F
-
-    K, n = len(centroids), int(sizes.sum())
-    rows = frame.groupBy(VIBE).agg(*[F.sum(z).alias(z) for z in Z_COLUMNS]).collect()
-    sums = np.zeros_like(centroids)
+    out = [{"c": 0.0, "sq": 0.0, "d": 0.0} for _ in range(len(centroids))]
     for r in rows:
-        sums[int(r[VIBE])] = [r[z] for z in Z_COLUMNS]
+        out[int(r[VIBE])] = {"c": float(r["c"]), "sq": float(r["sq"]), "d": float(r["d"])}
+    return out
+
+
+def dispersion(frame: DataFrame, centroids: np.ndarray, sizes: np.ndarray,
+               sums: np.ndarray) -> dict:
+    """Inertia (to the K-Means centroids) and Davies-Bouldin / Calinski-Harabasz (to the
+    vibes' means, as sklearn.metrics defines them) over every row; ``sizes`` and ``sums``
+    are the rows and z-score sums per vibe."""
+    K, n = len(centroids), int(sizes.sum())
     means = sums / np.maximum(sizes, 1)[:, None]
-    inertia = sum(sq for sq, _ in _per_vibe(frame, centroids, "__dc").values())
-    to_means = _per_vibe(frame, means, "__dm")
-    out = {"n_tracks": n, "n_clusters": K, "inertia": float(inertia)}
+    per_vibe = _per_vibe(frame, centroids, means)
+    out = {"n_tracks": n, "n_clusters": K, "inertia": float(sum(p["c"] for p in per_vibe))}
     if K < 2 or n <= K:
         return out
-    within = sum(sq for sq, _ in to_means.values())
+    within = sum(p["sq"] for p in per_vibe)
     grand = sums.sum(axis=0) / n
     between = float((sizes * ((means - grand) ** 2).sum(axis=1)).sum())
     out["calinski_harabasz"] = 1.0 if within == 0 else between * (n - K) / (within * (K - 1))
-    spread = np.array([to_means.get(v, (0.0, 0.0))[1] / max(sizes[v], 1) for v in range(K)])
+    spread = np.array([per_vibe[v]["d"] / max(sizes[v], 1) for v in range(K)])
     gaps = np.sqrt(((means[:, None, :] - means[None, :, :]) ** 2).sum(axis=2))
     if np.allclose(spread, 0) or np.allclose(gaps, 0):
         out["davies_bouldin"] = 0.0
