@@ -33,8 +33,14 @@ def near_constant(F: np.ndarray) -> np.ndarray:
     F = np.asarray(F, dtype=np.float64)
     if len(F) == 0:
         return np.zeros(F.shape[1], dtype=bool)
-    scale = F.std(axis=0)
-    return scale <= RELATIVE_NOISE * np.maximum(np.abs(F.mean(axis=0)), 1.0)
+    return near_constant_from_moments(F.mean(axis=0), F.std(axis=0))
+
+
+def near_constant_from_moments(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """:func:`near_constant` from each column's mean and population std (computed
+    elsewhere, e.g. distributed by the Spark build). Returns a bool array."""
+    mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    return std <= RELATIVE_NOISE * np.maximum(np.abs(mean), 1.0)
 
 
 def min_tracks(n_clusters: int, evaluate: bool, n_features: int) -> int:

@@ -43,6 +43,7 @@ def build_manifest(
     timings: Mapping[str, float],
     era: Mapping | None = None,
     dimension: int | None = None,
+    engine: Mapping | None = None,
 ) -> dict:
     """The manifest of a build, before :func:`finalize_manifest` adds the file checksums
     and the format version. The index parameters are recorded here only.
@@ -50,7 +51,8 @@ def build_manifest(
     era : ``EraScaler.to_dict()`` (weight, mean, scale, missing-year policy), recorded
         whatever the weight; dimension : the index vectors' width (``len(features)``, plus
         one when the era weight is > 0; read back by
-        :func:`vibemap.indexer.artifact_checks.vector_dimension`).
+        :func:`vibemap.indexer.artifact_checks.vector_dimension`); engine : which build
+        engine ran and how (``{"name": "spark", ...}``), absent for the local build.
     """
     return {
         "vibemap_version": vibemap_version,
@@ -77,6 +79,7 @@ def build_manifest(
             "dimension": len(features) if dimension is None else int(dimension),
         },
         **({"era": dict(era)} if era is not None else {}),
+        **({"engine": dict(engine)} if engine is not None else {}),
         "vibes": [{k: v[k] for k in ("vibe_id", "name", "size", "share")} for v in vibes],
         "partitions": [{"vibe_id": q.vibe_id, "start": q.start, "stop": q.stop}
                        for q in partitions],

@@ -13,7 +13,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-from vibemap.indexer.degenerate import near_constant
+from vibemap.indexer.degenerate import near_constant_from_moments
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,15 @@ def fit_scaler(F: np.ndarray) -> Scaler:
     F : float array of shape (n_tracks, n_features), original units.
     """
     F = np.asarray(F, dtype=np.float64)
-    mean = F.mean(axis=0)
-    scale = F.std(axis=0)
-    scale[near_constant(F)] = 1.0
+    return scaler_from_moments(F.mean(axis=0), F.std(axis=0))
+
+
+def scaler_from_moments(mean: np.ndarray, std: np.ndarray) -> Scaler:
+    """:func:`fit_scaler` from each column's mean and population std, computed elsewhere
+    (e.g. distributed by the Spark build)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    scale = np.array(std, dtype=np.float64)
+    scale[near_constant_from_moments(mean, scale)] = 1.0
     return Scaler(mean, scale)
 
 
@@ -96,8 +102,7 @@ def fit_personalities(
     with threadpool_limits(limits=1, user_api="openmp"):
         labels = km.fit_predict(Z)
     centroids = km.cluster_centers_.astype(np.float64)
-    sizes = np.bincount(labels, minlength=n_clusters)
-    order = np.lexsort((*centroids.T[::-1], -sizes))
+    order = cluster_order(centroids, np.bincount(labels, minlength=n_clusters))
     remap = np.empty(n_clusters, dtype=np.int32)
     remap[order] = np.arange(n_clusters, dtype=np.int32)
     return Personalities(
@@ -106,6 +111,16 @@ def fit_personalities(
         inertia=float(km.inertia_),
         n_iter=int(km.n_iter_),
     )
+
+
+def cluster_order(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The vibe numbering rule: old cluster ids by decreasing size, ties by centroid, so
+    that ids do not depend on a K-Means implementation's internal order (new id ``i`` is
+    old id ``order[i]``).
+
+    centroids : float array (K, d); sizes : int array (K,).
+    """
+    return np.lexsort((*np.asarray(centroids).T[::-1], -np.asarray(sizes)))
 
 
 # Archetypes: a name and the z-score direction that earns it. A cluster gets the

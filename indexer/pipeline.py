@@ -22,7 +22,12 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
-from vibemap.indexer.catalogue import Catalogue, clean_catalogue, load_catalogue
+from vibemap.indexer.catalogue import (
+    Catalogue,
+    CleaningReport,
+    clean_catalogue,
+    load_catalogue,
+)
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
 from vibemap.indexer.features import FEATURES
@@ -41,6 +46,7 @@ from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
 from vibemap.indexer.staging import staged_artifact
 from vibemap.indexer.vector_index import (
+    Partition,
     PartitionedIndex,
     index_type_for,
     partitions_from_sorted_labels,
@@ -142,7 +148,7 @@ _REWRITTEN_ON_EVALUATE = frozenset({
 })
 
 
-def _sorted_tracks(
+def sorted_tracks(
     tracks: pd.DataFrame, labels: np.ndarray, names: list[str], order: np.ndarray
 ) -> pd.DataFrame:
     """The cleaned tracks in artifact order, with row, vibe_id and vibe_name. Consumes
@@ -170,6 +176,100 @@ def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
         return to_index_space(Zs, settings.metric), fit_era_scaler(years, 0.0)
     with_era, era = era_vectors(Zs, years, settings.era_weight)
     return to_index_space(with_era, settings.metric), era
+
+
+@dataclass(frozen=True)
+class IndexedTracks:
+    """The index-space vectors of the sorted tracks, their era scaler, the vibe row ranges
+    and the FAISS index over them."""
+
+    vectors: np.ndarray
+    era: EraScaler
+    partitions: list[Partition]
+    index: PartitionedIndex
+
+
+@dataclass(frozen=True)
+class FittedVibes:
+    """What the clustering stage hands to the writer, whatever engine ran it."""
+
+    scaler: Scaler
+    vibes: list[dict]
+    n_clusters: int
+    inertia: float
+    n_iter: int
+
+
+def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSettings,
+                        n_clusters: int) -> IndexedTracks:
+    """Version keys, index vectors and the vibe-partitioned FAISS index of ``tracks``
+    (sorted by vibe, with vibe_id) and their z-scores ``Zs`` in the same order; adds the
+    ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
+    # versions of one song (remasters, edits, mixes) share a key: results collapse on it
+    tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
+    vectors, era = index_vectors(Zs, tracks, settings)
+    partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), n_clusters)
+    index = PartitionedIndex.build(
+        vectors, partitions, settings.metric,
+        kind=index_type_for(len(tracks), settings.ann_threshold), seed=settings.seed,
+    )
+    return IndexedTracks(vectors, era, partitions, index)
+
+
+def write_artifact(
+    settings: BuildSettings, stages: _Stages, staging: Path, built: IndexedTracks,
+    tracks: pd.DataFrame, *, fitted: FittedVibes, report: CleaningReport, source: dict,
+    metrics: dict, arrays: dict[str, np.ndarray], engine: dict | None = None,
+) -> dict:
+    """The facts and write stages: every file of the artifact but the labelled CSV export
+    (the caller writes it first, while it still has the raw rows) into ``staging``;
+    returns the finalised manifest. Shared by both engines."""
+    scaler, vibes, partitions, index = fitted.scaler, fitted.vibes, built.partitions, built.index
+    with stages.stage("facts"):
+        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * len(tracks))
+        # from the values as stored, so that a reader recomputing them would agree
+        stored_scaler = Scaler.from_dict(scaler.to_dict(FEATURES))
+        facts = vibe_facts(FEATURES, tracks[list(FEATURES)].to_numpy(dtype=np.float64),
+                           stored_scaler, vibes,
+                           {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
+
+    with stages.stage("write"):
+        artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
+        artifact.write_json(
+            staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
+        )
+        np.save(staging / "vectors.npy", built.vectors, allow_pickle=False)
+        artifact.write_tracks(staging, tracks, FEATURES, genres, built.vectors, settings.metric)
+        artifact.write_json(staging / "metrics.json", metrics)
+        if arrays:
+            np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
+        index.save(staging)
+        artifact.write_genres(staging, genres)
+        artifact.write_vibes(staging, FEATURES, facts)
+        manifest = artifact.build_manifest(
+            name=Path(settings.out).name,
+            vibemap_version=vibemap_version(),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            source=source,
+            report=report,
+            features=FEATURES,
+            n_clusters=fitted.n_clusters,
+            seed=settings.seed,
+            metric=settings.metric,
+            n_init=settings.n_init,
+            kmeans_inertia=fitted.inertia,
+            kmeans_n_iter=fitted.n_iter,
+            evaluated=bool(metrics.get("evaluated", False)),
+            index=index,
+            vibes=vibes,
+            partitions=partitions,
+            genres=genres,
+            timings=stages.timings,
+            era=built.era.to_dict(),
+            dimension=built.vectors.shape[1],
+            engine=engine,
+        )
+        return artifact.finalize_manifest(staging, manifest)
 
 
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
@@ -235,7 +335,6 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
     catalogue, fitted.catalogue = fitted.catalogue, None
     source, scaler, p, names, vibes = (fitted.source, fitted.scaler, fitted.p, fitted.names,
                                        fitted.vibes)
-    n = len(catalogue.tracks)
     with stages.stage("export"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
         write_labelled_csv(staging / "tracks_labelled.csv", fitted.rows, p.labels, names)
@@ -243,20 +342,13 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
         # from here on only the sorted copies and the cleaning report are needed
         report, tracks = catalogue.report, catalogue.tracks
         del catalogue
-        tracks = _sorted_tracks(tracks, p.labels, names, order)
+        tracks = sorted_tracks(tracks, p.labels, names, order)
     with stages.stage("index"):
-        # versions of one song (remasters, edits, mixes) share a key: results collapse on it
-        tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
         Zs = fitted.Z[order]
         fitted.Z = None
-        vectors, era = index_vectors(Zs, tracks, settings)
+        built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
-        partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), p.n_clusters)
-        index = PartitionedIndex.build(
-            vectors, partitions, settings.metric,
-            kind=index_type_for(n, settings.ann_threshold), seed=settings.seed,
-        )
 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
@@ -272,57 +364,18 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
                 seed=settings.seed,
                 n_init=settings.n_init,
                 progress=progress,
-                served=vectors if era.active else None,
-                era_weight=era.weight,
+                served=built.vectors if built.era.active else None,
+                era_weight=built.era.weight,
                 exact_max_tracks=settings.exact_budget,
                 tick=stages.tick,
             )
             metrics, arrays = evaluation.metrics, evaluation.arrays
 
-    with stages.stage("facts"):
-        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * n)
-        # from the values as stored, so that a reader recomputing them would agree
-        stored_scaler = Scaler.from_dict(scaler.to_dict(FEATURES))
-        facts = vibe_facts(FEATURES, tracks[list(FEATURES)].to_numpy(dtype=np.float64),
-                           stored_scaler, vibes,
-                           {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
-
-    with stages.stage("write"):
-        artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
-        artifact.write_json(
-            staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
-        )
-        np.save(staging / "vectors.npy", vectors, allow_pickle=False)
-        artifact.write_tracks(staging, tracks, FEATURES, genres, vectors, settings.metric)
-        artifact.write_json(staging / "metrics.json", metrics)
-        if arrays:
-            np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
-        index.save(staging)
-        artifact.write_genres(staging, genres)
-        artifact.write_vibes(staging, FEATURES, facts)
-        manifest = artifact.build_manifest(
-            name=Path(settings.out).name,
-            vibemap_version=vibemap_version(),
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            source=source,
-            report=report,
-            features=FEATURES,
-            n_clusters=p.n_clusters,
-            seed=settings.seed,
-            metric=settings.metric,
-            n_init=settings.n_init,
-            kmeans_inertia=p.inertia,
-            kmeans_n_iter=p.n_iter,
-            evaluated=bool(metrics.get("evaluated", False)),
-            index=index,
-            vibes=vibes,
-            partitions=partitions,
-            genres=genres,
-            timings=stages.timings,
-            era=era.to_dict(),
-            dimension=vectors.shape[1],
-        )
-        manifest = artifact.finalize_manifest(staging, manifest)
+    manifest = write_artifact(
+        settings, stages, staging, built, tracks,
+        fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
+        report=report, source=source, metrics=metrics, arrays=arrays,
+    )
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 
 

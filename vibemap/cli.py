@@ -100,11 +100,20 @@ def build_settings(args: argparse.Namespace, out: Path | None = None) -> BuildSe
 
 
 def cmd_index(args: argparse.Namespace, console: Console) -> int:
-    return run_build(build_settings(args), console, quiet=args.quiet)
+    settings = build_settings(args)
+    if args.engine == "spark":
+        from vibemap.indexer.spark.session import SparkSettings, parse_conf
+
+        spark = SparkSettings(master=args.spark_master, conf=parse_conf(args.spark_conf),
+                              kmeans=args.spark_kmeans)
+        return run_build(settings, console, quiet=args.quiet, spark=spark)
+    return run_build(settings, console, quiet=args.quiet)
 
 
-def run_build(settings: BuildSettings, console: Console, quiet: bool = False) -> int:
-    """Build ``settings``' artifact, printing stages, the summary and the metrics."""
+def run_build(settings: BuildSettings, console: Console, quiet: bool = False,
+              spark=None) -> int:
+    """Build ``settings``' artifact (on Spark when ``spark`` holds SparkSettings),
+    printing stages, the summary and the metrics."""
     from vibemap.indexer.pipeline import build_index
     from vibemap.indexer.staging import check_replaceable
     from vibemap.progress import progress_bars
@@ -118,9 +127,17 @@ def run_build(settings: BuildSettings, console: Console, quiet: bool = False) ->
         console.print(f"  [green]✓[/green] {stage:<17} {seconds:6.2f} s")
 
     with progress_bars(quiet) as tick:
-        result = build_index(settings, progress=progress, tick=tick)
+        if spark is None:
+            result = build_index(settings, progress=progress, tick=tick)
+        else:
+            from vibemap.indexer.spark.build import build_index_spark
+
+            result = build_index_spark(settings, spark, progress=progress)
     _print_build_summary(console, result)
-    if settings.evaluate:
+    if spark is not None:
+        metrics = json.loads((result.path / "metrics.json").read_text(encoding="utf-8"))
+        console.print("validation on Spark: " + json.dumps(metrics.get("at_scale", {})))
+    elif settings.evaluate:
         from vibemap.reports import print_metrics
 
         metrics = json.loads((result.path / "metrics.json").read_text(encoding="utf-8"))
@@ -278,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-eval", action="store_true", help="skip the validation analyses")
     _add_budget_options(p)
     _add_demo_options(p)
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="where the build runs: this process (default) or Apache Spark "
+                   "(pip install 'vibemap[spark]', Java 17+); the same artifact either way")
+    p.add_argument("--spark-master", default="local[*]", metavar="URL",
+                   help="Spark master with --engine spark (default local[*])")
+    p.add_argument("--spark-conf", action="append", metavar="KEY=VALUE",
+                   help="a Spark setting with --engine spark (repeatable)")
+    p.add_argument("--spark-kmeans", choices=("sample", "mllib"), default="sample",
+                   help="K-Means on Spark: the local K-Means++ on a uniform sample plus "
+                   "distributed assignment (default), or MLlib's KMeans (k-means||)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("evaluate", help="show (or compute) an artifact's validation metrics")

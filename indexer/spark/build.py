@@ -1,0 +1,115 @@
+"""``vibemap index --engine spark``: the local build's stages on Spark, then the local
+build's own index and write stages (pipeline.index_sorted_tracks / write_artifact), so
+the artifact is the same format, checked, staged and swapped into place the same way.
+
+What runs where: reading, cleaning, the scaler's moments, vibe assignment, the sort by
+vibe and the validation over all rows run on the executors; the K-Means fit (``sample``
+mode), the silhouette samples, and the artifact's assembly (FAISS index, facts, files)
+run on the driver, which collects the sorted, cleaned rows (the artifact is one set of
+files that every serving machine maps).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from vibemap.indexer.degenerate import check_buildable
+from vibemap.indexer.features import FEATURES
+from vibemap.indexer.labelled_export import spill_rows, write_labelled_csv
+from vibemap.indexer.personalities import Personalities, name_vibes, scaler_from_moments
+from vibemap.indexer.pipeline import (
+    BuildResult,
+    FittedVibes,
+    ProgressFn,
+    _Stages,
+    index_sorted_tracks,
+    sorted_tracks,
+    vibe_table,
+    write_artifact,
+)
+from vibemap.indexer.settings import BuildSettings
+from vibemap.indexer.spark.cleaning import RAW_PREFIX, clean_spark
+from vibemap.indexer.spark.clustering import VIBE, fit_vibes, with_z_scores
+from vibemap.indexer.spark.reading import read_spark_input
+from vibemap.indexer.spark.session import SparkSettings, check_requirements, spark_session
+from vibemap.indexer.spark.validation import dispersion, sampled_silhouette
+from vibemap.indexer.staging import staged_artifact
+
+logger = logging.getLogger(__name__)
+
+
+def _engine_entry(spark, spark_settings: SparkSettings, method: dict) -> dict:
+    """The manifest's ``engine``: what ran the build. Setting values are left out (they
+    can hold credentials); their keys are recorded."""
+    return {"name": "spark", "spark_version": spark.version, "master": spark_settings.master,
+            "conf_keys": sorted(spark_settings.conf), **method,
+            "scaler": "population std (the local scaler's definition), computed distributed"}
+
+
+def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
+                      progress: ProgressFn | None = None) -> BuildResult:
+    """Build ``settings.out`` from ``settings.csv`` on Spark; see the module docstring."""
+    if settings.csv is None:
+        from vibemap.indexer.errors import BuildError
+
+        raise BuildError("--engine spark builds from an INPUT file, directory, glob or URI; "
+                         "the demo catalogues are built by the local engine")
+    check_requirements()
+    stages = _Stages(progress)
+    with spark_session(spark_settings) as spark:
+        with stages.stage("load"):
+            data = read_spark_input(spark, str(settings.csv))
+            catalogue = clean_spark(data)
+        report, n = catalogue.report, catalogue.report.rows_kept
+        check_buildable(n, report.constant_features, FEATURES, settings.n_clusters,
+                        settings.evaluate)
+        with stages.stage("scale"):
+            scaler = scaler_from_moments(*catalogue.moments)
+            zframe = with_z_scores(catalogue.tracks, scaler).persist()
+        with stages.stage("cluster"):
+            labelled, fit = fit_vibes(zframe, n, settings.n_clusters, settings.seed,
+                                      settings.n_init, spark_settings.kmeans,
+                                      spark_settings.fit_sample)
+            labelled = labelled.persist()
+            names = name_vibes(fit.centroids, FEATURES)
+            spread = dispersion(labelled, fit.centroids, fit.sizes, fit.sums)
+        metrics: dict = {"evaluated": False, "engine": "spark", "at_scale": spread}
+        if settings.evaluate:
+            with stages.stage("evaluate"):
+                metrics["at_scale"]["silhouette"] = sampled_silhouette(labelled, n,
+                                                                       settings.seed)
+        with stages.stage("collect"):
+            frame = (labelled.drop(*[c for c in labelled.columns if c.startswith("__z")])
+                     .orderBy(VIBE, "source_row").toPandas())
+            labelled.unpersist()
+            zframe.unpersist()
+            engine = _engine_entry(spark, spark_settings, fit.method)
+    raw_names = [c for c in frame.columns if c.startswith(RAW_PREFIX)]
+    raw = frame[raw_names].rename(columns=dict(zip(raw_names, catalogue.raw_columns,
+                                                   strict=True)))
+    labels = frame.pop(VIBE).to_numpy(dtype=np.int32)
+    frame = frame.drop(columns=raw_names)
+    frame["release_year"] = frame["release_year"].astype("Int64")
+    p = Personalities(labels, fit.centroids, spread["inertia"], fit.n_iter)
+    vibes = vibe_table(p, names, scaler)
+    order = np.arange(n)
+    with stages.stage("index"):
+        tracks = sorted_tracks(frame, labels, names, order)
+        Zs = scaler.transform(tracks[list(FEATURES)].to_numpy(dtype=np.float64))
+        built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
+        del Zs
+    with staged_artifact(settings.out) as staging:
+        with stages.stage("export"):  # the raw rows arrive in artifact order already
+            rows = spill_rows(raw, Path(settings.out).resolve().parent)
+            del raw
+            write_labelled_csv(staging / "tracks_labelled.csv", rows, labels, names)
+            rows.close()
+        manifest = write_artifact(
+            settings, stages, staging, built, tracks,
+            fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
+            report=report, source=data.source, metrics=metrics, arrays={}, engine=engine,
+        )
+    return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)

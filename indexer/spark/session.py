@@ -1,0 +1,110 @@
+"""The Spark session of a build: what it needs installed, and how it is configured."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vibemap.indexer.errors import BuildError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "install it with: pip install 'vibemap[spark]' (pyspark) and Java 17+"
+KMEANS_MODES = ("sample", "mllib")
+# rows collected to the driver for the sample fit: the sample's centroids are within
+# ~scale/sqrt(rows per vibe) of the full data's (bench/RESULTS.md, "Spark engine")
+DEFAULT_FIT_SAMPLE = 500_000
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the Spark build runs: master URL, pass-through settings, K-Means mode."""
+
+    master: str = "local[*]"
+    conf: Mapping[str, str] = field(default_factory=dict)
+    kmeans: str = "sample"
+    fit_sample: int = DEFAULT_FIT_SAMPLE
+
+    def __post_init__(self) -> None:
+        if self.kmeans not in KMEANS_MODES:
+            raise BuildError(f"Spark K-Means mode must be one of {', '.join(KMEANS_MODES)}, "
+                             f"got {self.kmeans!r}")
+        if self.fit_sample < 1:
+            raise BuildError(f"the Spark K-Means fit sample must be >= 1 rows, "
+                             f"got {self.fit_sample}")
+
+
+def parse_conf(pairs: list[str] | None) -> dict[str, str]:
+    """``--spark-conf KEY=VALUE`` flags as a dict; a malformed one is a BuildError."""
+    conf: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise BuildError(f"--spark-conf takes KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value
+    return conf
+
+
+def check_requirements() -> None:
+    """Raise BuildError (one line, saying what to install) when pyspark or java is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise BuildError(f"--engine spark needs pyspark, which is not installed: "
+                         f"{INSTALL_HINT}") from None
+    if shutil.which("java") is None and not _java_home_java():
+        raise BuildError(f"--engine spark needs Java (17 or later), and no `java` was found "
+                         f"on PATH or in JAVA_HOME: {INSTALL_HINT}")
+
+
+def _java_home_java() -> bool:
+    import os
+    from pathlib import Path
+
+    home = os.environ.get("JAVA_HOME")
+    return bool(home) and (Path(home) / "bin" / "java").is_file()
+
+
+def session_conf(settings: SparkSettings) -> dict[str, str]:
+    """The session's settings: vibemap's defaults, then the user's, which win."""
+    return {
+        "spark.app.name": "vibemap-index",
+        # Python workers (the sampled fits never need them; a user's UDF setting might)
+        # run the driver's interpreter, where vibemap and its dependencies are installed
+        "spark.pyspark.python": sys.executable,
+        "spark.ui.showConsoleProgress": "false",
+        # Arrow moves columns between the JVM and pandas without per-row objects
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # the cleaning's casts count bad values instead of failing the job (ANSI mode
+        # would raise on the first unparseable number)
+        "spark.sql.ansi.enabled": "false",
+        **dict(settings.conf),
+    }
+
+
+@contextmanager
+def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
+    """A session for one build, stopped afterwards (unless it was already running: tests
+    share one session, and getOrCreate hands it back)."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    builder = SparkSession.builder.master(settings.master)
+    for key, value in session_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    if active is None:
+        spark.sparkContext.setLogLevel("ERROR")
+    try:
+        yield spark
+    finally:
+        if active is None:
+            spark.stop()
