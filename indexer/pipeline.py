@@ -8,10 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -44,6 +41,7 @@ from vibemap.indexer.personalities import (
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
+from vibemap.indexer.stages import ProgressFn, Stages, Tick
 from vibemap.indexer.staging import staged_artifact
 from vibemap.indexer.vector_index import (
     Partition,
@@ -57,10 +55,6 @@ from vibemap.indexer.vibe_facts import vibe_facts
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[str, float], None]  # (stage, seconds) as each stage ends
-Tick = Callable[[str, int, int | None], None]  # see vibemap.indexer.validation.evaluation
-
-
 def vibemap_version() -> str:
     try:
         return metadata.version("vibemap")
@@ -73,30 +67,6 @@ class BuildResult:
     path: Path
     manifest: dict
     vibes: list[dict]
-
-
-class _Stages:
-    """Times named stages and reports each to a progress callback as it ends (and to
-    ``tick`` as it starts and ends, for a bar)."""
-
-    def __init__(self, progress: ProgressFn | None, tick: Tick | None = None) -> None:
-        self.progress = progress
-        self.tick = tick
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        if self.tick:
-            self.tick(name, 0, None)
-        yield
-        if self.tick:
-            self.tick(name, 1, 1)
-        seconds = time.perf_counter() - start
-        self.timings[name] = round(seconds, 4)
-        logger.info("stage %s: %.2f s", name, seconds)
-        if self.progress:
-            self.progress(name, seconds)
 
 
 def demo_catalogue(n_tracks: int, seed: int) -> tuple[Catalogue, dict]:
@@ -217,7 +187,7 @@ def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSet
 
 
 def write_artifact(
-    settings: BuildSettings, stages: _Stages, staging: Path, built: IndexedTracks,
+    settings: BuildSettings, stages: Stages, staging: Path, built: IndexedTracks,
     tracks: pd.DataFrame, *, fitted: FittedVibes, report: CleaningReport, source: dict,
     metrics: dict, arrays: dict[str, np.ndarray], engine: dict | None = None,
 ) -> dict:
@@ -277,7 +247,7 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
     """Load, clean, scale, cluster, index, evaluate (unless --no-eval) and write the
     artifact atomically. ``progress`` hears of each stage as it ends; ``tick`` of the long
     steps inside them, for progress bars."""
-    stages = _Stages(progress, tick)
+    stages = Stages(progress, tick)
     with stages.stage("load"):
         if settings.csv is None and settings.demo_catalogue == "synthetic":
             catalogue, source = demo_catalogue(settings.synthetic_tracks, settings.seed)
@@ -329,7 +299,7 @@ class _Fitted:
     rows: SpilledRows  # the raw input rows, for the labelled CSV export
 
 
-def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, stages: _Stages,
+def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, stages: Stages,
                      progress: ProgressFn | None) -> BuildResult:
     """Export, index, evaluate, facts and write, into the staging directory."""
     catalogue, fitted.catalogue = fitted.catalogue, None
@@ -389,7 +359,7 @@ def evaluate_artifact(path: Path, progress: ProgressFn | None = None, *,
 
     art = artifact.load_artifact(path)
     Z = art.scaler.transform(art.tracks[list(art.features)].to_numpy(dtype=np.float64))
-    stages = _Stages(progress, tick)
+    stages = Stages(progress, tick)
     with stages.stage("evaluate"):
         evaluation = evaluate_build(
             Z, art.tracks["vibe_id"].to_numpy(), art.tracks,

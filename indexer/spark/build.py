@@ -23,8 +23,6 @@ from vibemap.indexer.personalities import Personalities, name_vibes, scaler_from
 from vibemap.indexer.pipeline import (
     BuildResult,
     FittedVibes,
-    ProgressFn,
-    _Stages,
     index_sorted_tracks,
     sorted_tracks,
     vibe_table,
@@ -36,6 +34,7 @@ from vibemap.indexer.spark.clustering import VIBE, fit_vibes, with_z_scores
 from vibemap.indexer.spark.reading import read_spark_input
 from vibemap.indexer.spark.session import SparkSettings, check_requirements, spark_session
 from vibemap.indexer.spark.validation import dispersion, sampled_silhouette
+from vibemap.indexer.stages import ProgressFn, Stages
 from vibemap.indexer.staging import staged_artifact
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
         raise BuildError("--engine spark builds from an INPUT file, directory, glob or URI; "
                          "the demo catalogues are built by the local engine")
     check_requirements()
-    stages = _Stages(progress)
+    stages = Stages(progress)
     with spark_session(spark_settings) as spark:
         with stages.stage("load"):
             data = read_spark_input(spark, str(settings.csv))

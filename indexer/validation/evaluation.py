@@ -17,6 +17,7 @@ import pandas as pd
 
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.genre_labels import genre_lists
+from vibemap.indexer.stages import Tick
 from vibemap.indexer.validation import basis
 from vibemap.indexer.validation.genres import genre_vibe_map, neighbour_genre_agreement
 from vibemap.indexer.validation.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
@@ -33,9 +34,6 @@ WARD_SAMPLE_SIZE = 30_000
 """Tracks in the stratified Ward sample above the exact budget: Ward is O(n^2) in time;
 30k tracks take ~10 s on a quiet machine (bench/RESULTS.md)."""
 
-Tick = Callable[[str, int, int | None], None]
-"""Progress of a long step: (task, done, total); total None = size unknown; done == total
-= finished. The CLI draws it as a bar; the maths never imports rich."""
 
 # Silhouette-plot data: per vibe, this many quantiles of the sorted per-track silhouettes.
 SILHOUETTE_PLOT_POINTS = 100

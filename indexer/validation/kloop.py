@@ -24,6 +24,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 from threadpoolctl import threadpool_limits
 
+from vibemap.indexer.stages import Tick
 from vibemap.indexer.validation.kchoice import choose_k
 from vibemap.indexer.validation.silhouette import (
     DEFAULT_CHUNK_SIZE,
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 Sampler = Callable[[np.ndarray, list[np.ndarray]], "SampledSilhouettes"]
 """ (X, labelings) -> sampled silhouettes (vibemap.indexer.validation.sampled_silhouette)."""
-Tick = Callable[[str, int, int | None], None]
-"""Progress of a long step: (task, done, total), see vibemap.indexer.validation.evaluation."""
 
 logger = logging.getLogger(__name__)
 
