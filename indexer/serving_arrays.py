@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,8 +76,8 @@ class ServingColumns:
         """The row of ``track_id`` (the last of equal ids), or None: a binary search over
         the ids through :attr:`id_order`."""
         keys = Keys(ids, self.id_order)
-        lo, hi = keys.range_of(track_id, track_id + "\x00")
-        return int(self.id_order[hi - 1]) if hi > lo and keys[hi - 1] == track_id else None
+        last = bisect.bisect_right(keys, track_id) - 1  # one search: ~17 string reads at 96k
+        return int(self.id_order[last]) if last >= 0 and keys[last] == track_id else None
 
 
 # ------------------------------------------------------------------ derivation
