@@ -72,7 +72,12 @@ def test_scan_equals_faiss_bit_for_bit(seed: int, n: int, metric: str, group: in
             scores, rows = ranked(*scan.search(X[row][None, :], limit, vibe_id))
             want_scores, want_rows = oracle(index, X[row], limit, vibe_id)
             np.testing.assert_array_equal(scores, want_scores)
-            np.testing.assert_array_equal(rows, want_rows)
+            size = n if vibe_id is None else index.partitions[vibe_id].size
+            if min(limit, size) <= size // group:  # the scan answers: ties to the lower row
+                np.testing.assert_array_equal(rows, want_rows)
+            else:  # FAISS answers (the fallback), and picks freely among rows tied at the cut
+                above = want_scores > want_scores[-1]
+                np.testing.assert_array_equal(rows[above], want_rows[above])
 
 
 def test_near_ties_at_the_cut_are_ranked_by_faiss_scores() -> None:
