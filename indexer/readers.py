@@ -32,7 +32,7 @@ MAX_COLUMNS = 1_000
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".parq", ".pq")
-_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*|\s*[+-]?\d+\s*")
+DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*|\s*[+-]?\d+\s*")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class RawInput:
     notes: tuple[str, ...] = ()
 
 
-def _kind(path: Path, head: bytes) -> str:
+def file_kind(path: Path, head: bytes) -> str:
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"\x1f\x8b"):
@@ -52,7 +52,7 @@ def _kind(path: Path, head: bytes) -> str:
     return "csv"
 
 
-def _head(path: Path) -> bytes:
+def file_head(path: Path) -> bytes:
     if path.is_dir():
         raise CatalogueError(f"{path}: is a directory with no CSV or Parquet files")
     if not path.exists():
@@ -93,7 +93,7 @@ def _encoding(path: Path, head: bytes) -> str:
     return "utf-8"
 
 
-def _sniff_csv(path: Path, compression: str | None) -> tuple[str, str]:
+def sniff_csv(path: Path, compression: str | None) -> tuple[str, str]:
     """(encoding, delimiter), refusing files that are obviously not a CSV before pandas
     guesses at them."""
     opener = gzip.open if compression == "gzip" else open
@@ -130,7 +130,7 @@ def _sniff_csv(path: Path, compression: str | None) -> tuple[str, str]:
 def read_csv(path: Path, compression: str | None = None) -> tuple[pd.DataFrame, dict]:
     """Every column of a CSV as text, and how it was read (encoding, delimiter)."""
     path = Path(path)
-    encoding, delimiter = _sniff_csv(path, compression)
+    encoding, delimiter = sniff_csv(path, compression)
     options = dict(sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
                    encoding=encoding, encoding_errors="strict", compression=compression)
     try:
@@ -216,7 +216,7 @@ def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]
         if not frame[column].str.contains(",", regex=False).any():
             continue  # the usual case: one cheap pass per feature column
         values = frame[column][frame[column].str.strip() != ""]
-        if values.str.fullmatch(_DECIMAL_COMMA).all():
+        if values.str.fullmatch(DECIMAL_COMMA).all():
             frame[column] = frame[column].str.replace(",", ".", regex=False)
             converted.append(str(column))
     if not converted:
@@ -227,16 +227,16 @@ def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]
 def _read_one(path: Path, wanted: frozenset[str] | None
               ) -> tuple[pd.DataFrame | pa.Table, dict]:
     """A CSV file's frame, or a Parquet file's Arrow table, and how it was read."""
-    kind = _kind(path, _head(path))
+    kind = file_kind(path, file_head(path))
     if kind == "parquet":
         return _parquet_table(path, wanted), {"format": "parquet"}
-    head = _head(path)
+    head = file_head(path)
     if not head.strip():
         raise CatalogueError(f"{path}: the file is empty")
     return read_csv(path, compression="gzip" if kind == "gzip" else None)
 
 
-def _files_of(spec: str) -> tuple[list[Path], dict]:
+def files_of(spec: str) -> tuple[list[Path], dict]:
     """The data files a path, directory or glob names, and how the source is described."""
     path = Path(spec)
     if path.is_dir():
@@ -263,7 +263,7 @@ def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInp
 
     ``wanted`` : lower-case column names worth reading from Parquet (None: all).
     """
-    files, where = _files_of(str(spec))
+    files, where = files_of(str(spec))
     if not where:
         path = files[0]
         frame, how = _read_one(path, wanted)

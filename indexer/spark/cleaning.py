@@ -21,7 +21,7 @@ from vibemap.indexer.catalogue import (
 from vibemap.indexer.degenerate import near_constant_from_moments
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES, VALID_RANGES
-from vibemap.indexer.readers import _DECIMAL_COMMA
+from vibemap.indexer.readers import DECIMAL_COMMA
 from vibemap.indexer.spark.reading import ROW, SparkInput
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _decimal_comma_columns(frame: DataFrame, columns: list[str]) -> list[str]:
 
     if not columns:
         return []
-    pattern = f"^(?:{_DECIMAL_COMMA.pattern})$"
+    pattern = f"^(?:{DECIMAL_COMMA.pattern})$"
     aggs = []
     for i, c in enumerate(columns):
         col = F.col(f"`{c}`")

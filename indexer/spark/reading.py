@@ -20,7 +20,7 @@ from vibemap.indexer.catalogue import KNOWN_COLUMNS
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
-from vibemap.indexer.readers import _files_of, _head, _kind, _sniff_csv, check_unique_columns
+from vibemap.indexer.readers import check_unique_columns, file_head, file_kind, files_of, sniff_csv
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -46,18 +46,18 @@ def _is_uri(spec: str) -> bool:
 def _local_plan(spec: str) -> tuple[list[Path], str, dict, dict]:
     """Files, format, Spark reader options and the manifest's source entry of a local
     input, checked as the local build checks it."""
-    files, where = _files_of(spec)
+    files, where = files_of(spec)
     kinds, options = set(), {}
     for path in files:
-        kind = _kind(path, _head(path))
+        kind = file_kind(path, file_head(path))
         kinds.add("parquet" if kind == "parquet" else "csv")
         if len(kinds) > 1:
             raise CatalogueError(f"{path}: mixes csv and parquet files; point at files of "
                                  "one kind")
         if kind != "parquet" and not options:
-            encoding, delimiter = _sniff_csv(path, "gzip" if kind == "gzip" else None)
+            encoding, delimiter = sniff_csv(path, "gzip" if kind == "gzip" else None)
             options = {"encoding": encoding.replace("-sig", ""), "sep": delimiter}
-        elif kind != "parquet" and not _head(path).strip():
+        elif kind != "parquet" and not file_head(path).strip():
             raise CatalogueError(f"{path}: the file is empty")
     fmt = kinds.pop()
     if not where:
