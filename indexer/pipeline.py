@@ -111,10 +111,7 @@ def vibe_table(p: Personalities, names: list[str], scaler: Scaler) -> list[dict]
 
 
 # files evaluate_artifact writes anew (the rest is copied as it is)
-_REWRITTEN_ON_EVALUATE = frozenset({
-    "metrics.json", "analysis.npz", "faiss/index.json", artifact.VIBES,
-    artifact.GENRE_VOCABULARY, artifact.GENRE_OFFSETS, artifact.GENRE_CODES,
-})
+_REWRITTEN_ON_EVALUATE = frozenset({"metrics.json", "analysis.npz"})
 
 
 def sorted_tracks(
@@ -376,11 +373,7 @@ def evaluate_artifact(path: Path, progress: ProgressFn | None = None, *,
             shutil.copy2(art.path / rel, staging / rel)
         artifact.write_json(staging / "metrics.json", evaluation.metrics)
         np.savez(staging / "analysis.npz", allow_pickle=False, **evaluation.arrays)
-        # the facts as loaded (and checked), written again under the new manifest
-        artifact.write_genres(staging, art.genres)
-        artifact.write_vibes(staging, art.features, art.vibe_facts)
         manifest = {k: v for k, v in art.manifest.items() if k not in ("files", "format_version")}
         manifest["build"] = {**manifest["build"], **art.index.manifest_fields(), "evaluated": True}
-        manifest["genres"] = artifact.genre_summary(art.genres)
         manifest["timings"] = {**manifest.get("timings", {}), **stages.timings}
         return artifact.finalize_manifest(staging, manifest)
