@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from harness import REPO, emit, machine_line, md_row, peak_rss_mib
 from sklearn.metrics import adjusted_rand_score
 
+from vibemap.indexer.arrow_tables import read_table
 from vibemap.indexer.pipeline import build_index
 from vibemap.indexer.settings import BuildSettings
 from vibemap.indexer.spark.build import build_index_spark
@@ -90,8 +90,8 @@ def parity(out: Path, kmeans: str, n_queries: int = 200) -> dict:
     spark, spark_s, jvm = _spark(BuildSettings(out=out / f"spark_{kmeans}", **common),
                                  "local[2]", {"spark.sql.shuffle.partitions": "4"}, kmeans)
     a, b = Engine.load(local.path), Engine.load(spark.path)
-    ta = pd.read_parquet(local.path / "tracks.parquet", columns=["track_id", "vibe_id"])
-    tb = pd.read_parquet(spark.path / "tracks.parquet", columns=["track_id", "vibe_id"])
+    ta, tb = (read_table(r.path / "tracks.arrow").select(["track_id", "vibe_id"]).to_pandas()
+              for r in (local, spark))
     joined = ta.merge(tb, on="track_id", suffixes=("_local", "_spark"))
     ari = adjusted_rand_score(joined["vibe_id_local"], joined["vibe_id_spark"])
     rng = np.random.default_rng(0)

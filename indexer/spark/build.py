@@ -81,16 +81,19 @@ def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
                 metrics["at_scale"]["silhouette"] = sampled_silhouette(labelled, n,
                                                                        settings.seed)
         with stages.stage("collect"):
-            frame = (labelled.drop(*[c for c in labelled.columns if c.startswith("__z")])
-                     .orderBy(VIBE, "source_row").toPandas())
+            # as Arrow columns (one copy of the text, not one Python object per value);
+            # each half becomes pandas only when it is used, below
+            table = (labelled.drop(*[c for c in labelled.columns if c.startswith("__z")])
+                     .orderBy(VIBE, "source_row").toArrow())
             labelled.unpersist()
             zframe.unpersist()
             engine = _engine_entry(spark, spark_settings, fit.method)
-    raw_names = [c for c in frame.columns if c.startswith(RAW_PREFIX)]
-    raw = frame[raw_names].rename(columns=dict(zip(raw_names, catalogue.raw_columns,
-                                                   strict=True)))
-    labels = frame.pop(VIBE).to_numpy(dtype=np.int32)
-    frame = frame.drop(columns=raw_names)
+    raw_names = [c for c in table.column_names if c.startswith(RAW_PREFIX)]
+    raw = table.select(raw_names).rename_columns(catalogue.raw_columns)
+    table = table.drop_columns(raw_names)
+    labels = table.column(VIBE).to_numpy().astype(np.int32)
+    frame = table.drop_columns([VIBE]).to_pandas()
+    del table
     frame["release_year"] = frame["release_year"].astype("Int64")
     p = Personalities(labels, fit.centroids, spread["inertia"], fit.n_iter)
     vibes = vibe_table(p, names, scaler)
@@ -102,7 +105,7 @@ def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
         del Zs
     with staged_artifact(settings.out) as staging:
         with stages.stage("export"):  # the raw rows arrive in artifact order already
-            rows = spill_rows(raw, Path(settings.out).resolve().parent)
+            rows = spill_rows(raw.to_pandas(), Path(settings.out).resolve().parent)
             del raw
             write_labelled_csv(staging / "tracks_labelled.csv", rows, labels, names)
             rows.close()

@@ -83,6 +83,10 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         # Arrow moves columns between the JVM and pandas without per-row objects
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # the driver collects every cleaned row to assemble the artifact (module docstring
+        # of build.py): Spark's default cap of 1 GiB on collected results stops a 10M-row
+        # build after clustering; the driver's memory is the real limit
+        "spark.driver.maxResultSize": "0",
         # the cleaning's casts count bad values instead of failing the job (ANSI mode
         # would raise on the first unparseable number)
         "spark.sql.ansi.enabled": "false",
