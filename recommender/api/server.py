@@ -96,6 +96,8 @@ def uvicorn_options(host: str, port: int, verbose: bool = False) -> dict[str, An
     return {
         "host": host, "port": port,
         "log_level": "info" if verbose else "warning",
+        # uvicorn formats every access-log line's arguments even when the level drops it
+        "access_log": verbose,
         "http": GuardedHttpToolsProtocol,
         "timeout_keep_alive": KEEP_ALIVE_S,
         "limit_concurrency": MAX_CONNECTIONS,
