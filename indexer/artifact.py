@@ -11,11 +11,11 @@ Layout (all paths relative to the artifact directory)::
                            column when the manifest's era.weight > 0
     tracks.arrow           the cleaned tracks sorted by vibe, as an uncompressed Arrow IPC
                            (Feather v2) file of one record batch, memory-mapped by the
-                           service; row i = FAISS id i (format 3)
+                           service; row i = FAISS id i (format 3+)
     columns/, genres/folded.json, genres/label_*.npy
                            per-row arrays derived at build time (features column-major,
                            numbers, version codes, id order, rows per folded genre):
-                           :mod:`vibemap.indexer.serving_arrays` (format 3)
+                           :mod:`vibemap.indexer.serving_arrays` (format 3+)
     search/                the text-search structure: :mod:`vibemap.indexer.search_index`
     columns/id_hash_*.npy  id -> row as a hash table: :mod:`vibemap.indexer.id_table`
                            (format 4)
