@@ -59,24 +59,26 @@ def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def crc32_strings(values: pa.Array) -> np.ndarray:
+def crc32_strings(values: pa.Array, chunk: int = 1 << 20) -> np.ndarray:
     """uint32 (n,): ``zlib.crc32`` of each value's UTF-8 bytes (a null as ""), vectorised:
-    one pass per byte position over the values at least that long."""
+    one pass per byte position over the values at least that long, ``chunk`` values at a
+    time (the temporaries stay small at 10M rows)."""
     offsets, data = string_buffers(values)
     n = len(offsets) - 1
-    lengths = np.diff(offsets)
-    order = np.argsort(-lengths, kind="stable")  # the values longer than j: a prefix
-    starts = offsets[:-1][order]
-    desc = lengths[order]
-    longest = int(desc[0]) if n else 0
-    n_longer = np.searchsorted(-desc, -np.arange(longest), side="left")
-    table = _crc_table()
-    crc = np.full(n, 0xFFFFFFFF, dtype=np.uint32)
-    for j, m in enumerate(n_longer.tolist()):
-        c = crc[:m]
-        crc[:m] = table[(c ^ data[starts[:m] + j]) & 0xFF] ^ (c >> 8)
     out = np.empty(n, dtype=np.uint32)
-    out[order] = crc ^ np.uint32(0xFFFFFFFF)
+    table = _crc_table()
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        lengths = offsets[lo + 1:hi + 1] - offsets[lo:hi]
+        order = np.argsort(-lengths, kind="stable")  # the values longer than j: a prefix
+        starts = offsets[lo:hi][order]
+        desc = lengths[order]
+        n_longer = np.searchsorted(-desc, -np.arange(int(desc[0])), side="left")
+        crc = np.full(hi - lo, 0xFFFFFFFF, dtype=np.uint32)
+        for j, m in enumerate(n_longer.tolist()):
+            c = crc[:m]
+            crc[:m] = table[(c ^ data[starts[:m] + j]) & 0xFF] ^ (c >> 8)
+        out[lo + order] = crc ^ np.uint32(0xFFFFFFFF)
     return out
 
 
@@ -107,8 +109,9 @@ class IdTable:
         bits = _bits(n)
         bucket = buckets_of(crc, bits)
         rows = np.argsort(bucket, kind="stable").astype(np.int64)  # rows ascend per bucket
-        counts = np.bincount(bucket, minlength=1 << bits)
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        offsets = np.zeros((1 << bits) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(bucket, minlength=1 << bits), out=offsets[1:])
+        del bucket
         return cls(offsets, rows, crc[rows])
 
     def write(self, directory: Path) -> None:

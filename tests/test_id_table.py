@@ -75,3 +75,10 @@ def test_a_null_spanning_bytes_is_refused() -> None:
                                               pa.array([True, False]).buffers()[1], 1)
     with pytest.raises(ValueError, match="null"):
         string_buffers(values)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(texts, max_size=40), st.integers(1, 7))
+def test_crc_in_chunks_equals_zlib(values: list[str], chunk: int) -> None:
+    got = crc32_strings(pa.array(values, type=pa.large_string()), chunk=chunk).tolist()
+    assert got == [zlib.crc32(v.encode("utf-8")) for v in values]
