@@ -359,9 +359,9 @@ def main(argv: list[str] | None = None) -> int:
          f"Artifact: {'the 96k demo, built for the run' if args.index is None else index}"
          f"{f' ({rows:,} tracks)' if rows else ''}; {len(ids):,} track ids rotated; "
          "similar = default limit 10, scope same, one search thread; every server is one "
-         "uvicorn worker (vibemap serve: h11; the others: uvicorn's defaults); the bare ones "
-         "return the same results list. req/s over all rounds; latency: median of the "
-         "rounds' percentiles."
+         "uvicorn worker (vibemap serve: httptools with its head guards; the others: "
+         "uvicorn's defaults); the bare ones return the same results list. req/s over all "
+         "rounds; latency: median of the rounds' percentiles."
          + (f" Baseline: {args.baseline}." if args.baseline is not None else ""))
     emit()
     emit("| endpoint | what | req/s | req/s per round | CPU us/req | p50 ms | p99 ms | "

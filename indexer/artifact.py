@@ -11,12 +11,14 @@ Layout (all paths relative to the artifact directory)::
                            column when the manifest's era.weight > 0
     tracks.arrow           the cleaned tracks sorted by vibe, as an uncompressed Arrow IPC
                            (Feather v2) file of one record batch, memory-mapped by the
-                           service; row i = FAISS id i (format 3)
+                           service; row i = FAISS id i (format 3+)
     columns/, genres/folded.json, genres/label_*.npy
                            per-row arrays derived at build time (features column-major,
                            numbers, version codes, id order, rows per folded genre):
-                           :mod:`vibemap.indexer.serving_arrays` (format 3)
+                           :mod:`vibemap.indexer.serving_arrays` (format 3+)
     search/                the text-search structure: :mod:`vibemap.indexer.search_index`
+    columns/id_hash_*.npy  id -> row as a hash table: :mod:`vibemap.indexer.id_table`
+                           (format 4)
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
     vibes.json             per-vibe facts as GET /v1/vibes shows them (format 2):
@@ -33,9 +35,9 @@ Layout (all paths relative to the artifact directory)::
     faiss/vibe_<v>.faiss   flat FAISS index over vibe v's contiguous rows (flat builds only)
 
 The index type and parameters live in the manifest only (``build.index``,
-``build.index_params``). Format 3 is read memory-mapped (vectors, features, the track
-table, the id order, the search structure, the FAISS files): loading costs the checks, not
-a Python object per row. Older formats are refused with a message to rebuild.
+``build.index_params``). Format 4 is read memory-mapped (vectors, features, the track
+table, the id hash table, the search structure, the FAISS files): loading costs the checks,
+not a Python object per row. Older formats are refused with a message to rebuild.
 
 Nothing here is pickled: arrays are .npy (loaded with allow_pickle=False), tables
 Arrow IPC, facts JSON, indexes FAISS's own format. A build writes into a temporary
@@ -58,12 +60,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from vibemap.indexer import arrow_tables
+from vibemap.indexer import arrow_tables, id_table
 from vibemap.indexer import artifact_checks as checks
 from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import GenreCodes
+from vibemap.indexer.id_table import IdTable
 from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
@@ -91,8 +94,9 @@ __all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
-READABLE_FORMATS = (3,)  # 1 and 2 held tracks.parquet and derived per-row facts on load
+FORMAT_VERSION = 4
+# 1 and 2 held tracks.parquet and derived per-row facts on load; 3 lacks the id hash table
+READABLE_FORMATS = (4,)
 TRACKS = "tracks.arrow"
 VIBES = "vibes.json"
 GENRE_VOCABULARY = "genres/vocabulary.json"
@@ -101,7 +105,7 @@ GENRE_CODES = "genres/codes.npy"
 REQUIRED_FILES = (
     "scaler.json", "centroids.json", "vectors.npy", TRACKS, "tracks_labelled.csv",
     "metrics.json", "faiss/all.faiss", VIBES, GENRE_VOCABULARY, GENRE_OFFSETS, GENRE_CODES,
-    *serving_files(), *search_files(),
+    *serving_files(), *search_files(), *id_table.FILES,
 )
 
 
@@ -157,6 +161,7 @@ def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
     cols = derive_serving(table, features, genres, vectors, metric)
     write_serving(directory, cols)
     write_search(directory, derive_search(table, cols.numbers["popularity"]))
+    IdTable.derive(table.column("track_id")).write(directory)
 
 
 def write_vibes(directory: Path, features: Sequence[str], facts: list[dict]) -> None:
@@ -197,6 +202,7 @@ class Artifact:
     era: EraScaler | None = None  # set when the vectors carry the era column (weight > 0)
     serving: ServingColumns | None = None
     search: SearchIndex | None = None
+    ids: IdTable | None = None
 
     @property
     def metric(self) -> str:
@@ -224,6 +230,11 @@ class Artifact:
             return self.serving
         return derive_serving(self.table, self.features, self.genres, self.vectors,
                               self.metric)
+
+    def id_lookup(self) -> IdTable:
+        """The mapped id -> row table, or (in memory) derived as the build derives it."""
+        return self.ids if self.ids is not None else IdTable.derive(
+            self.table.column("track_id"))
 
     def search_index(self, popularity: np.ndarray) -> SearchIndex:
         """The mapped search structure, or (in memory) derived as the build derives it."""
@@ -325,7 +336,7 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     serving = read_serving(path, n, len(features), d)
     search = read_search(path, n)
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
-                    analysis, genres, facts, era, serving, search)
+                    analysis, genres, facts, era, serving, search, IdTable.read(path, n))
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +16,7 @@ from vibemap.indexer.arrow_tables import column
 from vibemap.indexer.artifact import Artifact
 from vibemap.indexer.folding import fold
 from vibemap.indexer.genre_labels import GenreCodes
+from vibemap.indexer.id_table import string_buffers
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound
 from vibemap.recommender.query import RowFilters, finite_number
 from vibemap.recommender.search import TrackSearch
@@ -31,21 +33,35 @@ def _number_or_none(value: float) -> int | float | None:
 
 
 class TextColumn:
-    """A text column of the mapped track table: ``column[row]`` is one row's value as a
-    str ("" when missing), converted only when asked."""
+    """A text column of the mapped track table, decoded from its Arrow buffers only for the
+    rows asked: ``column[row]`` one row's value, ``column.take(rows)`` several at once
+    ("" when missing); ``offsets`` and ``data`` are the buffers (:func:`string_buffers`)."""
 
     def __init__(self, table: pa.Table, name: str) -> None:
-        self._values = column(table, name) if name in table.column_names else None
-        self._n = table.num_rows
+        n = table.num_rows
+        if name in table.column_names:
+            self.offsets, data = string_buffers(column(table, name))
+        else:
+            self.offsets, data = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+        self.data = memoryview(data)  # slices of a memoryview decode fastest
+        self._n = n
 
     def __len__(self) -> int:
         return self._n
 
     def __getitem__(self, row: int) -> str:
-        if self._values is None:
-            return ""
-        value = self._values[int(row)].as_py()
-        return "" if value is None or value != value else str(value)
+        row = int(row)
+        if not 0 <= row < self._n:
+            raise IndexError(f"row {row} outside [0, {self._n})")
+        start, stop = self.offsets[row:row + 2].tolist()
+        return str(self.data[start:stop], "utf-8")
+
+    def take(self, rows: np.ndarray) -> list[str]:
+        """The values of ``rows`` (int64 array, each in range), in order."""
+        data = self.data
+        return [str(data[a:b], "utf-8")
+                for a, b in zip(self.offsets[rows].tolist(), self.offsets[rows + 1].tolist(),
+                                strict=True)]
 
 
 class Catalogue:
@@ -69,8 +85,8 @@ class Catalogue:
         self.F = cols.features
         self.audio = cols.audio  # the nine-feature vectors of an era artifact (audio_only)
         self.scale = np.asarray(artifact.scaler.scale, dtype=np.float64)
-        self._id_values = column(table, "track_id")
         self.ids = TextColumn(table, "track_id")
+        self._id_table = artifact.id_lookup()
         self.names = TextColumn(table, "name")
         self.artists = TextColumn(table, "artist")
         self.genres: GenreCodes = artifact.genres
@@ -90,24 +106,37 @@ class Catalogue:
 
     # ------------------------------------------------------------------- rows
     def row_of(self, track_id: str) -> int:
-        row = self._cols.row_of_id(self._id_values, str(track_id))
+        row = self._id_table.row_of(str(track_id), self.ids.offsets, self.ids.data)
         if row is None:
             raise TrackNotFound(str(track_id))
         return row
 
+    def _summary(self, track_id: str, name: str, artist: str, genres: list[str],
+                 popularity: float, year: float, vibe_id: int) -> dict:
+        return {"track_id": track_id, "name": name, "artist": artist, "genres": genres,
+                "popularity": _number_or_none(popularity), "release_year": _int_or_none(year),
+                "vibe_id": vibe_id, "vibe_name": self.vibe_names[vibe_id]}
+
     def summary(self, row: int) -> dict:
         """Metadata of catalogue row ``row`` (the fields every result carries)."""
-        v = int(self.vibe_of[row])
-        return {
-            "track_id": self.ids[row],
-            "name": self.names[row],
-            "artist": self.artists[row],
-            "genres": self.genres.labels(row),
-            "popularity": _number_or_none(float(self.popularity[row])),
-            "release_year": _int_or_none(float(self.years[row])),
-            "vibe_id": v,
-            "vibe_name": self.vibe_names[v],
-        }
+        row = int(row)
+        lo, hi = self.genres.offsets[row:row + 2].tolist()
+        vocab = self.genres.vocabulary
+        return self._summary(self.ids[row], self.names[row], self.artists[row],
+                             [vocab[c] for c in self.genres.codes[lo:hi].tolist()],
+                             float(self.popularity[row]), float(self.years[row]),
+                             int(self.vibe_of[row]))
+
+    def summaries(self, rows: Sequence[int] | np.ndarray) -> list[dict]:
+        """:meth:`summary` of each of ``rows``, every column read once for all of them."""
+        R = np.asarray(rows, dtype=np.int64)
+        offsets, codes, vocab = self.genres.offsets, self.genres.codes, self.genres.vocabulary
+        genres = [[vocab[c] for c in codes[lo:hi].tolist()]
+                  for lo, hi in zip(offsets[R].tolist(), offsets[R + 1].tolist(), strict=True)]
+        return [self._summary(*values) for values in zip(
+            self.ids.take(R), self.names.take(R), self.artists.take(R), genres,
+            self.popularity[R].tolist(), self.years[R].tolist(), self.vibe_of[R].tolist(),
+            strict=True)]
 
     def track(self, row: int) -> dict:
         """One row's summary, duration and features in original units."""

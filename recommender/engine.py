@@ -174,15 +174,13 @@ class Engine:
         R = np.asarray(rows, dtype=np.int64)
         why = explanations(c.F[R], ref, c.scale, self.features)
         years = c.years[R].tolist() if self.era is not None else None
-        out = []
-        for i, (r, s) in enumerate(zip(rows, scores, strict=True)):
-            item = c.summary(r)
+        out = c.summaries(R)
+        for i, (item, s) in enumerate(zip(out, scores, strict=True)):
             item["score"] = round(float(s), 6)
             item["rank"] = first_rank + i
             item["explanation"] = why[i]
             if years is not None:
                 why[i]["era"] = era_explanation(years[i], ref_year)
-            out.append(item)
         return out
 
     def _caps(self, max_per_artist: int | None, dedupe_versions: bool,
@@ -329,8 +327,8 @@ class Engine:
         else:
             rows, scores = top_rows(self._index, X, q, scope, mask, exclude, need, caps)
         return {
-            "seeds": [c.summary(r) for r in seed_rows],
-            "negatives": [c.summary(r) for r in negative_rows],
+            "seeds": c.summaries(seed_rows),
+            "negatives": c.summaries(negative_rows),
             "targets": targets,
             "scope": scope.to_dict(),
             "limit": limit,
@@ -376,5 +374,5 @@ class Engine:
             "total": int(total),
             "limit": limit,
             "offset": offset,
-            "results": [self.catalogue.summary(int(r)) for r in rows],
+            "results": self.catalogue.summaries(rows),
         }

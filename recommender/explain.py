@@ -25,15 +25,13 @@ def explanations(F: np.ndarray, ref: np.ndarray, scale: np.ndarray,
     dz = np.abs(F - ref) / scale
     order = np.argsort(dz, axis=1, kind="stable")
     e = max(1, min(EXPLAIN_FEATURES, len(features) // 2))
-    # the closest e then the furthest e features of each row, gathered at once
-    picked = np.concatenate([order[:, :e], order[:, :-e - 1:-1]], axis=1)
-    tracks = np.take_along_axis(np.round(F, 6), picked, axis=1).tolist()
-    queries = np.round(ref, 6)[picked].tolist()
-    names = np.asarray(features, dtype=object)[picked].tolist()
+    # the closest e then the furthest e features of each row, as plain lists at once
+    picked = np.concatenate([order[:, :e], order[:, :-e - 1:-1]], axis=1).tolist()
+    tracks = np.round(F, 6).tolist()
+    query = np.round(ref, 6).tolist()
     out = []
-    for row_names, row_tracks, row_queries in zip(names, tracks, queries, strict=True):
-        items = [{"feature": f, "track": t, "query": q}
-                 for f, t, q in zip(row_names, row_tracks, row_queries, strict=True)]
+    for row, track in zip(picked, tracks, strict=True):
+        items = [{"feature": features[j], "track": track[j], "query": query[j]} for j in row]
         out.append({"closest": items[:e], "furthest": items[e:]})
     return out
 

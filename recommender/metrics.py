@@ -34,9 +34,21 @@ class ServiceMetrics:
         self.reloads = Counter(
             "vibemap_artifact_reloads", "artifact reloads by outcome", ["outcome"],
             registry=self.registry)
+        self._children: dict[tuple[str, str, int], tuple] = {}
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request: its count and latency under ``route`` (the children of each label
+        set are kept, so a request costs no ``labels()`` lookup after the first)."""
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (self.latency.labels(method, route),
+                        self.requests.labels(method, route, str(status)))
+            self._children[(method, route, status)] = children
+        children[0].observe(seconds)
+        children[1].inc()
 
 
 class MetricsMiddleware:
@@ -67,6 +79,5 @@ class MetricsMiddleware:
             # path_format drops convertors: /v1/tracks/{track_id}, not {track_id:path}
             template = getattr(route, "path_format", None) or getattr(route, "path", None) \
                 or UNMATCHED
-            method = scope.get("method", "")
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.record(scope.get("method", ""), template, status,
+                                time.perf_counter() - start)

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from factories import build_tiny_artifact
 from vibemap.recommender.api import create_app
 from vibemap.recommender.api.middleware import MAX_HEADER_BYTES, MAX_URL_BYTES
-from vibemap.recommender.api.server import HeadTimeoutH11Protocol, uvicorn_options
+from vibemap.recommender.api.server import GuardedHttpToolsProtocol, uvicorn_options
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.schemas import MAX_BATCH_COST, MAX_DIVERSE_DEPTH
 from vibemap.recommender.settings import ServiceSettings
@@ -158,8 +158,8 @@ def test_oversized_url_and_headers_get_the_json_shape(client: TestClient) -> Non
 
 def test_serve_sets_uvicorn_limits_and_timeouts() -> None:
     opts = uvicorn_options("127.0.0.1", 8000)
-    assert opts["http"] is HeadTimeoutH11Protocol
-    assert opts["h11_max_incomplete_event_size"] > MAX_HEADER_BYTES + MAX_URL_BYTES
+    assert opts["http"] is GuardedHttpToolsProtocol
+    assert GuardedHttpToolsProtocol.max_head_bytes > MAX_HEADER_BYTES + MAX_URL_BYTES
     assert 0 < opts["timeout_keep_alive"] <= 10 and opts["limit_concurrency"] > 0
 
 
@@ -168,7 +168,7 @@ def live_server(app, head_timeout: float) -> Iterator[int]:
     """uvicorn in a thread with ``vibemap serve``'s options and a short head timeout; yields
     the port once it answers, stops it afterwards."""
 
-    quick = type("Quick", (HeadTimeoutH11Protocol,), {"head_timeout": head_timeout})
+    quick = type("Quick", (GuardedHttpToolsProtocol,), {"head_timeout": head_timeout})
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -196,6 +196,32 @@ def test_half_open_connections_are_dropped(artifact: Path) -> None:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # no final blank line
             assert sock.recv(1024) == b""  # closed by the server, not by our timeout
+
+
+def test_an_oversized_head_gets_400_and_a_large_one_in_pieces_passes(artifact: Path) -> None:
+    """Over the server's head limit (an incomplete head, sent in pieces): 400 and closed; a
+    head under it, trickled in small pieces, is answered (431 from the middleware here)."""
+    app = create_app(ServiceSettings(index_dir=artifact), engine=Engine.load(artifact))
+    limit = GuardedHttpToolsProtocol.max_head_bytes
+    with live_server(app, head_timeout=5) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            for i in range(limit // 1000 + 2):
+                try:
+                    sock.sendall(b"x-pad-%d: %s\r\n" % (i, b"y" * 990))
+                except OSError:  # closed by the server already
+                    break
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 400") and b"head too large" in received
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            head = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(
+                b"x-pad-%d: %s\r\n" % (i, b"y" * 990) for i in range(40)) + b"\r\n"
+            assert MAX_HEADER_BYTES < len(head) < limit
+            for i in range(0, len(head), 700):
+                sock.sendall(head[i:i + 700])
+            assert sock.recv(65536).startswith(b"HTTP/1.1 431")
 
 
 def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:

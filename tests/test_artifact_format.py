@@ -1,4 +1,4 @@
-"""The artifact format: format 3 is read memory-mapped and stores everything the service
+"""The artifact format: format 4 is read memory-mapped and stores everything the service
 derives (parsed genres, per-vibe facts, per-row arrays, the search structure), equal to
 what the build's functions compute; older formats (committed format-1 fixtures) and
 unreadable versions are refused with a "rebuild" message, by the CLI (exit 2) and by
@@ -31,6 +31,7 @@ from vibemap.indexer.artifact import (
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres, split_genres
+from vibemap.indexer.id_table import IdTable
 from vibemap.indexer.search_index import derive_search
 from vibemap.indexer.serving_arrays import derive_serving
 from vibemap.recommender.api import create_app
@@ -43,7 +44,7 @@ REBUILD = r"format version 1 is not one this vibemap reads.*rebuild it with `vib
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_artifact(tmp_path_factory.mktemp("format3"), n=240, n_clusters=3)
+    return build_tiny_artifact(tmp_path_factory.mktemp("format4"), n=240, n_clusters=3)
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf"])
@@ -78,7 +79,7 @@ def test_reload_of_a_format1_artifact_is_a_422(built: Path, tmp_path: Path) -> N
     assert client.get("/v1/artifact").json()["format_version"] == FORMAT_VERSION
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 4, "3", True, None])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 5, "4", True, None])
 def test_unreadable_format_versions_say_rebuild(version: object, built: Path,
                                                 tmp_path: Path) -> None:
     art = tmp_path / "art"
@@ -90,10 +91,10 @@ def test_unreadable_format_versions_say_rebuild(version: object, built: Path,
         load_artifact(art)
 
 
-def test_format3_stores_what_the_build_derives(built: Path) -> None:
+def test_format4_stores_what_the_build_derives(built: Path) -> None:
     art = load_artifact(built)
     manifest = art.manifest
-    assert manifest["format_version"] == FORMAT_VERSION == 3
+    assert manifest["format_version"] == FORMAT_VERSION == 4
     assert set(REQUIRED_FILES) <= set(manifest["files"])
     assert "tracks.parquet" not in manifest["files"]
     assert "faiss/index.json" not in manifest["files"]
@@ -118,6 +119,9 @@ def test_format3_stores_what_the_build_derives(built: Path) -> None:
         assert art.search.fields[field].words.equals(tf.words)
         np.testing.assert_array_equal(art.search.fields[field].code_of, tf.code_of)
         np.testing.assert_array_equal(art.search.fields[field].word_codes, tf.word_codes)
+    ids = IdTable.derive(art.table.column("track_id"))
+    for name in ("offsets", "rows", "crc"):
+        np.testing.assert_array_equal(getattr(art.ids, name), getattr(ids, name))
     # mapped, not copied
     assert not art.vectors.flags.owndata and not art.serving.features.flags.owndata
     engine = Engine(art)

@@ -80,7 +80,7 @@ def test_serve_loads_then_runs_uvicorn(run, artifact: Path, monkeypatch: pytest.
     assert run(["serve", "--index", str(artifact), "--port", "8123"]) == 0
     assert calls["port"] == 8123 and calls["host"] == "127.0.0.1"
     # request-head limits and timeouts, so half-open connections are dropped
-    assert calls["h11_max_incomplete_event_size"] > 0 and calls["timeout_keep_alive"] > 0
+    assert calls["http"].max_head_bytes > 0 and calls["timeout_keep_alive"] > 0
     assert calls["http"].head_timeout > 0
     assert calls["app"].state.service.current.engine.n_tracks == 150
     assert "serving tiny" in capsys.readouterr().out

@@ -22,6 +22,7 @@ from vibemap.indexer.errors import VibemapError
 from vibemap.recommender.api import generation
 from vibemap.recommender.api.deps import ServiceState
 from vibemap.recommender.api.errors import install_error_handlers, public_message
+from vibemap.recommender.api.fast_lane import SimilarFastLane
 from vibemap.recommender.api.middleware import (
     ARTIFACT_HEADER,
     ArtifactHeaderMiddleware,
@@ -151,6 +152,7 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
     app.add_middleware(HeadMiddleware)
     app.add_middleware(RequestHeadMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SimilarFastLane, metrics=metrics)  # outermost: the plain /similar
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "HEAD", "POST"], allow_headers=["*"])

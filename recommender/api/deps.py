@@ -28,6 +28,7 @@ import anyio.to_thread
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
 
 from vibemap.recommender.api.middleware import ARTIFACT_STATE
 from vibemap.recommender.api.offload import ProcessPool, encode_json
@@ -202,7 +203,11 @@ def parse_query(model: type[M], request: Request) -> M:
     every route reads its query. List fields take every repeated key, other fields the
     last; unknown keys are ignored; errors are a 422 located at ``query.<name>``. One
     pydantic call is cheaper than FastAPI's per-parameter path (bench/RESULTS.md)."""
-    params = request.query_params
+    return validate_query(model, request.query_params)
+
+
+def validate_query(model: type[M], params: QueryParams) -> M:
+    """:func:`parse_query` over parsed query parameters."""
     lists = _list_fields(model)
     values = {k: (params.getlist(k) if k in lists else v) for k, v in params.items()}
     try:

@@ -11,7 +11,7 @@ ARTIFACT_HEADER = "X-Vibemap-Artifact"
 ARTIFACT_STATE = "vibemap_artifact"  # key in the ASGI scope's state: the engine's tag
 MAX_URL_BYTES = 8 * 1024  # path + query string; a longer one gets 414
 MAX_HEADER_BYTES = 32 * 1024  # all header names and values; more gets 431
-# the server's own hard limit (h11), above the two: beyond it uvicorn answers a plain 400
+# the server's own hard limit (server.py), above the two: beyond it a plain 400 and close
 SERVER_MAX_HEAD_BYTES = 64 * 1024
 
 

@@ -14,7 +14,12 @@ class OrjsonResponse(JSONResponse):
     """JSON rendered by orjson (FastAPI's own ORJSONResponse is deprecated upstream)."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+        return render_json(content)
+
+
+def render_json(content: Any) -> bytes:
+    """The bytes of every JSON answer."""
+    return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
 def fast_json(content: Any) -> OrjsonResponse:

@@ -2,9 +2,13 @@
 limits, keep-alive and head timeouts, so half-open and slow-header connections are dropped.
 
 uvicorn itself times out only idle keep-alive connections; a client that opens a connection
-and sends part of a request head (slowloris) would hold it forever. The h11 protocol below
-closes a connection whose request head is not complete ``HEAD_TIMEOUT_S`` seconds after it
-opened or after its previous response.
+and sends part of a request head (slowloris) would hold it forever, and its httptools
+(llhttp) protocol has no limit on a head's size. The protocol below closes a connection
+whose request head is not complete ``HEAD_TIMEOUT_S`` seconds after it opened or after its
+previous response, and answers 400 and closes once more than ``SERVER_MAX_HEAD_BYTES`` of
+an incomplete head arrived. It is uvicorn's httptools protocol, a C parser: the pure-Python
+h11 parser (whose incomplete-event limit was the size limit) cost a large share of a request
+(bench/RESULTS.md, "HTTP: lean `/similar`").
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from vibemap.recommender.api.middleware import SERVER_MAX_HEAD_BYTES
 
@@ -24,18 +27,45 @@ GRACEFUL_SHUTDOWN_S = 10
 # --workers: the supervisor replaces a worker that does not answer its ping within this; a
 # starting worker imports FastAPI, faiss and the app (~5 s of CPU, 15 s on a busy 2-core host)
 WORKER_HEALTHCHECK_S = 60
+HEAD_TOO_LARGE = "Request head too large."
 
 
-class HeadTimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol that drops a connection still waiting for a complete request
-    head ``head_timeout`` seconds after it opened or after its last response."""
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a head-size limit and a head timeout.
+
+    Between the end of one request's head and the next head's end, every byte received
+    counts towards ``max_head_bytes`` (the bytes of a chunk that also completed a head do
+    not: the count errs low, never rejecting a valid head). A connection that holds no
+    request (none running, none queued) and still waits for a complete head
+    ``head_timeout`` seconds after it opened or after its last response is closed.
+    """
 
     head_timeout = HEAD_TIMEOUT_S
+    max_head_bytes = SERVER_MAX_HEAD_BYTES
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._head_timer: asyncio.TimerHandle | None = None
+        self._awaiting_head = True
+        self._head_bytes = 0
         super().connection_made(transport)
         self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if (self._awaiting_head and self._head_bytes > self.max_head_bytes
+                and not self.transport.is_closing()):
+            self.send_400_response(HEAD_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_head = False
+        self._head_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_head = True
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -53,10 +83,10 @@ class HeadTimeoutH11Protocol(H11Protocol):
                                                 self.cycle)
 
     def _drop_if_no_head(self, cycle: object) -> None:
-        # h11 leaves IDLE once a complete head arrives. Checking the state, not only the
-        # cycle, matters: a request already buffered when the previous response completed
-        # starts its cycle before the timer is re-armed, and must not be dropped while it runs.
-        if (self.cycle is cycle and self.conn.their_state is h11.IDLE
+        # idle: no request arrived since the timer was armed (same cycle), the one before
+        # is answered, none is queued behind it, and the next head is incomplete
+        idle = self.cycle is None or self.cycle.response_complete
+        if (self.cycle is cycle and idle and not self.pipeline and self._awaiting_head
                 and not self.transport.is_closing()):
             self.transport.close()
 
@@ -66,8 +96,9 @@ def uvicorn_options(host: str, port: int, verbose: bool = False) -> dict[str, An
     return {
         "host": host, "port": port,
         "log_level": "info" if verbose else "warning",
-        "http": HeadTimeoutH11Protocol,
-        "h11_max_incomplete_event_size": SERVER_MAX_HEAD_BYTES,
+        # uvicorn formats every access-log line's arguments even when the level drops it
+        "access_log": verbose,
+        "http": GuardedHttpToolsProtocol,
         "timeout_keep_alive": KEEP_ALIVE_S,
         "limit_concurrency": MAX_CONNECTIONS,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,

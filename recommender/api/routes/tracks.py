@@ -68,12 +68,23 @@ async def similar_tracks(request: Request, engine: EngineDep, track_id: TrackId)
     # parsed here and the state read only when needed: FastAPI would run a sync dependency
     # through the thread pool, and a thread hop costs more than the search.
     q = parse_query(SimilarQuery, request)
-    args = {"limit": q.limit, "scope": q.scope, "max_per_artist": q.max_per_artist,
+    if runs_inline(q):
+        return fast_json(engine.similar(track_id, **similar_args(q)))
+    return fast_json(await get_state(request).light.run(engine.similar, track_id,
+                                                        **similar_args(q)))
+
+
+def similar_args(q: SimilarQuery) -> dict:
+    """``Engine.similar``'s keyword arguments from the parsed query."""
+    return {"limit": q.limit, "scope": q.scope, "max_per_artist": q.max_per_artist,
             "offset": q.offset, "dedupe_versions": q.dedupe_versions, "audio_only": q.audio_only}
-    # audio_only scores the scope by brute force: off the event loop
-    if q.offset + q.limit <= INLINE_MAX_DEPTH and q.max_per_artist is None and not q.audio_only:
-        return fast_json(engine.similar(track_id, **args))
-    return fast_json(await get_state(request).light.run(engine.similar, track_id, **args))
+
+
+def runs_inline(q: SimilarQuery) -> bool:
+    """Whether the search is cheap enough for the event loop (audio_only scores the scope
+    by brute force, a per-artist cap may widen the pool: those go off the loop)."""
+    return q.offset + q.limit <= INLINE_MAX_DEPTH and q.max_per_artist is None \
+        and not q.audio_only
 
 
 router.add_api_route("/v1/tracks/{track_id:path}/similar", similar_tracks, methods=["GET"],
