@@ -54,17 +54,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from vibemap.indexer import arrow_tables
 from vibemap.indexer import artifact_checks as checks
+from vibemap.indexer.cone_index import Cones, cone_files, cones_of_index, has_cones, read_cones
 from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.index_io import spec_from_manifest
+from vibemap.indexer.ivf_tools import IVF_FLAT
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
 from vibemap.indexer.search_index import (
@@ -91,8 +94,9 @@ __all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
-READABLE_FORMATS = (3,)  # 1 and 2 held tracks.parquet and derived per-row facts on load
+FORMAT_VERSION = 4
+# 1 and 2 held tracks.parquet and derived per-row facts on load; 3 had no cones/
+READABLE_FORMATS = (4,)
 TRACKS = "tracks.arrow"
 VIBES = "vibes.json"
 GENRE_VOCABULARY = "genres/vocabulary.json"
@@ -197,6 +201,7 @@ class Artifact:
     era: EraScaler | None = None  # set when the vectors carry the era column (weight > 0)
     serving: ServingColumns | None = None
     search: SearchIndex | None = None
+    cones: Cones | None = None  # a cosine IVF artifact's (vibemap.indexer.cone_index)
 
     @property
     def metric(self) -> str:
@@ -224,6 +229,12 @@ class Artifact:
             return self.serving
         return derive_serving(self.table, self.features, self.genres, self.vectors,
                               self.metric)
+
+    def cone_index(self) -> Cones | None:
+        """The mapped cones, or (in memory, a cosine IVF index) derived as the build does."""
+        if self.cones is not None or self.metric != "cosine" or self.index.kind != IVF_FLAT:
+            return self.cones
+        return cones_of_index(faiss.extract_index_ivf(self.index.full), self.vectors)
 
     def search_index(self, popularity: np.ndarray) -> SearchIndex:
         """The mapped search structure, or (in memory) derived as the build derives it."""
@@ -258,7 +269,7 @@ def read_manifest(path: Path) -> dict:
 def verify_files(path: Path, manifest: dict) -> None:
     """Check every required file is listed, present, and matches its recorded sha256."""
     files = manifest.get("files") or {}
-    for rel in REQUIRED_FILES:
+    for rel in (*REQUIRED_FILES, *(cone_files() if has_cones(manifest["build"]) else ())):
         if rel not in files:
             raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
     for rel in files:
@@ -324,8 +335,9 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     checks.check_vibe_facts(facts, ranges)
     serving = read_serving(path, n, len(features), d)
     search = read_search(path, n)
+    cones = read_cones(path, n, d) if has_cones(manifest["build"]) else None
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
-                    analysis, genres, facts, era, serving, search)
+                    analysis, genres, facts, era, serving, search, cones)
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

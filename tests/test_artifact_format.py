@@ -1,5 +1,6 @@
-"""The artifact format: format 3 is read memory-mapped and stores everything the service
-derives (parsed genres, per-vibe facts, per-row arrays, the search structure), equal to
+"""The artifact format: format 4 is read memory-mapped and stores everything the service
+derives (parsed genres, per-vibe facts, per-row arrays, the search structure, a cosine IVF
+index's cones), equal to
 what the build's functions compute; older formats (committed format-1 fixtures) and
 unreadable versions are refused with a "rebuild" message, by the CLI (exit 2) and by
 /admin/reload (422)."""
@@ -78,7 +79,7 @@ def test_reload_of_a_format1_artifact_is_a_422(built: Path, tmp_path: Path) -> N
     assert client.get("/v1/artifact").json()["format_version"] == FORMAT_VERSION
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 4, "3", True, None])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 5, "4", True, None])
 def test_unreadable_format_versions_say_rebuild(version: object, built: Path,
                                                 tmp_path: Path) -> None:
     art = tmp_path / "art"
@@ -90,10 +91,10 @@ def test_unreadable_format_versions_say_rebuild(version: object, built: Path,
         load_artifact(art)
 
 
-def test_format3_stores_what_the_build_derives(built: Path) -> None:
+def test_format4_stores_what_the_build_derives(built: Path) -> None:
     art = load_artifact(built)
     manifest = art.manifest
-    assert manifest["format_version"] == FORMAT_VERSION == 3
+    assert manifest["format_version"] == FORMAT_VERSION == 4
     assert set(REQUIRED_FILES) <= set(manifest["files"])
     assert "tracks.parquet" not in manifest["files"]
     assert "faiss/index.json" not in manifest["files"]
