@@ -59,8 +59,9 @@ class _Bytes:
         self.freq = np.bincount(self.buf, minlength=256)
 
     def containing(self, q: str) -> np.ndarray:
-        """Codes of the values holding ``q`` (a byte match of UTF-8 is a character match:
-        UTF-8 is self-synchronising); a match must not run into the next value."""
+        """Codes of the values holding ``q``, once per occurrence (a byte match of UTF-8
+        is a character match: UTF-8 is self-synchronising); a match must not run into the
+        next value."""
         needle = np.frombuffer(q.encode("utf-8"), dtype=np.uint8)
         length, total = len(needle), len(self.buf)
         if length == 0 or length > total:
@@ -72,7 +73,7 @@ class _Bytes:
             if k != anchor and len(pos):
                 pos = pos[self.buf[pos + k] == needle[k]]
         codes = np.searchsorted(self.offsets, pos, side="right") - 1
-        return np.unique(codes[pos + length <= self.offsets[codes + 1]])
+        return codes[pos + length <= self.offsets[codes + 1]]  # a value may repeat
 
 
 def _value_classes(field: TextField, text: _Bytes, q: str) -> np.ndarray:
@@ -110,17 +111,18 @@ class TrackSearch:
         self._bytes = {field: _Bytes(tf.keys) for field, tf in self.fields.items()}
 
     def _candidates(self, name_ok: np.ndarray, artist_ok: np.ndarray) -> np.ndarray | None:
-        """Sorted rows whose title value is in ``name_ok`` or artist value in
-        ``artist_ok`` (bool over each field's values); None when that is so large a share
-        of the rows that scanning all of them is cheaper."""
+        """The rows (each once, in no particular order) whose title value is in
+        ``name_ok`` or artist value in ``artist_ok`` (bool over each field's values); None
+        when that is so large a share of the rows that scanning all of them is cheaper."""
         names, artists = self.fields["name"], self.fields["artist"]
         size = int(np.diff(names.offsets)[name_ok].sum()
                    + np.diff(artists.offsets)[artist_ok].sum())
         if size * DENSE_SHARE > self.n:
             return None
-        return np.unique(np.concatenate([
-            gather_groups(names.rows, names.offsets, np.flatnonzero(name_ok)),
-            gather_groups(artists.rows, artists.offsets, np.flatnonzero(artist_ok))]))
+        by_artist = gather_groups(artists.rows, artists.offsets, np.flatnonzero(artist_ok))
+        by_artist = by_artist[~name_ok[names.code_of[by_artist]]]  # the others come by title
+        return np.concatenate([
+            gather_groups(names.rows, names.offsets, np.flatnonzero(name_ok)), by_artist])
 
     def _value_matches(self, q: str) -> tuple[np.ndarray, np.ndarray, list]:
         """(title value classes, artist value classes, per query word the bool masks of
@@ -155,7 +157,8 @@ class TrackSearch:
         return self._row_classes(self._value_matches(q), None)
 
     def _matching(self, q: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted matching rows, their classes) for a non-empty folded query."""
+        """(the matching rows, in no particular order, and their classes) for a non-empty
+        folded query."""
         parts = self._value_matches(q)
         name_cls, artist_cls, with_word = parts
         name_ok, artist_ok = name_cls < NO_MATCH, artist_cls < NO_MATCH
