@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from vibemap.indexer.folding import fold
 from vibemap.indexer.search_index import SearchIndex, TextField, gather_groups
+from vibemap.indexer.trigrams import Trigrams, value_bytes
 
 EXACT, PREFIX, WORDS, SUBSTRING, NO_MATCH = 0, 1, 2, 3, 4
 _WORD = re.compile(r"\w+")
@@ -46,16 +47,12 @@ DENSE_SHARE = 4  # a query matching over 1/4 of the rows gathers over all rows i
 
 class _Bytes:
     """The UTF-8 bytes of a field's distinct values, back to back (a view of the mapped
-    Arrow buffer), with each value's start; and how often each byte occurs, to anchor a
-    scan on a query's rarest byte."""
+    Arrow buffer), with each value's start; the build's trigram postings, and how often
+    each byte occurs, to anchor a scan on a query's rarest trigram (or byte)."""
 
-    def __init__(self, keys: pa.LargeStringArray) -> None:
-        n = len(keys)
-        self.offsets = np.frombuffer(keys.buffers()[1], dtype=np.int64, count=n + 1,
-                                     offset=keys.offset * 8)
-        data = keys.buffers()[2]
-        self.buf = (np.frombuffer(data, dtype=np.uint8) if data is not None and n
-                    else np.empty(0, dtype=np.uint8))[:int(self.offsets[-1]) if n else 0]
+    def __init__(self, keys: pa.LargeStringArray, trigrams: Trigrams | None) -> None:
+        self.offsets, self.buf = value_bytes(keys)
+        self.trigrams = trigrams
         self.freq = np.bincount(self.buf, minlength=256)
 
     def containing(self, q: str) -> np.ndarray:
@@ -66,8 +63,11 @@ class _Bytes:
         length, total = len(needle), len(self.buf)
         if length == 0 or length > total:
             return np.empty(0, dtype=np.int64)
-        anchor = int(np.argmin(self.freq[needle]))
-        pos = np.flatnonzero(self.buf == needle[anchor]) - anchor
+        pos = None if self.trigrams is None else self.trigrams.anchored(needle)
+        anchor = -1
+        if pos is None:
+            anchor = int(np.argmin(self.freq[needle]))
+            pos = np.flatnonzero(self.buf == needle[anchor]) - anchor
         pos = pos[(pos >= 0) & (pos <= total - length)]
         for k in range(length):
             if k != anchor and len(pos):
@@ -108,7 +108,7 @@ class TrackSearch:
         self._version_of = version_of
         self.popularity_order = index.order
         self.popularity_rank = index.rank
-        self._bytes = {field: _Bytes(tf.keys) for field, tf in self.fields.items()}
+        self._bytes = {field: _Bytes(tf.keys, tf.trigrams) for field, tf in self.fields.items()}
 
     def _candidates(self, name_ok: np.ndarray, artist_ok: np.ndarray) -> np.ndarray | None:
         """The rows (each once, in no particular order) whose title value is in
