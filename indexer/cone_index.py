@@ -14,6 +14,9 @@ the rows that can still beat a score (:mod:`vibemap.recommender.cone_scan`)::
                        ascending: one sorted array for every list's binary search
     cones/offsets.npy  int64 (n_lists + 1,): list l holds rows[offsets[l]:offsets[l + 1]]
     cones/axes.npy     float64 (n_lists, D): the lists' unit centroid directions
+    cones/vectors.npy  float32 (n, D): the index vectors in that order (vectors[i] is row
+                       rows[i]'s), so the rows a query takes are read in runs, not one
+                       random page each
 
 Only a cosine IVF artifact has them (a flat index's catalogue is small enough to score
 whole; euclidean scores are not angles).
@@ -34,7 +37,8 @@ from vibemap.indexer.vector_index import PartitionedIndex
 
 KEY_STRIDE = 8.0  # > pi: the angles of list l lie in [8 l, 8 l + pi]
 FILES = {"rows": "cones/rows.npy", "keys": "cones/keys.npy",
-         "offsets": "cones/offsets.npy", "axes": "cones/axes.npy"}
+         "offsets": "cones/offsets.npy", "axes": "cones/axes.npy",
+         "vectors": "cones/vectors.npy"}
 CHUNK = 1 << 20  # rows per step of the angle computation (bounds the build's temporaries)
 
 
@@ -46,6 +50,7 @@ class Cones:
     keys: np.ndarray
     offsets: np.ndarray
     axes: np.ndarray
+    vectors: np.ndarray
 
     @property
     def n_lists(self) -> int:
@@ -89,8 +94,9 @@ def derive_cones(X: np.ndarray, list_rows: np.ndarray, offsets: np.ndarray,
     keys += list_of * KEY_STRIDE
     del list_of
     order = np.argsort(keys, kind="stable")
-    return Cones(np.asarray(list_rows, dtype=np.int64)[order], keys[order],
-                 np.asarray(offsets, dtype=np.int64), axes)
+    rows = np.asarray(list_rows, dtype=np.int64)[order]
+    return Cones(rows, keys[order], np.asarray(offsets, dtype=np.int64), axes,
+                 np.ascontiguousarray(X[rows], dtype=np.float32))
 
 
 def ivf_lists(index: faiss.IndexIVF) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,6 +138,8 @@ def read_cones(directory: Path, n_rows: int, d: int) -> Cones:
     keys = checks.read_npy(directory / FILES["keys"], np.float64, (n_rows,), FILES["keys"],
                            mmap=True)
     axes = checks.read_npy(directory / FILES["axes"], np.float64, (None, d), FILES["axes"])
+    vectors = checks.read_npy(directory / FILES["vectors"], np.float32, (n_rows, d),
+                              FILES["vectors"], mmap=True)
     offsets = checks.read_npy(directory / FILES["offsets"], np.int64, (len(axes) + 1,),
                               FILES["offsets"])
     if offsets[0] != 0 or offsets[-1] != n_rows or (np.diff(offsets) < 0).any():
@@ -143,7 +151,7 @@ def read_cones(directory: Path, n_rows: int, d: int) -> Cones:
     if (n_rows and (np.diff(keys) < 0).any()) or (first[sizes] < 0).any() or (
             last[sizes] > np.pi + 1e-9).any():
         raise ValueError(f"{FILES['keys']}: keys are not the lists' angles in order")
-    return Cones(rows, keys, offsets, axes)
+    return Cones(rows, keys, offsets, axes, vectors)
 
 
 def list_bounds(keys: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,8 @@ score beats ``cos(d)`` by more than the rounding of the scores; else it widens `
 where the k-th best found so far could be beaten. The answer is the same top k as scoring
 every passing row (ties: the lower row first). A walk that would take more than
 ``max_share`` of the scope's rows gives up (None), and the caller scans the scope whole:
-queries far from every row (targets, negatives) or filters few rows pass.
+queries far from every row (targets, negatives) or filters few rows pass (it gives up at
+once when the share of the rows taken so far that pass says k of them lie that far).
 
 Figures: bench/RESULTS.md ("Serving a format-3 (memory-mapped) artifact").
 """
@@ -53,7 +54,8 @@ class ConeScan:
     """The walk over one artifact's cones.
 
     X : float32 (n, D) unit index vectors; lists : scope (vibe id, None for every vibe) ->
-    its [list_start, list_stop).
+    its [list_start, list_stop); max_share : the share of a scope's rows a walk may take
+    (1: every row, it never gives up).
     """
 
     def __init__(self, cones: Cones, X: np.ndarray,
@@ -83,7 +85,7 @@ class ConeScan:
         got_lo, got_hi = offsets[1:].copy(), offsets[1:].copy()
         rows = np.empty(0, dtype=np.int64)
         scores = np.empty(0, dtype=np.float32)
-        d, taken = FIRST_ANGLE, 0
+        d, taken, kth = FIRST_ANGLE, 0, -np.inf
         while True:
             act = np.flatnonzero((first <= phi + d) & (last >= phi - d))
             lo = np.searchsorted(c.keys, base[act] + np.maximum(phi[act] - d, 0.0), "left")
@@ -96,12 +98,22 @@ class ConeScan:
             if taken > budget:
                 return None
             got_lo[act], got_hi[act] = np.minimum(lo, old_lo), np.maximum(hi, old_hi)
-            new = np.sort(c.rows[pos])
+            # score what was taken (read in runs); only rows that can still enter the
+            # top k are checked against the filters
+            s_new = row_scores(c.vectors, pos, q, "cosine", size)
+            pruned = len(rows) >= k
+            if pruned:
+                keep = s_new >= kth
+                pos, s_new = pos[keep], s_new[keep]
+            new = c.rows[pos]
+            ok = passes(new)
             if len(exclude):
-                new = new[~np.isin(new, exclude)]
-            new = new[passes(new)]
-            rows = np.concatenate([rows, new])
-            scores = np.concatenate([scores, row_scores(self.X, new, q, "cosine", size)])
+                ok &= ~np.isin(new, exclude)
+            rows = np.concatenate([rows, new[ok]])
+            scores = np.concatenate([scores, s_new[ok]])
+            if (budget < size and not pruned and len(rows) < k and d < np.pi
+                    and len(rows) * budget < k * taken):
+                return None  # at this share passing, k of them lie beyond the budget
             if len(rows) >= k:
                 kth = np.partition(scores, len(scores) - k)[len(scores) - k]
                 keep = scores >= kth

@@ -78,13 +78,18 @@ def test_the_walk_equals_scoring_every_passing_row(seed: int, n: int, d: int, n_
     cones = derive_cones(X, rows, offsets, centres)
     # scope: every list, and the first half of the lists (a vibe's range)
     half = n_lists // 2
-    scan = ConeScan(cones, X, {None: (0, n_lists), 0: (0, half)}, max_share=1.0)
+    lists = {None: (0, n_lists), 0: (0, half)}
+    scan, thrifty = ConeScan(cones, X, lists, max_share=1.0), ConeScan(cones, X, lists, 0.2)
     for vibe, (lo, hi) in ((None, (0, n_lists)), (0, (0, half))):
         got = scan.top(q, k, vibe, lambda r: allowed[r], exclude)
         assert got is not None  # max_share 1: it never gives up
         want = plain_top(X, q, allowed, exclude, k, rows[offsets[lo]:offsets[hi]])
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])  # the same float32 scores
+        cheap = thrifty.top(q, k, vibe, lambda r: allowed[r], exclude)
+        if cheap is not None:  # a walk that does not give up is exact too
+            np.testing.assert_array_equal(cheap[0], want[0])
+            np.testing.assert_array_equal(cheap[1], want[1])
 
 
 def test_a_walk_over_too_many_rows_gives_up() -> None:
