@@ -77,6 +77,7 @@ from vibemap.indexer.search_index import (
     search_files,
     write_search,
 )
+from vibemap.indexer.search_runs import Runs, derive_runs, read_runs, runs_files, write_runs
 from vibemap.indexer.serving_arrays import (
     ServingColumns,
     derive_serving,
@@ -105,7 +106,7 @@ GENRE_CODES = "genres/codes.npy"
 REQUIRED_FILES = (
     "scaler.json", "centroids.json", "vectors.npy", TRACKS, "tracks_labelled.csv",
     "metrics.json", "faiss/all.faiss", VIBES, GENRE_VOCABULARY, GENRE_OFFSETS, GENRE_CODES,
-    *serving_files(), *search_files(),
+    *serving_files(), *search_files(), *runs_files(),
 )
 
 
@@ -160,7 +161,9 @@ def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
     arrow_tables.write_table(directory / TRACKS, table)
     cols = derive_serving(table, features, genres, vectors, metric)
     write_serving(directory, cols)
-    write_search(directory, derive_search(table, cols.numbers["popularity"]))
+    search = derive_search(table, cols.numbers["popularity"])
+    write_search(directory, search)
+    write_runs(directory, derive_runs(search, cols.version_of))
 
 
 def write_vibes(directory: Path, features: Sequence[str], facts: list[dict]) -> None:
@@ -202,6 +205,7 @@ class Artifact:
     serving: ServingColumns | None = None
     search: SearchIndex | None = None
     cones: Cones | None = None  # a cosine IVF artifact's (vibemap.indexer.cone_index)
+    search_runs: dict[str, Runs] | None = None  # vibemap.indexer.search_runs
 
     @property
     def metric(self) -> str:
@@ -337,7 +341,8 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     search = read_search(path, n)
     cones = read_cones(path, n, d) if has_cones(manifest["build"]) else None
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
-                    analysis, genres, facts, era, serving, search, cones)
+                    analysis, genres, facts, era, serving, search, cones,
+                    read_runs(path, n, search))
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

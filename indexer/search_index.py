@@ -66,15 +66,16 @@ def group_rows(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]
     return rows, offsets
 
 
-def gather_groups(rows: np.ndarray, offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Concatenated ``rows[offsets[c]:offsets[c + 1]]`` of every code in ``codes``."""
+def group_positions(offsets: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions ``offsets[c]..offsets[c + 1] - 1`` of every code ``c`` in ``codes``,
+    concatenated; the code of each position)."""
     starts = offsets[codes]
     lengths = offsets[codes + 1] - starts
     total = int(lengths.sum())
     if total == 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.asarray(rows[shift + np.arange(total)], dtype=np.int64)
+    return shift + np.arange(total), np.repeat(np.asarray(codes, dtype=np.int64), lengths)
 
 
 @dataclass(frozen=True)

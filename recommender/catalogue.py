@@ -83,7 +83,8 @@ class Catalogue:
         self.vibe_of = column(table, "vibe_id").to_numpy()
         self.vibe_names = {int(v["vibe_id"]): str(v["name"]) for v in artifact.vibes}
         self.partitions = {v: (p.start, p.stop) for v, p in artifact.index.partitions.items()}
-        self.search = TrackSearch(artifact.search_index(self.popularity), cols.version_of)
+        self.search = TrackSearch(artifact.search_index(self.popularity), cols.version_of,
+                                  artifact.search_runs)
         artists = self.search.fields["artist"]
         # one code per folded artist (max_per_artist, exclusion): its place among them
         self.artist_code = artists.code_of

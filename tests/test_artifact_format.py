@@ -33,6 +33,7 @@ from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres, split_genres
 from vibemap.indexer.search_index import derive_search
+from vibemap.indexer.search_runs import derive_runs
 from vibemap.indexer.serving_arrays import derive_serving
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
@@ -119,6 +120,13 @@ def test_format4_stores_what_the_build_derives(built: Path) -> None:
         assert art.search.fields[field].words.equals(tf.words)
         np.testing.assert_array_equal(art.search.fields[field].code_of, tf.code_of)
         np.testing.assert_array_equal(art.search.fields[field].word_codes, tf.word_codes)
+    runs = derive_runs(art.search, mapped.version_of)
+    for field, r in runs.items():
+        for part in ("other", "rank", "version"):
+            np.testing.assert_array_equal(getattr(art.search_runs[field], part),
+                                          getattr(r, part))
+        np.testing.assert_array_equal(art.search.fields[field].trigrams.positions,
+                                      search.fields[field].trigrams.positions)
     # mapped, not copied
     assert not art.vectors.flags.owndata and not art.serving.features.flags.owndata
     engine = Engine(art)
