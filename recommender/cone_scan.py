@@ -71,7 +71,7 @@ class ConeScan:
             passes: Callable[[np.ndarray], np.ndarray], exclude: np.ndarray
             ) -> tuple[np.ndarray, np.ndarray] | None:
         """(rows, scores) of the k best rows of the scope that ``passes`` (bool per row of
-        an int64 row array) and are not in ``exclude`` (sorted int64), by score desc then
+        an int64 row array) and are not in ``exclude`` (int64, a few rows), by score desc then
         row; fewer when fewer pass; None when the walk gives up (see the module)."""
         c = self.cones
         lo_l, hi_l = self.lists[vibe_id]
@@ -107,8 +107,8 @@ class ConeScan:
                 pos, s_new = pos[keep], s_new[keep]
             new = c.rows[pos]
             ok = passes(new)
-            if len(exclude):
-                ok &= ~np.isin(new, exclude)
+            for row in exclude.tolist():  # the seeds and negatives: a few rows
+                ok &= new != row
             rows = np.concatenate([rows, new[ok]])
             scores = np.concatenate([scores, s_new[ok]])
             if (budget < size and not pruned and len(rows) < k and d < np.pi
