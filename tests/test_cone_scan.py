@@ -27,9 +27,11 @@ from vibemap.indexer.cone_index import (
 )
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
+from vibemap.indexer.metric import similarities
 from vibemap.recommender.cone_scan import ConeScan
 from vibemap.recommender.engine import Engine
 from vibemap.recommender.filtered_ranking import FilteredRanking
+from vibemap.recommender.ranking import Scope, scan_best
 
 
 def unit(A: np.ndarray) -> np.ndarray:
@@ -184,3 +186,27 @@ def test_filtered_recommendations_are_those_of_the_plain_scan(ivf: Path, max_sha
         assert got["results"] == engine.recommend(
             seeds, **kw)["results"]  # a second call over the same maps agrees
     engine._filtered = fast
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 300), start=st.integers(0, 50),
+       share=st.sampled_from([0.0, 0.02, 0.2, 0.9, 1.0]), k=st.integers(1, 30),
+       metric=st.sampled_from(["cosine", "euclidean"]))
+def test_the_scan_scores_like_one_product_over_the_scope(seed: int, n: int, start: int,
+                                                         share: float, k: int, metric: str
+                                                         ) -> None:
+    """scan_best, whether it scores the passing rows alone (few pass) or the whole scope,
+    equals one product over the scope's rows, as before it had the sparse path."""
+    rng = np.random.default_rng(seed)
+    X = unit(rng.standard_normal((start + n + 5, 10)))
+    X[rng.integers(len(X), size=5)] = X[rng.integers(len(X), size=5)]  # exact ties
+    scope = Scope(None, None, start, start + n)
+    mask = rng.random(n) < share
+    exclude = {int(r) for r in rng.integers(start, start + n, size=3)}
+    q = X[rng.integers(len(X))].copy()
+    s = similarities(X[scope.start:scope.stop], q, metric)
+    local = np.array([i for i in np.flatnonzero(mask) if i + start not in exclude], dtype=int)
+    order = np.lexsort((local, -s[local]))[:k] if len(local) else np.empty(0, dtype=int)
+    rows, scores = scan_best(X, q, scope, mask, exclude, metric)(k)
+    np.testing.assert_array_equal(rows, local[order] + start)
+    np.testing.assert_array_equal(scores, s[local][order])
