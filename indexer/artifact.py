@@ -16,7 +16,12 @@ Layout (all paths relative to the artifact directory)::
                            per-row arrays derived at build time (features column-major,
                            numbers, version codes, id order, rows per folded genre):
                            :mod:`vibemap.indexer.serving_arrays` (format 3)
-    search/                the text-search structure: :mod:`vibemap.indexer.search_index`
+    search/                the text-search structure: :mod:`vibemap.indexer.search_index`,
+                           its substring postings (:mod:`vibemap.indexer.trigrams`) and the
+                           facts it ranks by in grouped order (:mod:`vibemap.indexer.search_runs`)
+                           (format 4)
+    cones/                 a cosine IVF index's rows sorted by angle within each list, for
+                           exact filtered ranking: :mod:`vibemap.indexer.cone_index` (format 4)
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
     vibes.json             per-vibe facts as GET /v1/vibes shows them (format 2):
@@ -33,7 +38,7 @@ Layout (all paths relative to the artifact directory)::
     faiss/vibe_<v>.faiss   flat FAISS index over vibe v's contiguous rows (flat builds only)
 
 The index type and parameters live in the manifest only (``build.index``,
-``build.index_params``). Format 3 is read memory-mapped (vectors, features, the track
+``build.index_params``). Format 4 is read memory-mapped (vectors, features, the track
 table, the id order, the search structure, the FAISS files): loading costs the checks, not
 a Python object per row. Older formats are refused with a message to rebuild.
 
