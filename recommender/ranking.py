@@ -160,8 +160,10 @@ def scan_best(X: np.ndarray, q: np.ndarray, scope: Scope, mask: np.ndarray,
 
     def best(k: int) -> tuple[np.ndarray, np.ndarray]:
         k = min(k, m)
-        part = np.argpartition(-s, k - 1)[:k] if 0 < k < m else np.arange(m)
-        part = part[np.lexsort((local[part], -s[part]))]
+        part = np.arange(m)
+        if 0 < k < m:  # every row tied with the k-th (argpartition keeps any of them)
+            part = np.flatnonzero(s >= s[np.argpartition(-s, k - 1)[k - 1]])
+        part = part[np.lexsort((local[part], -s[part]))][:k]
         return local[part] + scope.start, s[part]
 
     return best

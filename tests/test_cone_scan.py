@@ -196,7 +196,8 @@ def test_the_scan_scores_like_one_product_over_the_scope(seed: int, n: int, star
                                                          share: float, k: int, metric: str
                                                          ) -> None:
     """scan_best, whether it scores the passing rows alone (few pass) or the whole scope,
-    equals one product over the scope's rows, as before it had the sparse path."""
+    equals one product over the scope's rows, ties at the cut to the lower row (an
+    argpartition alone keeps any of the tied rows)."""
     rng = np.random.default_rng(seed)
     X = unit(rng.standard_normal((start + n + 5, 10)))
     X[rng.integers(len(X), size=5)] = X[rng.integers(len(X), size=5)]  # exact ties
