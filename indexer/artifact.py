@@ -16,9 +16,14 @@ Layout (all paths relative to the artifact directory)::
                            per-row arrays derived at build time (features column-major,
                            numbers, version codes, id order, rows per folded genre):
                            :mod:`vibemap.indexer.serving_arrays` (format 3+)
-    search/                the text-search structure: :mod:`vibemap.indexer.search_index`
+    search/                the text-search structure: :mod:`vibemap.indexer.search_index`,
+                           its substring postings (:mod:`vibemap.indexer.trigrams`) and the
+                           facts it ranks by in grouped order (:mod:`vibemap.indexer.search_runs`)
+                           (format 4)
     columns/id_hash_*.npy  id -> row as a hash table: :mod:`vibemap.indexer.id_table`
                            (format 4)
+    cones/                 a cosine IVF index's rows sorted by angle within each list, for
+                           exact filtered ranking: :mod:`vibemap.indexer.cone_index` (format 4)
     tracks_labelled.csv    every input column + vibe_id, vibe_name (same row order)
     metrics.json           validation results ({"evaluated": false} with --no-eval)
     vibes.json             per-vibe facts as GET /v1/vibes shows them (format 2):
@@ -36,8 +41,8 @@ Layout (all paths relative to the artifact directory)::
 
 The index type and parameters live in the manifest only (``build.index``,
 ``build.index_params``). Format 4 is read memory-mapped (vectors, features, the track
-table, the id hash table, the search structure, the FAISS files): loading costs the checks,
-not a Python object per row. Older formats are refused with a message to rebuild.
+table, the id hash table, the search structure, the cones, the FAISS files): loading costs
+the checks, not a Python object per row. Older formats are refused with a message to rebuild.
 
 Nothing here is pickled: arrays are .npy (loaded with allow_pickle=False), tables
 Arrow IPC, facts JSON, indexes FAISS's own format. A build writes into a temporary
@@ -56,18 +61,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from vibemap.indexer import arrow_tables, id_table
 from vibemap.indexer import artifact_checks as checks
+from vibemap.indexer.cone_index import Cones, cone_files, cones_of_index, has_cones, read_cones
 from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.id_table import IdTable
 from vibemap.indexer.index_io import spec_from_manifest
+from vibemap.indexer.ivf_tools import IVF_FLAT
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
 from vibemap.indexer.search_index import (
@@ -77,6 +85,7 @@ from vibemap.indexer.search_index import (
     search_files,
     write_search,
 )
+from vibemap.indexer.search_runs import Runs, derive_runs, read_runs, runs_files, write_runs
 from vibemap.indexer.serving_arrays import (
     ServingColumns,
     derive_serving,
@@ -95,7 +104,8 @@ __all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 4
-# 1 and 2 held tracks.parquet and derived per-row facts on load; 3 lacks the id hash table
+# 1 and 2 held tracks.parquet and derived per-row facts on load; 3 lacks the id hash
+# table, the cones/ and the search's postings and runs
 READABLE_FORMATS = (4,)
 TRACKS = "tracks.arrow"
 VIBES = "vibes.json"
@@ -105,7 +115,7 @@ GENRE_CODES = "genres/codes.npy"
 REQUIRED_FILES = (
     "scaler.json", "centroids.json", "vectors.npy", TRACKS, "tracks_labelled.csv",
     "metrics.json", "faiss/all.faiss", VIBES, GENRE_VOCABULARY, GENRE_OFFSETS, GENRE_CODES,
-    *serving_files(), *search_files(), *id_table.FILES,
+    *serving_files(), *search_files(), *runs_files(), *id_table.FILES,
 )
 
 
@@ -160,7 +170,9 @@ def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
     arrow_tables.write_table(directory / TRACKS, table)
     cols = derive_serving(table, features, genres, vectors, metric)
     write_serving(directory, cols)
-    write_search(directory, derive_search(table, cols.numbers["popularity"]))
+    search = derive_search(table, cols.numbers["popularity"])
+    write_search(directory, search)
+    write_runs(directory, derive_runs(search, cols.version_of))
     IdTable.derive(table.column("track_id")).write(directory)
 
 
@@ -203,6 +215,8 @@ class Artifact:
     serving: ServingColumns | None = None
     search: SearchIndex | None = None
     ids: IdTable | None = None
+    cones: Cones | None = None  # a cosine IVF artifact's (vibemap.indexer.cone_index)
+    search_runs: dict[str, Runs] | None = None  # vibemap.indexer.search_runs
 
     @property
     def metric(self) -> str:
@@ -235,6 +249,12 @@ class Artifact:
         """The mapped id -> row table, or (in memory) derived as the build derives it."""
         return self.ids if self.ids is not None else IdTable.derive(
             self.table.column("track_id"))
+
+    def cone_index(self) -> Cones | None:
+        """The mapped cones, or (in memory, a cosine IVF index) derived as the build does."""
+        if self.cones is not None or self.metric != "cosine" or self.index.kind != IVF_FLAT:
+            return self.cones
+        return cones_of_index(faiss.extract_index_ivf(self.index.full), self.vectors)
 
     def search_index(self, popularity: np.ndarray) -> SearchIndex:
         """The mapped search structure, or (in memory) derived as the build derives it."""
@@ -269,7 +289,7 @@ def read_manifest(path: Path) -> dict:
 def verify_files(path: Path, manifest: dict) -> None:
     """Check every required file is listed, present, and matches its recorded sha256."""
     files = manifest.get("files") or {}
-    for rel in REQUIRED_FILES:
+    for rel in (*REQUIRED_FILES, *(cone_files() if has_cones(manifest["build"]) else ())):
         if rel not in files:
             raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
     for rel in files:
@@ -335,8 +355,10 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     checks.check_vibe_facts(facts, ranges)
     serving = read_serving(path, n, len(features), d)
     search = read_search(path, n)
+    cones = read_cones(path, n, d) if has_cones(manifest["build"]) else None
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
-                    analysis, genres, facts, era, serving, search, IdTable.read(path, n))
+                    analysis, genres, facts, era, serving, search, IdTable.read(path, n),
+                    cones, read_runs(path, n, search))
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:

@@ -25,6 +25,7 @@ from vibemap.indexer.catalogue import (
     clean_catalogue,
     load_catalogue,
 )
+from vibemap.indexer.cone_index import write_index_cones
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
 from vibemap.indexer.features import FEATURES
@@ -210,6 +211,7 @@ def write_artifact(
         if arrays:
             np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
         index.save(staging)
+        write_index_cones(staging, index, built.vectors)
         artifact.write_genres(staging, genres)
         artifact.write_vibes(staging, FEATURES, facts)
         manifest = artifact.build_manifest(

@@ -12,7 +12,8 @@ For each text field (titles, artists)::
     search/<field>_word_offsets.npy int64 (n_words + 1,)
     search/<field>_word_codes.npy   int32: word w is in the values word_codes[offsets[w]:...]
 
-and, for the ranking, ``search/popularity_order.npy`` (rows by popularity desc, unknown
+the substring postings ``search/<field>_tri*.npy`` (:mod:`.trigrams`), and, for the
+ranking, ``search/popularity_order.npy`` (rows by popularity desc, unknown
 last, then row) and ``search/popularity_rank.npy`` (its inverse permutation).
 """
 
@@ -28,6 +29,14 @@ import pyarrow as pa
 from vibemap.indexer import artifact_checks as checks
 from vibemap.indexer.arrow_tables import Keys, as_large_strings, read_strings, write_strings
 from vibemap.indexer.folding import fold
+from vibemap.indexer.trigrams import (
+    Trigrams,
+    derive_trigrams,
+    read_trigrams,
+    trigram_files,
+    value_bytes,
+    write_trigrams,
+)
 
 WORD = re.compile(r"\w+")
 FIELDS = ("name", "artist")
@@ -45,6 +54,7 @@ def field_files(field: str) -> dict[str, str]:
 
 def search_files() -> tuple[str, ...]:
     return (*(f for field in FIELDS for f in field_files(field).values()),
+            *(f for field in FIELDS for f in trigram_files(field).values()),
             POPULARITY_ORDER, POPULARITY_RANK)
 
 
@@ -56,15 +66,16 @@ def group_rows(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]
     return rows, offsets
 
 
-def gather_groups(rows: np.ndarray, offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Concatenated ``rows[offsets[c]:offsets[c + 1]]`` of every code in ``codes``."""
+def group_positions(offsets: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions ``offsets[c]..offsets[c + 1] - 1`` of every code ``c`` in ``codes``,
+    concatenated; the code of each position)."""
     starts = offsets[codes]
     lengths = offsets[codes + 1] - starts
     total = int(lengths.sum())
     if total == 0:
-        return np.empty(0, dtype=np.int64)
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    return np.asarray(rows[shift + np.arange(total)], dtype=np.int64)
+    return shift + np.arange(total), np.repeat(np.asarray(codes, dtype=np.int64), lengths)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class TextField:
     words: pa.LargeStringArray
     word_offsets: np.ndarray
     word_codes: np.ndarray
+    trigrams: Trigrams | None = None  # the values' substring postings (:mod:`.trigrams`)
 
     @property
     def sorted_keys(self) -> Keys:
@@ -109,9 +121,10 @@ def derive_field(values: pa.ChunkedArray | pa.Array) -> TextField:
     word_offsets = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum([len(postings[w]) for w in words], out=word_offsets[1:])
     word_codes = np.asarray([c for w in words for c in postings[w]], dtype=np.int32)
-    return TextField(pa.array(keys, type=pa.large_string()), code_of.astype(np.int32), rows,
-                     offsets, pa.array(words, type=pa.large_string()), word_offsets,
-                     word_codes)
+    keys_array = pa.array(keys, type=pa.large_string())
+    return TextField(keys_array, code_of.astype(np.int32), rows, offsets,
+                     pa.array(words, type=pa.large_string()), word_offsets, word_codes,
+                     derive_trigrams(keys_array))
 
 
 def popularity_order(popularity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,6 +155,7 @@ def write_search(directory: Path, index: SearchIndex) -> None:
             write_strings(directory / files[part], getattr(tf, part))
         for part in ("code_of", "rows", "offsets", "word_offsets", "word_codes"):
             np.save(directory / files[part], getattr(tf, part), allow_pickle=False)
+        write_trigrams(directory, field, tf.trigrams or derive_trigrams(tf.keys))
     np.save(directory / POPULARITY_ORDER, index.order, allow_pickle=False)
     np.save(directory / POPULARITY_RANK, index.rank, allow_pickle=False)
 
@@ -174,7 +188,8 @@ def read_field(directory: Path, field: str, n_rows: int) -> TextField:
     _check_codes(f["code_of"], code_of, len(keys))
     _check_codes(f["rows"], rows, n_rows)
     _check_codes(f["word_codes"], word_codes, len(keys))
-    return TextField(keys, code_of, rows, offsets, words, word_offsets, word_codes)
+    trigrams = read_trigrams(directory, field, len(value_bytes(keys)[1]))
+    return TextField(keys, code_of, rows, offsets, words, word_offsets, word_codes, trigrams)
 
 
 def read_search(directory: Path, n_rows: int) -> SearchIndex:

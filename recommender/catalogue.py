@@ -19,6 +19,7 @@ from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.id_table import string_buffers
 from vibemap.recommender.errors import InvalidQuery, TrackNotFound
 from vibemap.recommender.query import RowFilters, finite_number
+from vibemap.recommender.row_filters import FilterColumns
 from vibemap.recommender.search import TrackSearch
 
 
@@ -98,11 +99,14 @@ class Catalogue:
         self.vibe_of = column(table, "vibe_id").to_numpy()
         self.vibe_names = {int(v["vibe_id"]): str(v["name"]) for v in artifact.vibes}
         self.partitions = {v: (p.start, p.stop) for v, p in artifact.index.partitions.items()}
-        self.search = TrackSearch(artifact.search_index(self.popularity), cols.version_of)
+        self.search = TrackSearch(artifact.search_index(self.popularity), cols.version_of,
+                                  artifact.search_runs)
         artists = self.search.fields["artist"]
         # one code per folded artist (max_per_artist, exclusion): its place among them
         self.artist_code = artists.code_of
         self._artist_keys = artists.sorted_keys
+        self.filters = FilterColumns(self.F, self.feature_col, self.popularity, self.years,
+                                     self.artist_code, cols.rows_with_label)
 
     # ------------------------------------------------------------------- rows
     def row_of(self, track_id: str) -> int:
@@ -182,31 +186,14 @@ class Catalogue:
             allowed = ym if allowed is None else allowed & ym
         return allowed
 
+    def exclude_codes(self, names: list[str]) -> list[int]:
+        """The artist codes of names (case- and accent-insensitive; unknown names: none)."""
+        return [c for c in (self._artist_code_of(fold(x)) for x in names) if c is not None]
+
     def candidate_mask(self, filters: RowFilters, start: int, stop: int) -> np.ndarray | None:
         """bool (stop - start,) mask of the rows [start, stop) passing a recommendation's
         ``filters``; None when there are none (every row is a candidate)."""
         if not filters:
             return None
-        sl = slice(start, stop)
-        mask = np.ones(stop - start, dtype=bool)
-        for f, v in filters.mins.items():
-            mask &= self.F[sl, self.feature_col[f]] >= v
-        for f, v in filters.maxs.items():
-            mask &= self.F[sl, self.feature_col[f]] <= v
-        pop = self.popularity[sl]
-        if filters.min_popularity is not None:
-            mask &= pop >= filters.min_popularity
-        if filters.max_popularity is not None:
-            mask &= pop <= filters.max_popularity
-        if filters.min_year is not None:  # unknown years (NaN) fail year bounds
-            mask &= self.years[sl] >= filters.min_year
-        if filters.max_year is not None:
-            mask &= self.years[sl] <= filters.max_year
-        if filters.genres:
-            mask &= self.genre_mask(filters.genres)[sl]
-        if filters.exclude_artists:
-            codes = [c for c in (self._artist_code_of(fold(x)) for x in filters.exclude_artists)
-                     if c is not None]
-            if codes:
-                mask &= ~np.isin(self.artist_code[sl], codes)
-        return mask
+        return self.filters.mask(filters, slice(start, stop),
+                                 self.exclude_codes(filters.exclude_artists))

@@ -18,8 +18,10 @@ import numpy as np
 from vibemap.indexer.artifact import Artifact, load_artifact
 from vibemap.indexer.errors import ArtifactError
 from vibemap.recommender.catalogue import Catalogue
+from vibemap.recommender.cone_scan import ConeScan, scope_lists
 from vibemap.recommender.errors import InvalidQuery
 from vibemap.recommender.explain import era_explanation, explanations
+from vibemap.recommender.filtered_ranking import FilteredRanking
 from vibemap.recommender.flat_scan import FlatScan
 from vibemap.recommender.query import (
     COMBINATION_RULE,
@@ -38,7 +40,7 @@ from vibemap.recommender.query import (
     seed_lists,
     year_params,
 )
-from vibemap.recommender.ranking import Caps, mmr, top_rows
+from vibemap.recommender.ranking import Best, Caps, Scope, mmr, take_ranked, top_rows
 from vibemap.recommender.text import genre_tokens
 from vibemap.recommender.vibes import SAME_SCOPE, Vibes, is_any
 
@@ -88,6 +90,9 @@ class Engine:
         self._vibes = Vibes(artifact.vibe_facts, self.catalogue)
         # exact single-query search: FAISS's answers, faster on a flat index (flat_scan)
         self._index = FlatScan(artifact.index, self.catalogue.X)
+        cones = artifact.cone_index()  # exact filtered ranking without scoring every row
+        self._filtered = FilteredRanking(self.catalogue, None if cones is None else ConeScan(
+            cones, self.catalogue.X, scope_lists(artifact.index.spec)), self.metric)
         # the era column (vibemap.indexer.era) and, with it, the nine-feature vectors that
         # audio_only ranks by (exact, brute force); None for a nine-feature artifact
         self.era = artifact.era
@@ -196,6 +201,14 @@ class Engine:
             return Caps(c.artist_code, max_per_artist)
         return Caps(c.artist_code, max_per_artist, c.version_of,
                     frozenset(int(c.version_of[r]) for r in seed_rows))
+
+    def _top(self, best: Best | None, X: np.ndarray, q: np.ndarray, scope: Scope,
+             exclude: set[int], need: int, caps: Caps) -> tuple[list[int], list[float]]:
+        """The first ``need`` rows of ``best``'s ranking passing ``caps``; without one (no
+        filters), of the index's search of the scope."""
+        if best is None:
+            return top_rows(self._index, X, q, scope, None, exclude, need, caps)
+        return take_ranked(best, need, caps)
 
     def _era_facts(self, audio_only: bool, ref_year: float | None) -> dict:
         """The response's ``era`` entry (only for an artifact with an era column)."""
@@ -312,20 +325,18 @@ class Engine:
                               None if self.era is None else self.era.mean)
         filters = RowFilters(mins, maxs, min_pop, max_pop, genre_tokens(as_list(genres)),
                              as_list(exclude_artists), min_year, max_year)
-        mask = c.candidate_mask(filters, scope.start, scope.stop)
-        if brute and mask is None:
-            mask = np.ones(scope.size, dtype=bool)
         exclude = set(seed_rows) | set(negative_rows)
+        best = self._filtered.best(X, q, scope, filters, exclude, brute)
         need = offset + limit
         if diversity > 0:
-            rows, scores = top_rows(self._index, X, q, scope, mask, exclude,
-                                    max(MMR_POOL, 2 * need), replace(caps, per_artist=None))
+            rows, scores = self._top(best, X, q, scope, exclude, max(MMR_POOL, 2 * need),
+                                     replace(caps, per_artist=None))
             R = np.asarray(rows, dtype=np.int64)
             picked = mmr(X[R].astype(np.float64), np.asarray(scores, dtype=np.float64),
                          c.artist_code[R], need, diversity, self.metric, caps.per_artist)
             rows, scores = [rows[i] for i in picked], [scores[i] for i in picked]
         else:
-            rows, scores = top_rows(self._index, X, q, scope, mask, exclude, need, caps)
+            rows, scores = self._top(best, X, q, scope, exclude, need, caps)
         return {
             "seeds": c.summaries(seed_rows),
             "negatives": c.summaries(negative_rows),

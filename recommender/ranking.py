@@ -8,7 +8,7 @@ distance of z-scores for a euclidean one. Ties go to the lower row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,12 @@ import numpy as np
 from vibemap.indexer.metric import similarities
 from vibemap.indexer.vector_index import PartitionedIndex
 from vibemap.recommender.flat_scan import FlatScan
+
+# best(k): the exact top k of a ranking (rows, scores), score desc then row; fewer at its end
+Best = Callable[[int], tuple[np.ndarray, np.ndarray]]
+# the passing rows are scored alone (gathered) when fewer than 1 / SPARSE_SHARE of the
+# scope pass; a gathered row costs ~2.5 rows of a whole-scope product
+SPARSE_SHARE = 3
 
 
 @dataclass(frozen=True)
@@ -108,20 +114,59 @@ def top_rows(index: PartitionedIndex | FlatScan, X: np.ndarray, q: np.ndarray, s
             if len(picked[0]) >= need or k >= size:
                 return picked
             k = min(size, 2 * k)
-    local = np.flatnonzero(mask)
-    if exclude:
-        local = local[~np.isin(local + scope.start, np.fromiter(exclude, dtype=np.int64))]
-    s = similarities(X[scope.start:scope.stop], q, index.metric)[local]
-    m = len(local)
-    k = min(m, need)
+    return take_ranked(scan_best(X, q, scope, mask, exclude, index.metric), need, caps)
+
+
+def row_scores(X: np.ndarray, rows: np.ndarray, q: np.ndarray, metric: str, scope_size: int
+               ) -> np.ndarray:
+    """The scores of ``X[rows]``, bit for bit those of one product over a whole scope of
+    ``scope_size`` rows holding them: numpy scores a row the same wherever it sits in a
+    product of 2 rows or more (vectors of up to 11 dimensions), but takes a product of one
+    row through a dot of another summation order; so one row of a larger scope is scored
+    as two."""
+    if len(rows) == 1 and scope_size > 1:
+        return similarities(X[np.repeat(rows, 2)], q, metric)[:1]
+    return similarities(X[rows], q, metric)
+
+
+def take_ranked(best: Best, need: int, caps: Caps) -> tuple[list[int], list[float]]:
+    """The first ``need`` rows passing ``caps`` of a ranking that ``best(k)`` gives k at
+    a time (its exact top k, or all of it when shorter); k doubles as the caps bite."""
+    k = need
     while True:
-        part = np.argpartition(-s, k - 1)[:k] if 0 < k < m else np.arange(m)
-        part = part[np.lexsort((local[part], -s[part]))]
-        picked = take((local[part] + scope.start).tolist(), s[part].tolist(), set(), need,
-                      caps)
-        if len(picked[0]) >= need or k >= m:
+        rows, scores = best(k)
+        picked = take(rows.tolist(), scores.tolist(), set(), need, caps)
+        if len(picked[0]) >= need or len(rows) < k:
             return picked
-        k = min(m, 2 * k)
+        k *= 2
+
+
+def scan_best(X: np.ndarray, q: np.ndarray, scope: Scope, mask: np.ndarray,
+              exclude: set[int], metric: str) -> Best:
+    """``best(k)`` over the rows of ``scope`` that pass ``mask`` (bool over the scope) and
+    are not in ``exclude``, every one of them scored exactly (numpy, index space): the
+    passing rows alone when they are few, else the whole scope at once (a row's score is
+    the same either way)."""
+    local = np.flatnonzero(mask)
+    if exclude and len(local):
+        ex = np.fromiter(exclude, dtype=np.int64) - scope.start
+        pos = np.minimum(np.searchsorted(local, ex), len(local) - 1)
+        local = np.delete(local, pos[local[pos] == ex])
+    if len(local) * SPARSE_SHARE < scope.size:
+        s = row_scores(X, local + scope.start, q, metric, scope.size)
+    else:
+        s = similarities(X[scope.start:scope.stop], q, metric)[local]
+    m = len(local)
+
+    def best(k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, m)
+        part = np.arange(m)
+        if 0 < k < m:  # every row tied with the k-th (argpartition keeps any of them)
+            part = np.flatnonzero(s >= s[np.argpartition(-s, k - 1)[k - 1]])
+        part = part[np.lexsort((local[part], -s[part]))][:k]
+        return local[part] + scope.start, s[part]
+
+    return best
 
 
 def mmr(V: np.ndarray, S: np.ndarray, codes: np.ndarray, need: int, diversity: float,

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from vibemap.indexer.folding import fold
-from vibemap.indexer.search_index import SearchIndex, TextField, gather_groups
+from vibemap.indexer.search_index import SearchIndex, TextField, group_positions
+from vibemap.indexer.search_runs import Runs, derive_runs
+from vibemap.indexer.trigrams import Trigrams, value_bytes
 
 EXACT, PREFIX, WORDS, SUBSTRING, NO_MATCH = 0, 1, 2, 3, 4
 _WORD = re.compile(r"\w+")
@@ -46,33 +49,33 @@ DENSE_SHARE = 4  # a query matching over 1/4 of the rows gathers over all rows i
 
 class _Bytes:
     """The UTF-8 bytes of a field's distinct values, back to back (a view of the mapped
-    Arrow buffer), with each value's start; and how often each byte occurs, to anchor a
-    scan on a query's rarest byte."""
+    Arrow buffer), with each value's start; the build's trigram postings, and how often
+    each byte occurs, to anchor a scan on a query's rarest trigram (or byte)."""
 
-    def __init__(self, keys: pa.LargeStringArray) -> None:
-        n = len(keys)
-        self.offsets = np.frombuffer(keys.buffers()[1], dtype=np.int64, count=n + 1,
-                                     offset=keys.offset * 8)
-        data = keys.buffers()[2]
-        self.buf = (np.frombuffer(data, dtype=np.uint8) if data is not None and n
-                    else np.empty(0, dtype=np.uint8))[:int(self.offsets[-1]) if n else 0]
+    def __init__(self, keys: pa.LargeStringArray, trigrams: Trigrams | None) -> None:
+        self.offsets, self.buf = value_bytes(keys)
+        self.trigrams = trigrams
         self.freq = np.bincount(self.buf, minlength=256)
 
     def containing(self, q: str) -> np.ndarray:
-        """Codes of the values holding ``q`` (a byte match of UTF-8 is a character match:
-        UTF-8 is self-synchronising); a match must not run into the next value."""
+        """Codes of the values holding ``q``, once per occurrence (a byte match of UTF-8
+        is a character match: UTF-8 is self-synchronising); a match must not run into the
+        next value."""
         needle = np.frombuffer(q.encode("utf-8"), dtype=np.uint8)
         length, total = len(needle), len(self.buf)
         if length == 0 or length > total:
             return np.empty(0, dtype=np.int64)
-        anchor = int(np.argmin(self.freq[needle]))
-        pos = np.flatnonzero(self.buf == needle[anchor]) - anchor
+        pos = None if self.trigrams is None else self.trigrams.anchored(needle)
+        anchor = -1
+        if pos is None:
+            anchor = int(np.argmin(self.freq[needle]))
+            pos = np.flatnonzero(self.buf == needle[anchor]) - anchor
         pos = pos[(pos >= 0) & (pos <= total - length)]
         for k in range(length):
             if k != anchor and len(pos):
                 pos = pos[self.buf[pos + k] == needle[k]]
         codes = np.searchsorted(self.offsets, pos, side="right") - 1
-        return np.unique(codes[pos + length <= self.offsets[codes + 1]])
+        return codes[pos + length <= self.offsets[codes + 1]]  # a value may repeat
 
 
 def _value_classes(field: TextField, text: _Bytes, q: str) -> np.ndarray:
@@ -94,6 +97,16 @@ def _values_with_word(field: TextField, word: str, prefix: bool) -> np.ndarray:
     return out
 
 
+class _Rows(NamedTuple):
+    """Rows with their title and artist codes, popularity ranks and version codes."""
+
+    rows: np.ndarray
+    name_code: np.ndarray
+    artist_code: np.ndarray
+    rank: np.ndarray
+    version: np.ndarray
+
+
 class TrackSearch:
     """Ranked text search over an artifact's search structure.
 
@@ -101,26 +114,39 @@ class TrackSearch:
     version_of : int (n,) one code per song (versions share it).
     """
 
-    def __init__(self, index: SearchIndex, version_of: np.ndarray) -> None:
+    def __init__(self, index: SearchIndex, version_of: np.ndarray,
+                 runs: dict[str, Runs] | None = None) -> None:
         self.fields = index.fields
         self.n = len(index.order)
         self._version_of = version_of
         self.popularity_order = index.order
         self.popularity_rank = index.rank
-        self._bytes = {field: _Bytes(tf.keys) for field, tf in self.fields.items()}
+        self._runs = runs if runs is not None else derive_runs(index, version_of)
+        self._bytes = {field: _Bytes(tf.keys, tf.trigrams) for field, tf in self.fields.items()}
 
-    def _candidates(self, name_ok: np.ndarray, artist_ok: np.ndarray) -> np.ndarray | None:
-        """Sorted rows whose title value is in ``name_ok`` or artist value in
-        ``artist_ok`` (bool over each field's values); None when that is so large a share
-        of the rows that scanning all of them is cheaper."""
+    def _candidates(self, name_ok: np.ndarray, artist_ok: np.ndarray) -> _Rows | None:
+        """The rows (each once, in no particular order) whose title value is in
+        ``name_ok`` or artist value in ``artist_ok`` (bool over each field's values), with
+        their facts read in runs (:mod:`vibemap.indexer.search_runs`); None when that is so
+        large a share of the rows that scanning all of them is cheaper."""
         names, artists = self.fields["name"], self.fields["artist"]
-        size = int(np.diff(names.offsets)[name_ok].sum()
-                   + np.diff(artists.offsets)[artist_ok].sum())
+        name_ok_codes, artist_ok_codes = np.flatnonzero(name_ok), np.flatnonzero(artist_ok)
+        size = int((names.offsets[name_ok_codes + 1] - names.offsets[name_ok_codes]).sum()
+                   + (artists.offsets[artist_ok_codes + 1]
+                      - artists.offsets[artist_ok_codes]).sum())
         if size * DENSE_SHARE > self.n:
             return None
-        return np.unique(np.concatenate([
-            gather_groups(names.rows, names.offsets, np.flatnonzero(name_ok)),
-            gather_groups(artists.rows, artists.offsets, np.flatnonzero(artist_ok))]))
+        by_name, name_codes = group_positions(names.offsets, name_ok_codes)
+        by_artist, artist_codes = group_positions(artists.offsets, artist_ok_codes)
+        rn, ra = self._runs["name"], self._runs["artist"]
+        title_of_artist_rows = ra.other[by_artist]
+        alone = ~name_ok[title_of_artist_rows]  # the others come by title
+        by_artist = by_artist[alone]
+        return _Rows(np.concatenate([names.rows[by_name], artists.rows[by_artist]]),
+                     np.concatenate([name_codes, title_of_artist_rows[alone]]),
+                     np.concatenate([rn.other[by_name], artist_codes[alone]]),
+                     np.concatenate([rn.rank[by_name], ra.rank[by_artist]]),
+                     np.concatenate([rn.version[by_name], ra.version[by_artist]]))
 
     def _value_matches(self, q: str) -> tuple[np.ndarray, np.ndarray, list]:
         """(title value classes, artist value classes, per query word the bool masks of
@@ -133,12 +159,11 @@ class TrackSearch:
         return (_value_classes(names, self._bytes["name"], q),
                 _value_classes(artists, self._bytes["artist"], q), with_word)
 
-    def _row_classes(self, parts: tuple[np.ndarray, np.ndarray, list],
-                     rows: np.ndarray | None) -> np.ndarray:
+    @staticmethod
+    def _row_classes(parts: tuple[np.ndarray, np.ndarray, list], nc: np.ndarray,
+                     ac: np.ndarray) -> np.ndarray:
+        """The class of rows of title codes ``nc`` and artist codes ``ac``."""
         name_cls, artist_cls, with_word = parts
-        names, artists = self.fields["name"], self.fields["artist"]
-        nc = names.code_of if rows is None else names.code_of[rows]
-        ac = artists.code_of if rows is None else artists.code_of[rows]
         cls = np.minimum(name_cls[nc], artist_cls[ac])
         if with_word:
             found = np.ones(len(cls), dtype=bool)
@@ -147,50 +172,54 @@ class TrackSearch:
             cls[found & (cls > WORDS)] = WORDS
         return cls
 
+    def _every_row(self) -> _Rows:
+        return _Rows(np.arange(self.n), self.fields["name"].code_of,
+                     self.fields["artist"].code_of, self.popularity_rank, self._version_of)
+
     def match_classes(self, q: str) -> np.ndarray:
         """int8 (n,): EXACT / PREFIX / WORDS / SUBSTRING / NO_MATCH per row for a folded
         query."""
         if not q:
             return np.full(self.n, NO_MATCH, dtype=np.int8)
-        return self._row_classes(self._value_matches(q), None)
+        every = self._every_row()
+        return self._row_classes(self._value_matches(q), every.name_code, every.artist_code)
 
-    def _matching(self, q: str, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted matching rows, their classes) for a non-empty folded query."""
+    def _matching(self, q: str, allowed: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(the matching rows, in no particular order, their classes, popularity ranks and
+        version codes) for a non-empty folded query."""
         parts = self._value_matches(q)
         name_cls, artist_cls, with_word = parts
         name_ok, artist_ok = name_cls < NO_MATCH, artist_cls < NO_MATCH
         if with_word:  # a WORDS match holds the first word in its title or artist
             name_ok, artist_ok = name_ok | with_word[0][0], artist_ok | with_word[0][1]
-        rows = self._candidates(name_ok, artist_ok)
-        cls = self._row_classes(parts, rows)
+        found = self._candidates(name_ok, artist_ok)
+        dense = found is None
+        found = self._every_row() if found is None else found
+        cls = self._row_classes(parts, found.name_code, found.artist_code)
         keep = cls < NO_MATCH
-        if rows is None:
-            if allowed is not None:
-                keep &= allowed
-            rows = np.flatnonzero(keep)
-            return rows, cls[rows]
         if allowed is not None:
-            keep &= allowed[rows]
-        return rows[keep], cls[keep]
+            keep &= allowed if dense else allowed[found.rows]
+        i = np.flatnonzero(keep)
+        return found.rows[i], cls[i], found.rank[i], found.version[i]
 
-    def _grouped(self, rows: np.ndarray, key: np.ndarray, end: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def _grouped(self, rows: np.ndarray, key: np.ndarray, versions: np.ndarray,
+                 rank: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
         """The matching rows that can fill the first ``end`` places once versions are kept
         together, with sort keys doing so: a song's best ``key``, then the version's
-        popularity. A song placed in the first ``end`` has its best row among the ``end``
-        smallest keys (every row ranked before it belongs to a song placed earlier), so
-        only those songs are sorted."""
-        versions = self._version_of[rows]
+        popularity ``rank``. A song placed in the first ``end`` has its best row among the
+        ``end`` smallest keys (every row ranked before it belongs to a song placed
+        earlier), so only those songs are sorted."""
         if end < len(rows):
             top = np.argpartition(key, end - 1)[:end]
             keep = np.isin(versions, np.unique(versions[top]))
-            rows, key, versions = rows[keep], key[keep], versions[keep]
+            rows, key, versions, rank = rows[keep], key[keep], versions[keep], rank[keep]
         order = np.lexsort((key, versions))
         first = np.ones(len(order), dtype=bool)
         first[1:] = versions[order][1:] != versions[order][:-1]
         best = np.empty(len(rows), dtype=np.int64)
         best[order] = key[order][np.flatnonzero(first)[np.cumsum(first) - 1]]
-        return rows, best * self.n + self.popularity_rank[rows]
+        return rows, best * self.n + rank
 
     def search(self, q: str | None, allowed: np.ndarray | None, limit: int, offset: int
                ) -> tuple[np.ndarray, int]:
@@ -205,13 +234,14 @@ class TrackSearch:
             if allowed is not None:
                 rows = rows[allowed[rows]]
             return rows[offset:offset + limit], len(rows)
-        rows, cls = self._matching(folded, allowed)
+        rows, cls, rank, versions = self._matching(folded, allowed)
         total = len(rows)
         if offset >= total:
             return rows[:0], total
         end = min(offset + limit, total)
-        rows, key = self._grouped(rows, cls.astype(np.int64) * self.n
-                                  + self.popularity_rank[rows], end)
+        rank = rank.astype(np.int64)
+        rows, key = self._grouped(rows, cls.astype(np.int64) * self.n + rank, versions, rank,
+                                  end)
         part = np.argpartition(key, end - 1)[:end] if end < len(rows) else np.arange(len(rows))
         part = part[np.argsort(key[part], kind="stable")]
         return rows[part[offset:end]], total

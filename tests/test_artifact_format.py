@@ -1,5 +1,6 @@
 """The artifact format: format 4 is read memory-mapped and stores everything the service
-derives (parsed genres, per-vibe facts, per-row arrays, the search structure), equal to
+derives (parsed genres, per-vibe facts, per-row arrays, the search structure, the id hash
+table, a cosine IVF index's cones), equal to
 what the build's functions compute; older formats (committed format-1 fixtures) and
 unreadable versions are refused with a "rebuild" message, by the CLI (exit 2) and by
 /admin/reload (422)."""
@@ -33,6 +34,7 @@ from vibemap.indexer.files import sha256_file
 from vibemap.indexer.genre_labels import encode_genres, split_genres
 from vibemap.indexer.id_table import IdTable
 from vibemap.indexer.search_index import derive_search
+from vibemap.indexer.search_runs import derive_runs
 from vibemap.indexer.serving_arrays import derive_serving
 from vibemap.recommender.api import create_app
 from vibemap.recommender.engine import Engine
@@ -122,6 +124,13 @@ def test_format4_stores_what_the_build_derives(built: Path) -> None:
     ids = IdTable.derive(art.table.column("track_id"))
     for name in ("offsets", "rows", "crc"):
         np.testing.assert_array_equal(getattr(art.ids, name), getattr(ids, name))
+    runs = derive_runs(art.search, mapped.version_of)
+    for field, r in runs.items():
+        for part in ("other", "rank", "version"):
+            np.testing.assert_array_equal(getattr(art.search_runs[field], part),
+                                          getattr(r, part))
+        np.testing.assert_array_equal(art.search.fields[field].trigrams.positions,
+                                      search.fields[field].trigrams.positions)
     # mapped, not copied
     assert not art.vectors.flags.owndata and not art.serving.features.flags.owndata
     engine = Engine(art)
