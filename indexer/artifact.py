@@ -67,6 +67,7 @@ from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
+from vibemap.indexer.search_index import FIELDS as SEARCH_FIELDS
 from vibemap.indexer.search_index import (
     SearchIndex,
     derive_search,
@@ -75,6 +76,7 @@ from vibemap.indexer.search_index import (
     write_search,
 )
 from vibemap.indexer.serving_arrays import (
+    NUMBER_COLUMNS,
     ServingColumns,
     derive_serving,
     read_serving,
@@ -151,12 +153,19 @@ def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
                  genres: GenreCodes, vectors: np.ndarray, metric: str) -> None:
     """The track table (tracks.arrow) and everything the service derives from it and the
     index vectors: the per-row arrays (:mod:`.serving_arrays`) and the search structure
-    (:mod:`.search_index`)."""
+    (:mod:`.search_index`). Consumes ``tracks``: the table takes its columns, and once it
+    is written only the columns the derivations read stay in memory (GBs at 10M rows)."""
     table = pa.Table.from_pandas(tracks, preserve_index=False)
+    for column in list(tracks.columns):
+        del tracks[column]
     arrow_tables.write_table(directory / TRACKS, table)
+    read = {*features, *NUMBER_COLUMNS, "version_key", "track_id", *SEARCH_FIELDS}
+    table = table.select([c for c in table.column_names if c in read])
     cols = derive_serving(table, features, genres, vectors, metric)
     write_serving(directory, cols)
-    write_search(directory, derive_search(table, cols.numbers["popularity"]))
+    popularity = cols.numbers["popularity"]
+    del cols  # the features' copy among them
+    write_search(directory, derive_search(table, popularity))
 
 
 def write_vibes(directory: Path, features: Sequence[str], facts: list[dict]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from vibemap.indexer.degenerate import near_constant
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES, VALID_RANGES
 from vibemap.indexer.readers import check_unique_columns, read_input
+from vibemap.indexer.row_keys import duplicated_among
+from vibemap.indexer.row_keys import duplicated_rows as _duplicated_rows
 
 logger = logging.getLogger(__name__)
 
@@ -202,22 +205,6 @@ def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
     )
 
 
-def _duplicated_rows(columns: list, n_rows: int) -> np.ndarray:
-    """``DataFrame(columns).duplicated(keep="first")``, one key column at a time.
-
-    Each column (a callable, so only one exists at once) is factorized as
-    ``DataFrame.duplicated`` does, and its codes folded into one group id per row,
-    compressed again after every column: a few int64 arrays instead of a frame of every
-    key column and one code array per column (GBs at 10M rows).
-    """
-    group = np.zeros(n_rows, dtype=np.int64)
-    for make in columns:
-        codes, uniques = pd.factorize(make(), use_na_sentinel=False)
-        group = group * len(uniques) + codes
-        group = pd.factorize(group)[0]
-    return pd.Series(group).duplicated(keep="first").to_numpy()
-
-
 def _stripped(text: pd.Series) -> pd.Series:
     """``text.str.strip()`` with a fresh index; the input's own array when nothing needed
     stripping (the usual case), so the cleaned columns share the raw columns' memory."""
@@ -228,19 +215,22 @@ def _stripped(text: pd.Series) -> pd.Series:
 
 
 def clean_catalogue(
-    raw: pd.DataFrame, source_name: str = "<frame>", notes: tuple[str, ...] = ()
+    raw: pd.DataFrame, source_name: str = "<frame>", notes: tuple[str, ...] = (),
+    columns: Sequence[str] | None = None, keep_raw: bool = True,
 ) -> Catalogue:
     """Type and clean a frame; see DROP_REASONS for what is dropped and why.
 
     Parameters
     ----------
     raw : DataFrame
-        Every input column as read: text (nothing parsed yet), or already numeric.
+        Every input column as read: text (nothing parsed yet), or already numeric; or
+        only those the cleaning reads, with ``columns`` naming every column read.
     source_name : str
         Shown in messages and stored in the report.
     notes : what the reader noticed (e.g. decimal commas), carried into the report.
+    keep_raw : False: the catalogue's ``raw`` is left empty (the rows went elsewhere).
     """
-    columns = [str(c) for c in raw.columns]
+    columns = [str(c) for c in (raw.columns if columns is None else columns)]
     check_unique_columns(source_name, columns)
     mapping = resolve_columns(columns)
     n = len(raw)
@@ -295,7 +285,10 @@ def clean_catalogue(
         reason[(reason == "") & mask] = name
 
     alive = reason == ""
-    dup_id = ids.where(alive).duplicated(keep="first").to_numpy() & alive
+    if ids.isna().any():  # (no reader makes a missing id; a frame given in code may)
+        dup_id = ids.where(alive).duplicated(keep="first").to_numpy() & alive
+    else:
+        dup_id = duplicated_among(ids, np.flatnonzero(alive))
     reason[dup_id] = "duplicate_id"
     # the "same track" key of the rows still alive only: a full-length key and its
     # filtered copy were two more copies of every feature and name
@@ -372,7 +365,8 @@ def clean_catalogue(
     return Catalogue(
         tracks=tracks,
         # no copy of the input when every row was kept (the usual case, GBs at 10M rows)
-        raw=(raw if len(kept_index) == n else raw.iloc[kept_index]).reset_index(drop=True),
+        raw=(raw.iloc[:0] if not keep_raw else raw if len(kept_index) == n
+             else raw.iloc[kept_index]).reset_index(drop=True),
         report=report,
         source_name=source_name,
     )

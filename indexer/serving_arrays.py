@@ -166,8 +166,9 @@ def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes,
     order), its parsed genres and index vectors: what the build writes and the service
     maps."""
     n = table.num_rows
-    F = np.asfortranarray(np.column_stack([numbers(table, f) for f in features])
-                          if n else np.empty((0, len(features))))
+    F = np.empty((n, len(features)), dtype=np.float64, order="F")  # filled column by
+    for j, f in enumerate(features):  # column: no row-major copy next to it (GBs at 10M)
+        F[:, j] = numbers(table, f)
     labels, offsets, rows = genre_label_rows(genres)
     return ServingColumns(F, {name: numbers(table, name) for name in NUMBER_COLUMNS},
                           version_codes(_version_key_column(table)),
