@@ -17,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from vibemap.indexer.degenerate import near_constant
 from vibemap.indexer.errors import CatalogueError
@@ -26,6 +24,7 @@ from vibemap.indexer.features import FEATURES, VALID_RANGES
 from vibemap.indexer.readers import check_unique_columns, read_input
 from vibemap.indexer.row_keys import duplicated_among
 from vibemap.indexer.row_keys import duplicated_rows as _duplicated_rows
+from vibemap.indexer.text_numbers import numbers, release_year
 
 logger = logging.getLogger(__name__)
 
@@ -163,38 +162,6 @@ def resolve_columns(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _parse_floats(text: pd.Series) -> np.ndarray:
-    """Stripped text -> float64, NaN where empty or not a number.
-
-    Arrow's cast is much faster than pandas.to_numeric (bench/RESULTS.md) but
-    all-or-nothing, so it is tried first and the lenient parser only runs on columns with a
-    bad value.
-    """
-    arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    try:
-        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-
-
-def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A column as float64 and its 'empty' mask: text is parsed, numbers taken as they are
-    (a typed frame, like the demo catalogue's, skips a round trip through text)."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        parsed = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return parsed, np.isnan(parsed)
-    text = values.astype(str).str.strip()
-    return _parse_floats(text), (text == "").to_numpy()
-
-
-def _release_year(text: pd.Series) -> pd.Series:
-    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
-    return year.where((year >= 1800) & (year <= 2100)).astype("Int64")
-
-
 def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
     """Stable ids from normalised name + artist, for exports that carry no id."""
     keys = (names.str.strip().str.lower() + "\x1f" + artists.str.strip().str.lower()).tolist()
@@ -250,7 +217,7 @@ def clean_catalogue(
     out_of_range = np.zeros(n, dtype=bool)
     out_by_feature: dict[str, int] = {}
     for name in FEATURES:
-        parsed, empty = _numbers(column(name))
+        parsed, empty = numbers(column(name))
         bad = ~empty & ~np.isfinite(parsed)
         values.append(parsed)
         unparseable |= bad
@@ -323,12 +290,12 @@ def clean_catalogue(
         }
     )
     for name in OPTIONAL_NUMERIC:
-        parsed, empty = _numbers(column(name).iloc[kept_index].reset_index(drop=True))
+        parsed, empty = numbers(column(name).iloc[kept_index].reset_index(drop=True))
         bad = int((~np.isfinite(parsed) & ~empty).sum())
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
         tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)
-    tracks["release_year"] = _release_year(kept(col("release_date")))
+    tracks["release_year"] = release_year(kept(col("release_date")))
     for j, name in enumerate(FEATURES):
         given = column(name)
         if len(kept_index) == n and given.dtype == np.float64:

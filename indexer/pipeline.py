@@ -24,6 +24,7 @@ from vibemap.indexer.catalogue import (
 )
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
+from vibemap.indexer.exhaustive_search import normalise_rows
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.labelled_export import SpilledRows, spill_rows, write_labelled_csv
@@ -137,6 +138,8 @@ def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
     if settings.era_weight == 0:
         return to_index_space(Zs, settings.metric), fit_era_scaler(years, 0.0)
     with_era, era = era_vectors(Zs, years, settings.era_weight)
+    if settings.metric == "cosine":  # a new float32 array: normalised where it is
+        return normalise_rows(with_era), era
     return to_index_space(with_era, settings.metric), era
 
 

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from vibemap.indexer import artifact_checks as checks
 from vibemap.indexer.arrow_tables import Keys, as_large_strings
+from vibemap.indexer.exhaustive_search import normalise_rows
 from vibemap.indexer.folding import fold
 from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.versions import version_keys
@@ -88,8 +89,7 @@ def audio_vectors(X: np.ndarray, metric: str, n_features: int) -> np.ndarray:
     vector a W = 0 build stores (up to float32 rounding). float32 (n, n_features)."""
     head = np.array(X[:, :n_features], dtype=np.float32, order="C", copy=True)
     if metric == "cosine":
-        norms = np.linalg.norm(head, axis=1, keepdims=True)
-        np.divide(head, norms, out=head, where=norms > 0)
+        normalise_rows(head)
     return head
 
 
