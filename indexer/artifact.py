@@ -150,18 +150,21 @@ def read_genres(path: Path, n_rows: int) -> GenreCodes:
 
 
 def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
-                 genres: GenreCodes, vectors: np.ndarray, metric: str) -> None:
+                 genres: GenreCodes, vectors: np.ndarray, metric: str,
+                 version_of: np.ndarray | None = None) -> None:
     """The track table (tracks.arrow) and everything the service derives from it and the
     index vectors: the per-row arrays (:mod:`.serving_arrays`) and the search structure
     (:mod:`.search_index`). Consumes ``tracks``: the table takes its columns, and once it
-    is written only the columns the derivations read stay in memory (GBs at 10M rows)."""
+    is written only the columns the derivations read stay in memory (GBs at 10M rows).
+    ``version_of``: the version codes, where the build has them (see derive_serving)."""
     table = pa.Table.from_pandas(tracks, preserve_index=False)
     for column in list(tracks.columns):
         del tracks[column]
     arrow_tables.write_table(directory / TRACKS, table)
-    read = {*features, *NUMBER_COLUMNS, "version_key", "track_id", *SEARCH_FIELDS}
+    read = {*features, *NUMBER_COLUMNS, "track_id", *SEARCH_FIELDS,
+            *(("version_key",) if version_of is None else ())}
     table = table.select([c for c in table.column_names if c in read])
-    cols = derive_serving(table, features, genres, vectors, metric)
+    cols = derive_serving(table, features, genres, vectors, metric, version_of)
     write_serving(directory, cols)
     popularity = cols.numbers["popularity"]
     del cols  # the features' copy among them

@@ -48,7 +48,7 @@ from vibemap.indexer.vector_index import (
     partitions_from_sorted_labels,
     to_index_space,
 )
-from vibemap.indexer.versions import version_keys
+from vibemap.indexer.versions import keyed_versions
 from vibemap.indexer.writing import (
     FittedVibes,
     IndexedTracks,
@@ -149,14 +149,14 @@ def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSet
     (sorted by vibe, with vibe_id) and their z-scores ``Zs`` in the same order; adds the
     ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
     # versions of one song (remasters, edits, mixes) share a key: results collapse on it
-    tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
+    tracks["version_key"], version_of = keyed_versions(tracks["name"], tracks["artist"])
     vectors, era = index_vectors(Zs, tracks, settings)
     partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), n_clusters)
     index = PartitionedIndex.build(
         vectors, partitions, settings.metric,
         kind=index_type_for(len(tracks), settings.ann_threshold), seed=settings.seed,
     )
-    return IndexedTracks(vectors, era, partitions, index)
+    return IndexedTracks(vectors, era, partitions, index, version_of)
 
 
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None,

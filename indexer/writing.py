@@ -40,6 +40,7 @@ class IndexedTracks:
     era: EraScaler
     partitions: list[Partition]
     index: PartitionedIndex
+    version_of: np.ndarray | None = None  # the version_key column's codes (serving_arrays)
 
 
 @dataclass(frozen=True)
@@ -110,5 +111,6 @@ def write_artifact(
             engine=engine,
         )
         index.release()  # saved, and described in the manifest: the table needs the room
-        artifact.write_tracks(staging, tracks, FEATURES, genres, built.vectors, settings.metric)
+        artifact.write_tracks(staging, tracks, FEATURES, genres, built.vectors, settings.metric,
+                              version_of=built.version_of)
         return artifact.finalize_manifest(staging, manifest)
