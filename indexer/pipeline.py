@@ -34,10 +34,10 @@ from vibemap.indexer.personalities import (
     Scaler,
     describe_signature,
     fit_personalities,
-    fit_scaler,
     name_vibes,
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
+from vibemap.indexer.scaling import fit_and_scale
 from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
 from vibemap.indexer.spilled_input import load_spilled_catalogue
 from vibemap.indexer.stages import ProgressFn, Stages, Tick
@@ -184,10 +184,9 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
                     settings.n_clusters, settings.evaluate)
 
     with stages.stage("scale"):
-        F = catalogue.tracks[list(FEATURES)].to_numpy(dtype=np.float64)
-        scaler = fit_scaler(F)
-        Z = scaler.transform_consuming(F)  # F is our own copy: z-scored where it is
-        del F  # at 10M rows every n x 9 float64 copy is 0.7 GB
+        # one feature at a time: no n x 9 float64 copy (0.7 GB at 10M rows), same bits
+        scaler, Z = fit_and_scale([catalogue.tracks[f].to_numpy(dtype=np.float64)
+                                   for f in FEATURES])
     with stages.stage("cluster"):
         with warnings.catch_warnings():  # too few distinct tracks: check_distinct says it
             warnings.simplefilter("ignore", ConvergenceWarning)
