@@ -78,6 +78,7 @@ from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.ivf_tools import IVF_FLAT
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
+from vibemap.indexer.search_index import FIELDS as SEARCH_FIELDS
 from vibemap.indexer.search_index import (
     SearchIndex,
     derive_search,
@@ -87,6 +88,7 @@ from vibemap.indexer.search_index import (
 )
 from vibemap.indexer.search_runs import Runs, derive_runs, read_runs, runs_files, write_runs
 from vibemap.indexer.serving_arrays import (
+    NUMBER_COLUMNS,
     ServingColumns,
     derive_serving,
     read_serving,
@@ -162,17 +164,28 @@ def read_genres(path: Path, n_rows: int) -> GenreCodes:
 
 
 def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
-                 genres: GenreCodes, vectors: np.ndarray, metric: str) -> None:
+                 genres: GenreCodes, vectors: np.ndarray, metric: str,
+                 version_of: np.ndarray | None = None) -> None:
     """The track table (tracks.arrow) and everything the service derives from it and the
     index vectors: the per-row arrays (:mod:`.serving_arrays`) and the search structure
-    (:mod:`.search_index`)."""
+    (:mod:`.search_index`). Consumes ``tracks``: the table takes its columns, and once it
+    is written only the columns the derivations read stay in memory (GBs at 10M rows).
+    ``version_of``: the version codes, where the build has them (see derive_serving)."""
     table = pa.Table.from_pandas(tracks, preserve_index=False)
+    for column in list(tracks.columns):
+        del tracks[column]
     arrow_tables.write_table(directory / TRACKS, table)
-    cols = derive_serving(table, features, genres, vectors, metric)
+    read = {*features, *NUMBER_COLUMNS, "track_id", *SEARCH_FIELDS,
+            *(("version_key",) if version_of is None else ())}
+    table = table.select([c for c in table.column_names if c in read])
+    cols = derive_serving(table, features, genres, vectors, metric, version_of)
     write_serving(directory, cols)
-    search = derive_search(table, cols.numbers["popularity"])
+    popularity, version_of = cols.numbers["popularity"], cols.version_of
+    del cols  # the features' copy among them
+    search = derive_search(table, popularity)
     write_search(directory, search)
-    write_runs(directory, derive_runs(search, cols.version_of))
+    write_runs(directory, derive_runs(search, version_of))
+    del search
     IdTable.derive(table.column("track_id")).write(directory)
 
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from vibemap.indexer.degenerate import near_constant
 from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES, VALID_RANGES
 from vibemap.indexer.readers import check_unique_columns, read_input
+from vibemap.indexer.row_keys import duplicated_among
+from vibemap.indexer.row_keys import duplicated_rows as _duplicated_rows
+from vibemap.indexer.text_numbers import numbers, release_year
 
 logger = logging.getLogger(__name__)
 
@@ -160,38 +162,6 @@ def resolve_columns(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _parse_floats(text: pd.Series) -> np.ndarray:
-    """Stripped text -> float64, NaN where empty or not a number.
-
-    Arrow's cast is much faster than pandas.to_numeric (bench/RESULTS.md) but
-    all-or-nothing, so it is tried first and the lenient parser only runs on columns with a
-    bad value.
-    """
-    arr = pa.array(text.to_numpy(dtype=object), type=pa.string())
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    try:
-        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-
-
-def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A column as float64 and its 'empty' mask: text is parsed, numbers taken as they are
-    (a typed frame, like the demo catalogue's, skips a round trip through text)."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        parsed = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        return parsed, np.isnan(parsed)
-    text = values.astype(str).str.strip()
-    return _parse_floats(text), (text == "").to_numpy()
-
-
-def _release_year(text: pd.Series) -> pd.Series:
-    year = pd.to_numeric(text.str.slice(0, 4), errors="coerce")
-    return year.where((year >= 1800) & (year <= 2100)).astype("Int64")
-
-
 def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
     """Stable ids from normalised name + artist, for exports that carry no id."""
     keys = (names.str.strip().str.lower() + "\x1f" + artists.str.strip().str.lower()).tolist()
@@ -200,22 +170,6 @@ def _derive_ids(names: pd.Series, artists: pd.Series) -> pd.Series:
         index=names.index,
         dtype=object,
     )
-
-
-def _duplicated_rows(columns: list, n_rows: int) -> np.ndarray:
-    """``DataFrame(columns).duplicated(keep="first")``, one key column at a time.
-
-    Each column (a callable, so only one exists at once) is factorized as
-    ``DataFrame.duplicated`` does, and its codes folded into one group id per row,
-    compressed again after every column: a few int64 arrays instead of a frame of every
-    key column and one code array per column (GBs at 10M rows).
-    """
-    group = np.zeros(n_rows, dtype=np.int64)
-    for make in columns:
-        codes, uniques = pd.factorize(make(), use_na_sentinel=False)
-        group = group * len(uniques) + codes
-        group = pd.factorize(group)[0]
-    return pd.Series(group).duplicated(keep="first").to_numpy()
 
 
 def _stripped(text: pd.Series) -> pd.Series:
@@ -228,19 +182,22 @@ def _stripped(text: pd.Series) -> pd.Series:
 
 
 def clean_catalogue(
-    raw: pd.DataFrame, source_name: str = "<frame>", notes: tuple[str, ...] = ()
+    raw: pd.DataFrame, source_name: str = "<frame>", notes: tuple[str, ...] = (),
+    columns: Sequence[str] | None = None, keep_raw: bool = True,
 ) -> Catalogue:
     """Type and clean a frame; see DROP_REASONS for what is dropped and why.
 
     Parameters
     ----------
     raw : DataFrame
-        Every input column as read: text (nothing parsed yet), or already numeric.
+        Every input column as read: text (nothing parsed yet), or already numeric; or
+        only those the cleaning reads, with ``columns`` naming every column read.
     source_name : str
         Shown in messages and stored in the report.
     notes : what the reader noticed (e.g. decimal commas), carried into the report.
+    keep_raw : False: the catalogue's ``raw`` is left empty (the rows went elsewhere).
     """
-    columns = [str(c) for c in raw.columns]
+    columns = [str(c) for c in (raw.columns if columns is None else columns)]
     check_unique_columns(source_name, columns)
     mapping = resolve_columns(columns)
     n = len(raw)
@@ -260,7 +217,7 @@ def clean_catalogue(
     out_of_range = np.zeros(n, dtype=bool)
     out_by_feature: dict[str, int] = {}
     for name in FEATURES:
-        parsed, empty = _numbers(column(name))
+        parsed, empty = numbers(column(name))
         bad = ~empty & ~np.isfinite(parsed)
         values.append(parsed)
         unparseable |= bad
@@ -295,7 +252,10 @@ def clean_catalogue(
         reason[(reason == "") & mask] = name
 
     alive = reason == ""
-    dup_id = ids.where(alive).duplicated(keep="first").to_numpy() & alive
+    if ids.isna().any():  # (no reader makes a missing id; a frame given in code may)
+        dup_id = ids.where(alive).duplicated(keep="first").to_numpy() & alive
+    else:
+        dup_id = duplicated_among(ids, np.flatnonzero(alive))
     reason[dup_id] = "duplicate_id"
     # the "same track" key of the rows still alive only: a full-length key and its
     # filtered copy were two more copies of every feature and name
@@ -330,12 +290,12 @@ def clean_catalogue(
         }
     )
     for name in OPTIONAL_NUMERIC:
-        parsed, empty = _numbers(column(name).iloc[kept_index].reset_index(drop=True))
+        parsed, empty = numbers(column(name).iloc[kept_index].reset_index(drop=True))
         bad = int((~np.isfinite(parsed) & ~empty).sum())
         if bad:
             notes.append(f"{bad} unparseable {mapping[name]!r} value(s) kept as missing")
         tracks[name] = np.where(np.isfinite(parsed), parsed, np.nan)
-    tracks["release_year"] = _release_year(kept(col("release_date")))
+    tracks["release_year"] = release_year(kept(col("release_date")))
     for j, name in enumerate(FEATURES):
         given = column(name)
         if len(kept_index) == n and given.dtype == np.float64:
@@ -372,7 +332,8 @@ def clean_catalogue(
     return Catalogue(
         tracks=tracks,
         # no copy of the input when every row was kept (the usual case, GBs at 10M rows)
-        raw=(raw if len(kept_index) == n else raw.iloc[kept_index]).reset_index(drop=True),
+        raw=(raw.iloc[:0] if not keep_raw else raw if len(kept_index) == n
+             else raw.iloc[kept_index]).reset_index(drop=True),
         report=report,
         source_name=source_name,
     )

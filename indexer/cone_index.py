@@ -117,10 +117,18 @@ def cones_of_index(index: faiss.IndexIVF, X: np.ndarray) -> Cones:
     return derive_cones(X, *ivf_lists(index))
 
 
-def write_index_cones(directory: Path, index: PartitionedIndex, X: np.ndarray) -> None:
-    """The build's hook: write the cones of a cosine IVF index (none for other indexes)."""
-    if has_cones({"index": index.kind, "metric": index.metric}):
-        write_cones(directory, cones_of_index(faiss.extract_index_ivf(index.full), X))
+def index_lists(index: PartitionedIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The build's hook, first half: a cosine IVF index's lists (None for other indexes),
+    taken before the build releases the index."""
+    if not has_cones({"index": index.kind, "metric": index.metric}):
+        return None
+    return ivf_lists(faiss.extract_index_ivf(index.full))
+
+
+def write_index_cones(directory: Path, lists: tuple | None, X: np.ndarray) -> None:
+    """The build's hook, second half: write the cones of the lists (nothing for None)."""
+    if lists is not None:
+        write_cones(directory, derive_cones(X, *lists))
 
 
 def write_cones(directory: Path, cones: Cones) -> None:

@@ -20,8 +20,18 @@ def to_index_space(Z: np.ndarray, metric: str) -> np.ndarray:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     X = np.array(Z, dtype=np.float32, order="C", copy=True)
     if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        np.divide(X, norms, out=X, where=norms > 0)
+        normalise_rows(X)
+    return X
+
+
+def normalise_rows(X: np.ndarray, chunk_rows: int = 1 << 16) -> np.ndarray:
+    """Divide each row of the float array ``X`` by its L2 norm in place (a zero row stays
+    zero), a block of rows at a time: each row's norm is the one ``np.linalg.norm`` gives
+    for the whole array, without its n x d temporary (GBs at 10M rows)."""
+    for start in range(0, len(X), chunk_rows):
+        block = X[start : start + chunk_rows]
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        np.divide(block, norms, out=block, where=norms > 0)
     return X
 
 

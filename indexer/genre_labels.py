@@ -146,7 +146,10 @@ def encode_genres(cells: Sequence[object] | pd.Series) -> GenreCodes:
 
     cells : n_rows genre cells (strings, missing values, or lists of strings).
     """
-    series = pd.Series(cells, dtype=object)
+    if isinstance(cells, pd.Series) and isinstance(cells.dtype, pd.StringDtype):
+        series = cells  # text in Arrow: factorized there, not as one Python string per row
+    else:
+        series = pd.Series(cells, dtype=object)
     try:
         cell_of, uniques = pd.factorize(series)  # uniques in order of first row
         distinct = list(uniques)

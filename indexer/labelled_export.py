@@ -36,9 +36,48 @@ class SpilledRows:
     # all empty in a text column is not typed differently from the others
     text_columns: list[str]
     n_rows: int
+    # the input rows (ascending) the labels belong to, where every row read was spilled
+    # before cleaning (RowSpill); None: the spilled rows are the kept rows
+    kept: np.ndarray | None = None
 
     def close(self) -> None:
         self.file.close()
+
+
+class RowSpill:
+    """Spills an input's rows part by part (a Parquet file's table) as the reader reads
+    them, so the build never holds every column read at once; :meth:`finish` gives the
+    :class:`SpilledRows` of the rows the cleaning kept."""
+
+    def __init__(self, folder: Path, chunk_rows: int = CSV_CHUNK_ROWS) -> None:
+        self._folder, self._chunk_rows = folder, chunk_rows
+        self._file: BinaryIO | None = None
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._types = pd.DataFrame()
+        self.n_rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        if self._writer is None:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            self._file = tempfile.TemporaryFile(dir=self._folder, prefix=".vibemap-rows-")
+            self._writer = pa.ipc.new_stream(self._file, table.schema)
+            self._types = table.schema.empty_table().to_pandas()  # as the frame was typed
+        self._writer.write_table(table, max_chunksize=self._chunk_rows)
+        self.n_rows += table.num_rows
+
+    def finish(self, kept: np.ndarray) -> SpilledRows | None:
+        """The spilled rows, labelled at ``kept`` (input rows, ascending); None if no
+        part was spilled."""
+        if self._writer is None or self._file is None:
+            return None
+        self._writer.close()
+        return SpilledRows(self._file, pa.Schema.from_pandas(self._types, preserve_index=False),
+                           _text_columns(self._types), self.n_rows,
+                           np.asarray(kept, dtype=np.int64))
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
 
 
 def spill_rows(raw: pd.DataFrame, folder: Path, chunk_rows: int = CSV_CHUNK_ROWS
@@ -50,7 +89,7 @@ def spill_rows(raw: pd.DataFrame, folder: Path, chunk_rows: int = CSV_CHUNK_ROWS
     spilled = SpilledRows(
         file=tempfile.TemporaryFile(dir=folder, prefix=".vibemap-rows-"),
         schema=pa.Schema.from_pandas(raw, preserve_index=False),
-        text_columns=[c for c in raw.columns if not pd.api.types.is_numeric_dtype(raw[c])],
+        text_columns=_text_columns(raw),
         n_rows=len(raw),
     )
     with pa.ipc.new_stream(spilled.file, table.schema) as writer:
@@ -76,20 +115,26 @@ def write_labelled_csv(path: Path, rows: SpilledRows, labels: np.ndarray,
     parts = [tempfile.TemporaryFile(dir=path.parent, prefix=".vibemap-part-")
              for _ in names]
     try:
-        start = 0
+        start = done = 0  # rows read back, labels used
         for frame in _batches(rows):
-            batch_labels = labels[start : start + len(frame)]
-            start += len(frame)
+            if rows.kept is None:
+                local = np.arange(len(frame))
+            else:  # the kept rows among this batch's input rows
+                stop = int(np.searchsorted(rows.kept, start + len(frame)))
+                local = rows.kept[done:stop] - start
+            batch_labels = labels[done : done + len(local)]
+            start, done = start + len(frame), done + len(local)
             for vibe in np.unique(batch_labels):
-                chunk = frame.iloc[np.flatnonzero(batch_labels == vibe)].reset_index(drop=True)
+                chunk = frame.iloc[local[batch_labels == vibe]].reset_index(drop=True)
                 for column in rows.text_columns:  # safe to open in a spreadsheet (OWASP)
                     chunk[column] = safe_column(chunk[column])
                 chunk["vibe_id"] = np.full(len(chunk), vibe, dtype=np.int32)
                 chunk["vibe_name"] = vibe_names[np.full(len(chunk), vibe)]
                 table = pa.Table.from_pandas(chunk, preserve_index=False, schema=schema)
                 pacsv.write_csv(table, parts[vibe], write_options=no_header)
-        if start != len(labels):
-            raise ValueError(f"internal: {start} spilled rows for {len(labels)} labels")
+        if start != rows.n_rows or done != len(labels):
+            raise ValueError(f"internal: {start} of {rows.n_rows} spilled rows read back, "
+                             f"{done} of {len(labels)} labels used")
         with open(path, "wb") as out:
             pacsv.write_csv(schema.empty_table(), out)  # the header line
             for part in parts:

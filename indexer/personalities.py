@@ -25,9 +25,17 @@ class Scaler:
 
     def transform(self, F: np.ndarray) -> np.ndarray:
         """F : float array (n, d) in original units -> float32 (n, d) z-scores."""
-        Z = np.asarray(F, dtype=np.float64) - self.mean  # a new array: divided in place,
-        Z /= self.scale  # one float64 temporary instead of two (0.7 GB each at 10M rows)
-        return Z.astype(np.float32)
+        return self.transform_consuming(np.asarray(F, dtype=np.float64) - self.mean,
+                                        centred=True)
+
+    def transform_consuming(self, F: np.ndarray, centred: bool = False) -> np.ndarray:
+        """:meth:`transform` of a float64 array the caller gives up: centred and divided
+        where it is (the same operations, so the same bits), one float64 n x d array
+        instead of two (0.7 GB each at 10M rows)."""
+        if not centred:
+            F -= self.mean
+        F /= self.scale
+        return F.astype(np.float32)
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         return np.asarray(Z, dtype=np.float64) * self.scale + self.mean

@@ -10,58 +10,52 @@ import logging
 import shutil
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.exceptions import ConvergenceWarning
 
 from vibemap.indexer import artifact
 from vibemap.indexer.catalogue import (
     Catalogue,
-    CleaningReport,
     clean_catalogue,
-    load_catalogue,
 )
-from vibemap.indexer.cone_index import write_index_cones
 from vibemap.indexer.degenerate import check_buildable, check_distinct
 from vibemap.indexer.era import ERA_COLUMN, EraScaler, era_vectors, fit_era_scaler
+from vibemap.indexer.exhaustive_search import normalise_rows
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
-from vibemap.indexer.genre_labels import encode_genres
 from vibemap.indexer.labelled_export import SpilledRows, spill_rows, write_labelled_csv
+from vibemap.indexer.memory import return_freed_memory
 from vibemap.indexer.personalities import (
     Personalities,
     Scaler,
     describe_signature,
     fit_personalities,
-    fit_scaler,
     name_vibes,
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
+from vibemap.indexer.scaling import fit_and_scale
 from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
+from vibemap.indexer.spilled_input import load_spilled_catalogue
 from vibemap.indexer.stages import ProgressFn, Stages, Tick
 from vibemap.indexer.staging import staged_artifact
 from vibemap.indexer.vector_index import (
-    Partition,
     PartitionedIndex,
     index_type_for,
     partitions_from_sorted_labels,
     to_index_space,
 )
-from vibemap.indexer.versions import version_keys
-from vibemap.indexer.vibe_facts import vibe_facts
+from vibemap.indexer.versions import keyed_versions
+from vibemap.indexer.writing import (
+    FittedVibes,
+    IndexedTracks,
+    write_artifact,
+)
 
 logger = logging.getLogger(__name__)
-
-def vibemap_version() -> str:
-    try:
-        return metadata.version("vibemap")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -127,7 +121,9 @@ def sorted_tracks(
         del tracks[column]
     sorted_labels = labels[order]
     out["vibe_id"] = sorted_labels.astype(np.int32)
-    out["vibe_name"] = np.asarray(names, dtype=object)[sorted_labels]
+    # in Arrow: an object array is 10M pointers, then converted to text anyway
+    out["vibe_name"] = pa.array(names, type=pa.large_string()).take(
+        pa.array(sorted_labels)).to_pandas()
     return out
 
 
@@ -142,29 +138,9 @@ def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
     if settings.era_weight == 0:
         return to_index_space(Zs, settings.metric), fit_era_scaler(years, 0.0)
     with_era, era = era_vectors(Zs, years, settings.era_weight)
+    if settings.metric == "cosine":  # a new float32 array: normalised where it is
+        return normalise_rows(with_era), era
     return to_index_space(with_era, settings.metric), era
-
-
-@dataclass(frozen=True)
-class IndexedTracks:
-    """The index-space vectors of the sorted tracks, their era scaler, the vibe row ranges
-    and the FAISS index over them."""
-
-    vectors: np.ndarray
-    era: EraScaler
-    partitions: list[Partition]
-    index: PartitionedIndex
-
-
-@dataclass(frozen=True)
-class FittedVibes:
-    """What the clustering stage hands to the writer, whatever engine ran it."""
-
-    scaler: Scaler
-    vibes: list[dict]
-    n_clusters: int
-    inertia: float
-    n_iter: int
 
 
 def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSettings,
@@ -173,71 +149,14 @@ def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSet
     (sorted by vibe, with vibe_id) and their z-scores ``Zs`` in the same order; adds the
     ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
     # versions of one song (remasters, edits, mixes) share a key: results collapse on it
-    tracks["version_key"] = version_keys(tracks["name"], tracks["artist"])
+    tracks["version_key"], version_of = keyed_versions(tracks["name"], tracks["artist"])
     vectors, era = index_vectors(Zs, tracks, settings)
     partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), n_clusters)
     index = PartitionedIndex.build(
         vectors, partitions, settings.metric,
         kind=index_type_for(len(tracks), settings.ann_threshold), seed=settings.seed,
     )
-    return IndexedTracks(vectors, era, partitions, index)
-
-
-def write_artifact(
-    settings: BuildSettings, stages: Stages, staging: Path, built: IndexedTracks,
-    tracks: pd.DataFrame, *, fitted: FittedVibes, report: CleaningReport, source: dict,
-    metrics: dict, arrays: dict[str, np.ndarray], engine: dict | None = None,
-) -> dict:
-    """The facts and write stages: every file of the artifact but the labelled CSV export
-    (the caller writes it first, while it still has the raw rows) into ``staging``;
-    returns the finalised manifest. Shared by both engines."""
-    scaler, vibes, partitions, index = fitted.scaler, fitted.vibes, built.partitions, built.index
-    with stages.stage("facts"):
-        genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * len(tracks))
-        # from the values as stored, so that a reader recomputing them would agree
-        stored_scaler = Scaler.from_dict(scaler.to_dict(FEATURES))
-        facts = vibe_facts(FEATURES, tracks[list(FEATURES)].to_numpy(dtype=np.float64),
-                           stored_scaler, vibes,
-                           {q.vibe_id: (q.start, q.stop) for q in partitions}, genres)
-
-    with stages.stage("write"):
-        artifact.write_json(staging / "scaler.json", scaler.to_dict(FEATURES))
-        artifact.write_json(
-            staging / "centroids.json", {"features": list(FEATURES), "vibes": vibes}
-        )
-        np.save(staging / "vectors.npy", built.vectors, allow_pickle=False)
-        artifact.write_tracks(staging, tracks, FEATURES, genres, built.vectors, settings.metric)
-        artifact.write_json(staging / "metrics.json", metrics)
-        if arrays:
-            np.savez(staging / "analysis.npz", allow_pickle=False, **arrays)
-        index.save(staging)
-        write_index_cones(staging, index, built.vectors)
-        artifact.write_genres(staging, genres)
-        artifact.write_vibes(staging, FEATURES, facts)
-        manifest = artifact.build_manifest(
-            name=Path(settings.out).name,
-            vibemap_version=vibemap_version(),
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            source=source,
-            report=report,
-            features=FEATURES,
-            n_clusters=fitted.n_clusters,
-            seed=settings.seed,
-            metric=settings.metric,
-            n_init=settings.n_init,
-            kmeans_inertia=fitted.inertia,
-            kmeans_n_iter=fitted.n_iter,
-            evaluated=bool(metrics.get("evaluated", False)),
-            index=index,
-            vibes=vibes,
-            partitions=partitions,
-            genres=genres,
-            timings=stages.timings,
-            era=built.era.to_dict(),
-            dimension=built.vectors.shape[1],
-            engine=engine,
-        )
-        return artifact.finalize_manifest(staging, manifest)
+    return IndexedTracks(vectors, era, partitions, index, version_of)
 
 
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
@@ -245,27 +164,29 @@ def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
     """Load, clean, scale, cluster, index, evaluate (unless --no-eval) and write the
     artifact atomically. ``progress`` hears of each stage as it ends; ``tick`` of the long
     steps inside them, for progress bars."""
+    return_freed_memory()
     stages = Stages(progress, tick)
     with stages.stage("load"):
-        if settings.csv is None and settings.demo_catalogue == "synthetic":
-            catalogue, source = demo_catalogue(settings.synthetic_tracks, settings.seed)
-        elif settings.csv is None:
-            catalogue, source = real_demo_catalogue(settings.demo_sample, settings.seed)
-        else:
-            catalogue = load_catalogue(settings.csv)
-            source = catalogue.source  # file or files read, sha256 over what was read
         # only the labelled CSV export reads the raw rows, after clustering: on disk till then
-        rows = spill_rows(catalogue.raw, Path(settings.out).resolve().parent)
+        spill_to, rows = Path(settings.out).resolve().parent, None
+        if settings.csv is not None:  # Parquet rows are spilled file by file as read
+            catalogue, rows = load_spilled_catalogue(settings.csv, spill_to)
+            source = catalogue.source  # file or files read, sha256 over what was read
+        elif settings.demo_catalogue == "synthetic":
+            catalogue, source = demo_catalogue(settings.synthetic_tracks, settings.seed)
+        else:
+            catalogue, source = real_demo_catalogue(settings.demo_sample, settings.seed)
+        if rows is None:
+            rows = spill_rows(catalogue.raw, spill_to)
         catalogue = dataclasses.replace(catalogue, raw=catalogue.raw.iloc[:0])
     n = len(catalogue.tracks)
     check_buildable(n, catalogue.report.constant_features, FEATURES,
                     settings.n_clusters, settings.evaluate)
 
     with stages.stage("scale"):
-        F = catalogue.tracks[list(FEATURES)].to_numpy(dtype=np.float64)
-        scaler = fit_scaler(F)
-        Z = scaler.transform(F)
-        del F  # at 10M rows every n x 9 float64 copy is 0.7 GB
+        # one feature at a time: no n x 9 float64 copy (0.7 GB at 10M rows), same bits
+        scaler, Z = fit_and_scale([catalogue.tracks[f].to_numpy(dtype=np.float64)
+                                   for f in FEATURES])
     with stages.stage("cluster"):
         with warnings.catch_warnings():  # too few distinct tracks: check_distinct says it
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -314,6 +235,7 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
     with stages.stage("index"):
         Zs = fitted.Z[order]
         fitted.Z = None
+        del order
         built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors

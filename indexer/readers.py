@@ -14,6 +14,7 @@ import glob
 import gzip
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,9 @@ DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".parq", ".pq
 DECIMAL_COMMA = re.compile(r"\s*[+-]?\d*,\d+\s*|\s*[+-]?\d+\s*")
 
 
+PartHook = Callable[[pd.DataFrame | pa.Table, Path], pd.DataFrame | pa.Table]
+
+
 @dataclass(frozen=True)
 class RawInput:
     """The input's rows (every column as read), facts for the manifest, notes for the report."""
@@ -42,6 +46,7 @@ class RawInput:
     frame: pd.DataFrame
     source: dict
     notes: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None  # every column read, where ``frame`` holds fewer
 
 
 def file_kind(path: Path, head: bytes) -> str:
@@ -258,37 +263,45 @@ def files_of(spec: str) -> tuple[list[Path], dict]:
     return [path], {}
 
 
-def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInput:
+def read_input(spec: str | Path, wanted: frozenset[str] | None = None,
+               on_part: PartHook | None = None) -> RawInput:
     """Read a CSV / Parquet file, or a directory or glob of them, into one frame.
 
     ``wanted`` : lower-case column names worth reading from Parquet (None: all).
+    ``on_part`` : called with each file's rows as read (a Parquet file's Arrow table, a
+    CSV's frame) and its path; what it returns is kept instead (e.g. fewer columns, the
+    rest spilled to disk).
     """
     files, where = files_of(str(spec))
+    hook = on_part or (lambda part, path: part)
     if not where:
         path = files[0]
-        frame, how = _read_one(path, wanted)
-        frame, notes = _decimal_commas(_frame(frame))
+        part, how = _read_one(path, wanted)
+        columns = tuple(str(c) for c in _types(part).columns)
+        frame, notes = _decimal_commas(_frame(hook(part, path)))
         source = {"file": path.name, "kind": how["format"], "synthetic": False,
                   "sha256": sha256_file(path), "bytes": path.stat().st_size}
         if how != {"format": "csv", "encoding": "utf-8", "delimiter": "comma",
                    "compression": "none"}:
             source["read_as"] = how
-        return RawInput(frame, source, notes)
+        return RawInput(frame, source, notes, columns)
     frames, listed, formats = [], [], set()
     digest = hashlib.sha256()
+    first = pd.DataFrame()  # the first file's columns and types
     for path in files:
         frame, how = _read_one(path, wanted)
         formats.add(how["format"])
         if len(formats) > 1:
             raise CatalogueError(f"{path}: mixes {' and '.join(sorted(formats))} files; "
                                  "point at files of one kind")
-        if frames and _schema(_types(frame)) != _schema(_types(frames[0])):
+        if not frames:
+            first = _types(frame)
+        elif _schema(_types(frame)) != _schema(first):
             raise CatalogueError(
                 f"{path}: columns {_describe(_types(frame))} do not match {files[0].name}'s "
-                f"{_describe(_types(frames[0]))}; every file must have the same columns and "
-                "types"
+                f"{_describe(first)}; every file must have the same columns and types"
             )
-        frames.append(frame)
+        frames.append(hook(frame, path))
         rel = path.relative_to(where["root"]).as_posix() if path.is_relative_to(
             where["root"]) else path.name
         sha = sha256_file(path)
@@ -302,7 +315,7 @@ def read_input(spec: str | Path, wanted: frozenset[str] | None = None) -> RawInp
               ("directory" if "directory" in where else "pattern"): label,
               "sha256": digest.hexdigest(), "bytes": sum(f["bytes"] for f in listed),
               "n_files": len(listed), "files": listed[:1000]}
-    return RawInput(frame, source, notes)
+    return RawInput(frame, source, notes, tuple(str(c) for c in first.columns))
 
 
 def _frame(part: pd.DataFrame | pa.Table) -> pd.DataFrame:

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from vibemap.indexer import artifact_checks as checks
 from vibemap.indexer.arrow_tables import Keys, as_large_strings
+from vibemap.indexer.exhaustive_search import normalise_rows
 from vibemap.indexer.folding import fold
 from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.versions import version_keys
@@ -88,8 +89,7 @@ def audio_vectors(X: np.ndarray, metric: str, n_features: int) -> np.ndarray:
     vector a W = 0 build stores (up to float32 rounding). float32 (n, n_features)."""
     head = np.array(X[:, :n_features], dtype=np.float32, order="C", copy=True)
     if metric == "cosine":
-        norms = np.linalg.norm(head, axis=1, keepdims=True)
-        np.divide(head, norms, out=head, where=norms > 0)
+        normalise_rows(head)
     return head
 
 
@@ -161,16 +161,20 @@ def _version_key_column(table: pa.Table) -> pa.Array:
 
 
 def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes,
-                   vectors: np.ndarray, metric: str) -> ServingColumns:
+                   vectors: np.ndarray, metric: str, version_of: np.ndarray | None = None
+                   ) -> ServingColumns:
     """Every array of the module docstring, in memory, from the tracks table (artifact
     order), its parsed genres and index vectors: what the build writes and the service
-    maps."""
+    maps. ``version_of``: the version codes where the caller has them already (the build:
+    :func:`vibemap.indexer.versions.keyed_versions`), else found from the table."""
     n = table.num_rows
-    F = np.asfortranarray(np.column_stack([numbers(table, f) for f in features])
-                          if n else np.empty((0, len(features))))
+    F = np.empty((n, len(features)), dtype=np.float64, order="F")  # filled column by
+    for j, f in enumerate(features):  # column: no row-major copy next to it (GBs at 10M)
+        F[:, j] = numbers(table, f)
     labels, offsets, rows = genre_label_rows(genres)
     return ServingColumns(F, {name: numbers(table, name) for name in NUMBER_COLUMNS},
-                          version_codes(_version_key_column(table)),
+                          version_codes(_version_key_column(table)) if version_of is None
+                          else version_of,
                           id_order(table.column("track_id")),
                           {g: i for i, g in enumerate(labels)}, offsets, rows,
                           audio_vectors(vectors, metric, len(features))

@@ -262,6 +262,11 @@ class PartitionedIndex:
         """Write every index file under ``directory``; returns their relative paths."""
         return index_io.save_index(self, directory)
 
+    def release(self) -> None:
+        """Drop the FAISS structures (a copy of every vector, GBs at 10M rows): the build
+        does once they are saved and described in the manifest. Nothing works after."""
+        self.full, self.parts, self._scopes, self._params = None, {}, {}, {}
+
     @classmethod
     def load(cls, directory: Path, metric: str, partitions: list[Partition], spec: dict,
              d: int) -> PartitionedIndex:

@@ -17,6 +17,7 @@ from vibemap.indexer.personalities import Scaler
 
 TOP_GENRES = 5
 TYPICAL_TRACKS = 5
+DISTANCE_BLOCK = 1 << 16  # rows per block of typical_rows' distances
 QUANTILES = (("p10", 10), ("p25", 25), ("median", 50), ("p75", 75), ("p90", 90))
 
 
@@ -39,8 +40,11 @@ def nearest_rows(Z: np.ndarray, centroid: np.ndarray, n: int) -> np.ndarray:
 
     Z : float64 array of shape (n_rows, n_features), z-scores; centroid : (n_features,).
     """
-    d = ((Z - np.asarray(centroid)) ** 2).sum(axis=1)
-    return np.argsort(d, kind="stable")[:n]
+    return np.argsort(_squared_distances(Z, centroid), kind="stable")[:n]
+
+
+def _squared_distances(Z: np.ndarray, centroid: np.ndarray) -> np.ndarray:
+    return ((Z - np.asarray(centroid)) ** 2).sum(axis=1)
 
 
 def top_genres(genres: GenreCodes, start: int, stop: int, limit: int = TOP_GENRES
@@ -62,8 +66,29 @@ def typical_rows(F: np.ndarray, scaler: Scaler, start: int, stop: int,
     nearest first (the stored, rounded centroid, so that a reader gets the same rows)."""
     if stop <= start or len(centroid_z) != F.shape[1]:
         return []
-    Z = (F[start:stop] - np.asarray(scaler.mean)) / np.asarray(scaler.scale, dtype=np.float64)
-    return [start + int(i) for i in nearest_rows(Z, np.asarray(centroid_z), n)]
+    R, centroid = F[start:stop], np.asarray(centroid_z)
+    mean, scale = np.asarray(scaler.mean), np.asarray(scaler.scale, dtype=np.float64)
+    if len(R) <= DISTANCE_BLOCK:
+        d = _squared_distances((R - mean) / scale, centroid)
+    else:  # without three n x d temporaries (GBs for a vibe of millions of rows)
+        d = _distances_by_column(R, mean, scale, centroid)
+    return [start + int(i) for i in np.argsort(d, kind="stable")[:n]]
+
+
+def _distances_by_column(R: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+                         centroid: np.ndarray) -> np.ndarray:
+    """``_squared_distances((R - mean) / scale, centroid)`` for a Fortran-ordered ``R`` of
+    two rows or more, a block of rows at a time: numpy sums such a matrix over axis 1 by
+    adding its columns to each row in order (tests/test_scaling.py), which this does."""
+    d = np.empty(len(R))
+    for a in range(0, len(R), DISTANCE_BLOCK):
+        block = R[a : a + DISTANCE_BLOCK]
+        total = None
+        for j in range(R.shape[1]):
+            term = ((block[:, j] - mean[j]) / scale[j] - centroid[j]) ** 2
+            total = term if total is None else np.add(total, term, out=total)
+        d[a : a + len(block)] = total
+    return d
 
 
 def vibe_facts(

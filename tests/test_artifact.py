@@ -17,7 +17,7 @@ from vibemap.indexer.artifact import FORMAT_VERSION, load_artifact
 from vibemap.indexer.errors import ArtifactError, BuildError, CatalogueError
 from vibemap.indexer.export import safe_column
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.labelled_export import spill_rows, write_labelled_csv
+from vibemap.indexer.labelled_export import RowSpill, spill_rows, write_labelled_csv
 from vibemap.indexer.pipeline import build_index
 from vibemap.indexer.settings import DEFAULT_ERA_WEIGHT, BuildSettings
 from vibemap.indexer.staging import staged_artifact
@@ -220,3 +220,29 @@ def test_no_pickle_in_artifact(built: Path) -> None:
     for path in built.rglob("*"):
         if path.is_file():
             assert not path.read_bytes().startswith(b"\x80"), f"{path} looks like a pickle"
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 1000])
+def test_export_of_rows_spilled_as_read_matches_kept_rows(tmp_path: Path, chunk_rows: int
+                                                          ) -> None:
+    """Parquet rows are spilled file by file before cleaning (RowSpill) and the export
+    picks the kept ones: the bytes equal those of the kept rows spilled after cleaning."""
+    rng = np.random.default_rng(chunk_rows)
+    parts = [pa.table({"name": pa.array([f"t{i}" if i % 3 else "=1+1" for i in range(a, b)]),
+                       "f": pa.array(rng.normal(size=b - a))})
+             for a, b in ((0, 5), (5, 6), (6, 13))]
+    kept = np.array([0, 2, 3, 5, 7, 8, 12])  # input rows the cleaning kept
+    labels = rng.integers(0, 3, len(kept))
+    names = ["Calm", "Loud, fast", "Mid"]
+    spill = RowSpill(tmp_path / "spill", chunk_rows=chunk_rows)
+    for part in parts:
+        spill.add(part)
+    spilled = spill.finish(kept)
+    write_labelled_csv(tmp_path / "as_read.csv", spilled, labels, names)
+    spilled.close()
+    frame = pa.concat_tables(parts).to_pandas().iloc[kept].reset_index(drop=True)
+    old = spill_rows(frame, tmp_path / "spill")
+    write_labelled_csv(tmp_path / "kept.csv", old, labels, names)
+    old.close()
+    assert (tmp_path / "as_read.csv").read_bytes() == (tmp_path / "kept.csv").read_bytes()
+    assert b"'=1+1" in (tmp_path / "kept.csv").read_bytes()  # the text column is made safe

@@ -242,3 +242,17 @@ def test_duplicated_rows_matches_pandas_duplicated(rows: list[tuple]) -> None:
     columns += [names.str.lower, artists.str.lower]
     got = _duplicated_rows(columns, len(rows))
     np.testing.assert_array_equal(got, key.duplicated(keep="first").to_numpy())
+
+
+@settings(max_examples=80, deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "A", "", "ΟΔΟΣ", "c"]), min_size=0, max_size=40),
+       alive_bits=st.lists(st.booleans(), min_size=40, max_size=40))
+def test_duplicated_among_matches_pandas(ids: list[str], alive_bits: list[bool]) -> None:
+    """Duplicate ids among the rows still alive, through integer codes, equal pandas'
+    ``where(alive).duplicated() & alive``."""
+    from vibemap.indexer.row_keys import duplicated_among
+
+    values = pd.Series(ids, dtype="str")
+    alive = np.array(alive_bits[: len(ids)], dtype=bool)
+    want = values.where(alive).duplicated(keep="first").to_numpy() & alive
+    np.testing.assert_array_equal(duplicated_among(values, np.flatnonzero(alive)), want)

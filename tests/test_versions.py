@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibemap.indexer.real_demo import CATALOGUE_PATH
@@ -106,3 +108,20 @@ def test_any_text_gives_one_separator_and_a_fixed_point(title: str, artist: str)
         assert song_title(song) == song
     if first.replace(" ", "").isalnum():
         assert primary_artist(first) == first
+
+
+@settings(max_examples=80, deadline=None)
+@given(pairs=st.lists(st.tuples(
+    st.sampled_from(["Song", "song - Remastered", "Song (Live)", "Other", "", "a|b", "!!!", None]),
+    st.sampled_from(["Queen", "queen, Bowie", "Bowie", "", "x|y", None])), max_size=30))
+def test_keyed_versions_codes_equal_the_keys_dictionary_codes(pairs: list[tuple]) -> None:
+    """The build's version codes, found from integer pairs, are exactly the codes the
+    service's derivation gives the key strings (dictionary_encode, first appearance)."""
+    from vibemap.indexer.serving_arrays import version_codes
+    from vibemap.indexer.versions import keyed_versions
+
+    titles = pd.Series([p[0] for p in pairs], dtype="str")
+    artists = pd.Series([p[1] for p in pairs], dtype="str")
+    keys, codes = keyed_versions(titles, artists)
+    np.testing.assert_array_equal(codes, version_codes(pa.array(keys)))
+    assert list(keys) == list(version_keys(titles, artists))
