@@ -14,7 +14,7 @@ Layout (all paths relative to the artifact directory)::
                            service; row i = FAISS id i (format 3+)
     columns/, genres/folded.json, genres/label_*.npy
                            per-row arrays derived at build time (features column-major,
-                           numbers, version codes, id order, rows per folded genre):
+                           numbers, version codes, rows per folded genre):
                            :mod:`vibemap.indexer.serving_arrays` (format 3+)
     search/                the text-search structure: :mod:`vibemap.indexer.search_index`,
                            its substring postings (:mod:`vibemap.indexer.trigrams`) and the

@@ -6,7 +6,6 @@
     columns/release_year.npy  and columns/duration_ms.npy
     columns/version_of.npy    int64 (n,): one code per song (:mod:`vibemap.indexer.versions`;
                               a row without a key is a song of its own)
-    columns/id_order.npy      int64 (n,): rows sorted by track id (binary search: id -> row)
     genres/folded.json        {"labels": [...]}: the distinct folded genre labels, sorted
     genres/label_offsets.npy  int64 (n_labels + 1,)
     genres/label_rows.npy     int64: the rows carrying folded label i, ascending, are
@@ -18,7 +17,6 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vibemap.indexer import artifact_checks as checks
-from vibemap.indexer.arrow_tables import Keys, as_large_strings
+from vibemap.indexer.arrow_tables import as_large_strings
 from vibemap.indexer.exhaustive_search import normalise_rows
 from vibemap.indexer.folding import fold
 from vibemap.indexer.genre_labels import GenreCodes
@@ -38,7 +36,6 @@ from vibemap.indexer.versions import version_keys
 FEATURES_FILE = "columns/features.npy"
 NUMBER_COLUMNS = ("popularity", "release_year", "duration_ms")
 VERSION_OF = "columns/version_of.npy"
-ID_ORDER = "columns/id_order.npy"
 GENRE_FOLDED = "genres/folded.json"
 GENRE_LABEL_OFFSETS = "genres/label_offsets.npy"
 GENRE_LABEL_ROWS = "genres/label_rows.npy"
@@ -50,7 +47,7 @@ def number_file(name: str) -> str:
 
 
 def serving_files() -> tuple[str, ...]:
-    return (FEATURES_FILE, *(number_file(c) for c in NUMBER_COLUMNS), VERSION_OF, ID_ORDER,
+    return (FEATURES_FILE, *(number_file(c) for c in NUMBER_COLUMNS), VERSION_OF,
             GENRE_FOLDED, GENRE_LABEL_OFFSETS, GENRE_LABEL_ROWS)
 
 
@@ -61,7 +58,6 @@ class ServingColumns:
     features: np.ndarray
     numbers: dict[str, np.ndarray]
     version_of: np.ndarray
-    id_order: np.ndarray
     genre_labels: dict[str, int]
     genre_offsets: np.ndarray
     genre_rows: np.ndarray
@@ -72,13 +68,6 @@ class ServingColumns:
         if i is None:
             return None
         return self.genre_rows[self.genre_offsets[i]:self.genre_offsets[i + 1]]
-
-    def row_of_id(self, ids: pa.Array, track_id: str) -> int | None:
-        """The row of ``track_id`` (the last of equal ids), or None: a binary search over
-        the ids through :attr:`id_order`."""
-        keys = Keys(ids, self.id_order)
-        last = bisect.bisect_right(keys, track_id) - 1  # one search: ~17 string reads at 96k
-        return int(self.id_order[last]) if last >= 0 and keys[last] == track_id else None
 
 
 # ------------------------------------------------------------------ derivation
@@ -108,23 +97,6 @@ def version_codes(keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
     missing = codes < 0
     codes[missing] = len(encoded.dictionary) + np.arange(int(missing.sum()))
     return codes
-
-
-def id_order(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """int64 (n,): rows by track id (UTF-8 byte order = Python's str order), stable.
-    Ids of one width without NUL bytes (the usual case) sort as fixed-width bytes in
-    numpy, several times faster than a general string sort."""
-    values = as_large_strings(ids).fill_null("")
-    n = len(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=n + 1,
-                            offset=values.offset * 8)
-    width = int(offsets[1] - offsets[0]) if n else 0
-    if n and width > 0 and int(offsets[-1] - offsets[0]) == width * n:
-        data = np.frombuffer(values.buffers()[2], dtype=np.uint8,
-                             count=width * n, offset=int(offsets[0]))
-        if not (data == 0).any():
-            return np.argsort(data.view(f"S{width}"), kind="stable").astype(np.int64)
-    return np.asarray(pc.array_sort_indices(values), dtype=np.int64)  # Arrow sorts stably
 
 
 def genre_label_rows(genres: GenreCodes) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -175,7 +147,6 @@ def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes,
     return ServingColumns(F, {name: numbers(table, name) for name in NUMBER_COLUMNS},
                           version_codes(_version_key_column(table)) if version_of is None
                           else version_of,
-                          id_order(table.column("track_id")),
                           {g: i for i, g in enumerate(labels)}, offsets, rows,
                           audio_vectors(vectors, metric, len(features))
                           if vectors.shape[1] > len(features) else None)
@@ -189,7 +160,6 @@ def write_serving(directory: Path, cols: ServingColumns) -> None:
     for name in NUMBER_COLUMNS:
         np.save(directory / number_file(name), cols.numbers[name], allow_pickle=False)
     np.save(directory / VERSION_OF, cols.version_of, allow_pickle=False)
-    np.save(directory / ID_ORDER, cols.id_order, allow_pickle=False)
     (directory / GENRE_FOLDED).write_text(json.dumps({"labels": list(cols.genre_labels)})
                                           + "\n", encoding="utf-8")
     np.save(directory / GENRE_LABEL_OFFSETS, cols.genre_offsets, allow_pickle=False)
@@ -209,9 +179,6 @@ def read_serving(directory: Path, n_rows: int, d: int, vector_d: int) -> Serving
                                   number_file(name), mmap=True) for name in NUMBER_COLUMNS}
     version_of = checks.read_npy(directory / VERSION_OF, np.int64, (n_rows,), VERSION_OF,
                                  mmap=True)
-    order = checks.read_npy(directory / ID_ORDER, np.int64, (n_rows,), ID_ORDER, mmap=True)
-    if n_rows and (int(order.min()) < 0 or int(order.max()) >= n_rows):
-        raise ValueError(f"{ID_ORDER}: rows fall outside [0, {n_rows})")
     labels = json.loads((directory / GENRE_FOLDED).read_text(encoding="utf-8"))["labels"]
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"{GENRE_FOLDED}: labels must be a list of strings")
@@ -225,5 +192,5 @@ def read_serving(directory: Path, n_rows: int, d: int, vector_d: int) -> Serving
                          "of range")
     audio = (checks.read_npy(directory / AUDIO_VECTORS, np.float32, (n_rows, d), AUDIO_VECTORS,
                              mmap=True) if vector_d > d else None)
-    return ServingColumns(F, nums, version_of, order, {g: i for i, g in enumerate(labels)},
+    return ServingColumns(F, nums, version_of, {g: i for i, g in enumerate(labels)},
                           offsets, rows, audio)

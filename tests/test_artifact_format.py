@@ -109,7 +109,7 @@ def test_format4_stores_what_the_build_derives(built: Path) -> None:
     mapped = art.serving
     derived = derive_serving(art.table, art.features, genres, art.vectors, art.metric)
     assert art.era is not None and mapped.audio is not None  # the default era weight
-    for name in ("features", "version_of", "id_order", "genre_offsets", "genre_rows", "audio"):
+    for name in ("features", "version_of", "genre_offsets", "genre_rows", "audio"):
         np.testing.assert_array_equal(getattr(mapped, name), getattr(derived, name))
     assert mapped.genre_labels == derived.genre_labels
     for name, values in mapped.numbers.items():

@@ -142,7 +142,6 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "faiss_of_wrong_dimension": ("faiss/all.faiss", _faiss_of_wrong_dimension, "bytes"),
     "tracks_short_of_rows": ("tracks.arrow", _arrow_short_of_rows, "rows, the manifest 90"),
     "tracks_not_arrow": ("tracks.arrow", _not_arrow, "not a readable Arrow IPC file"),
-    "id_order_outside": ("columns/id_order.npy", _first_entry_out_of_range, "outside"),
     "id_hash_rows_outside": ("columns/id_hash_rows.npy", _first_entry_out_of_range, "outside"),
     "id_hash_offsets_disordered": ("columns/id_hash_offsets.npy", _first_entry_out_of_range,
                                    "do not index"),
