@@ -39,7 +39,8 @@ KEY_STRIDE = 8.0  # > pi: the angles of list l lie in [8 l, 8 l + pi]
 FILES = {"rows": "cones/rows.npy", "keys": "cones/keys.npy",
          "offsets": "cones/offsets.npy", "axes": "cones/axes.npy",
          "vectors": "cones/vectors.npy"}
-CHUNK = 1 << 20  # rows per step of the angle computation (bounds the build's temporaries)
+CHUNK = 1 << 16  # rows per step of the angle computation (bounds the build's temporaries:
+#                 ~20 bytes a row and dimension, ~14 MB a step at D = 11)
 
 
 @dataclass(frozen=True)
