@@ -167,8 +167,9 @@ def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
                  genres: GenreCodes, vectors: np.ndarray, metric: str,
                  version_of: np.ndarray | None = None) -> None:
     """The track table (tracks.arrow) and everything the service derives from it and the
-    index vectors: the per-row arrays (:mod:`.serving_arrays`) and the search structure
-    (:mod:`.search_index`). Consumes ``tracks``: the table takes its columns, and once it
+    index vectors: the per-row arrays (:mod:`.serving_arrays`), the search structure
+    (:mod:`.search_index`) with its runs (:mod:`.search_runs`), and the id hash table
+    (:mod:`.id_table`). Consumes ``tracks``: the table takes its columns, and once it
     is written only the columns the derivations read stay in memory (GBs at 10M rows).
     ``version_of``: the version codes, where the build has them (see derive_serving)."""
     table = pa.Table.from_pandas(tracks, preserve_index=False)
