@@ -69,20 +69,17 @@ def read_strings(path: Path) -> pa.LargeStringArray:
 
 
 class Keys:
-    """A read-only sequence of Python strings over an Arrow string array, optionally
-    through a permutation (``keys[i] = values[order[i]]``): what :mod:`bisect` needs to
-    binary-search a sorted column in O(log n) conversions, none at load."""
+    """A read-only sequence of Python strings over a sorted Arrow string array: what
+    :mod:`bisect` needs to binary-search it in O(log n) conversions, none at load."""
 
-    def __init__(self, values: pa.Array, order=None) -> None:  # noqa: ANN001 - ndarray
+    def __init__(self, values: pa.Array) -> None:
         self._values = values
-        self._order = order
 
     def __len__(self) -> int:
-        return len(self._values) if self._order is None else len(self._order)
+        return len(self._values)
 
     def __getitem__(self, i: int) -> str:
-        row = i if self._order is None else int(self._order[i])
-        return self._values[row].as_py() or ""
+        return self._values[i].as_py() or ""
 
     def range_of(self, lo_key: str, hi_key: str, lo: int = 0) -> tuple[int, int]:
         """[bisect_left(lo_key), bisect_left(hi_key)) over the sorted keys."""

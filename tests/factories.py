@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -99,3 +100,18 @@ def bench_module(name: str) -> ModuleType:
     sys.modules.setdefault(name, module)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_clean_reloads(result: dict, min_reloads: int) -> str:
+    """The checks every load-with-reloads run must pass (bench_load's report): no failed
+    request, no answer from a mixed artifact, at least ``min_reloads`` reloads and none
+    failed, answers from both artifacts. Returns the report's summary line (printed)."""
+    summary = json.dumps({k: v for k, v in result.items()
+                          if k not in ("failure_samples", "mismatch_samples")})
+    print(summary)
+    assert result["failed"] == 0, result["failure_samples"]
+    assert result["mismatches"] == 0, result["mismatch_samples"]
+    assert result["reloads"] >= min_reloads and result["reloads_failed"] == 0, \
+        result["reload_errors"]
+    assert set(result["by_artifact"]) == {"alpha", "beta"}, summary
+    return summary
