@@ -65,12 +65,13 @@ def dirty_catalogue(path: Path) -> Path:
     return path
 
 
-def spark_build(csv: Path, out: Path, **kw):
+def spark_build(csv: Path, out: Path, scratch: Path | None = None, **kw):
     from vibemap.indexer.spark.build import build_index_spark
     from vibemap.indexer.spark.session import SparkSettings
 
     settings = BuildSettings(csv=csv, out=out, n_clusters=3, n_init=2, **kw)
-    return build_index_spark(settings, SparkSettings(master="local[2]"))
+    return build_index_spark(settings, SparkSettings(
+        master="local[2]", scratch=None if scratch is None else str(scratch)))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,11 @@ def builds(spark, tmp_path_factory):
     csv = dirty_catalogue(root / "dirty.csv")
     local = build_index(BuildSettings(csv=csv, out=root / "local", n_clusters=3, n_init=2,
                                       evaluate=False))
-    return csv, local, spark_build(csv, root / "spark")
+    scratch = root / "scratch"
+    scratch.mkdir()
+    built = spark_build(csv, root / "spark", scratch=scratch)
+    assert list(scratch.iterdir()) == []  # the rows the executors wrote, removed
+    return csv, local, built
 
 
 def test_cleaning_report_equals_the_local_builds(builds) -> None:
@@ -175,3 +180,22 @@ def test_missing_java_or_pyspark_says_what_to_install(
     err = capsys.readouterr().err.strip()
     assert "pyspark" in err and "vibemap[spark]" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_build_failing_after_the_executors_wrote_the_rows_leaves_nothing(
+        spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """The scratch rows beside --out (the default place) go with the failed build."""
+    from vibemap.indexer.errors import BuildError
+    from vibemap.indexer.spark import build
+
+    def out_of_order(*_args) -> None:
+        raise BuildError("internal: the rows Spark wrote came back out of order")
+
+    monkeypatch.setattr(build, "check_order", out_of_order)
+    csv = tmp_path / "t.csv"
+    make_tracks(60, seed=1).to_csv(csv, index=False)
+    assert main(["index", "--engine", "spark", "--spark-master", "local[2]", "--no-eval",
+                 "--quiet", str(csv), "--out", str(tmp_path / "o"), "--k", "3"]) == 2
+    assert "out of order" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]

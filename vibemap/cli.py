@@ -105,7 +105,7 @@ def cmd_index(args: argparse.Namespace, console: Console) -> int:
         from vibemap.indexer.spark.session import SparkSettings, parse_conf
 
         spark = SparkSettings(master=args.spark_master, conf=parse_conf(args.spark_conf),
-                              kmeans=args.spark_kmeans)
+                              kmeans=args.spark_kmeans, scratch=args.spark_scratch)
         return run_build(settings, console, quiet=args.quiet, spark=spark)
     return run_build(settings, console, quiet=args.quiet)
 
@@ -302,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Spark master with --engine spark (default local[*])")
     p.add_argument("--spark-conf", action="append", metavar="KEY=VALUE",
                    help="a Spark setting with --engine spark (repeatable)")
+    p.add_argument("--spark-scratch", metavar="URI",
+                   help="with --engine spark: where the executors write the sorted rows for "
+                   "this machine to read (a new folder inside it, removed afterwards); "
+                   "default: beside --out, which only a local[*] master reaches")
     p.add_argument("--spark-kmeans", choices=("sample", "mllib"), default="sample",
                    help="K-Means on Spark: the local K-Means++ on a uniform sample plus "
                    "distributed assignment (default), or MLlib's KMeans (k-means||)")

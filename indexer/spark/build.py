@@ -5,20 +5,22 @@ the artifact is the same format, checked, staged and swapped into place the same
 What runs where: reading, cleaning, the scaler's moments, vibe assignment, the sort by
 vibe and the validation over all rows run on the executors; the K-Means fit (``sample``
 mode), the silhouette samples, and the artifact's assembly (FAISS index, facts, files)
-run on the driver, which collects the sorted, cleaned rows (the artifact is one set of
-files that every serving machine maps).
+run on the driver, which reads the sorted, cleaned rows back from the Parquet files the
+executors write (collect.py; the artifact is one set of files that every serving machine
+maps).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from vibemap.indexer.degenerate import check_buildable
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.labelled_export import spill_rows, write_labelled_csv
+from vibemap.indexer.labelled_export import CSV_CHUNK_ROWS, RowSpill, write_labelled_csv
 from vibemap.indexer.personalities import Personalities, name_vibes, scaler_from_moments
 from vibemap.indexer.pipeline import (
     BuildResult,
@@ -31,8 +33,14 @@ from vibemap.indexer.pipeline import (
 from vibemap.indexer.settings import BuildSettings
 from vibemap.indexer.spark.cleaning import RAW_PREFIX, clean_spark
 from vibemap.indexer.spark.clustering import VIBE, fit_vibes, with_z_scores
+from vibemap.indexer.spark.collect import check_order, rows_through_files, scratch_folder
 from vibemap.indexer.spark.reading import read_spark_input
-from vibemap.indexer.spark.session import SparkSettings, check_requirements, spark_session
+from vibemap.indexer.spark.session import (
+    SparkSettings,
+    check_requirements,
+    spark_failures,
+    spark_session,
+)
 from vibemap.indexer.spark.validation import dispersion, sampled_silhouette
 from vibemap.indexer.stages import ProgressFn, Stages
 from vibemap.indexer.staging import staged_artifact
@@ -58,60 +66,67 @@ def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
                          "the demo catalogues are built by the local engine")
     check_requirements()
     stages = Stages(progress)
-    with spark_session(spark_settings) as spark:
-        with stages.stage("load"):
-            data = read_spark_input(spark, str(settings.csv))
-            catalogue = clean_spark(data)
-        report, n = catalogue.report, catalogue.report.rows_kept
-        check_buildable(n, report.constant_features, FEATURES, settings.n_clusters,
-                        settings.evaluate)
-        with stages.stage("scale"):
-            scaler = scaler_from_moments(*catalogue.moments)
-            zframe = with_z_scores(catalogue.tracks, scaler).persist()
-        with stages.stage("cluster"):
-            labelled, fit = fit_vibes(zframe, n, settings.n_clusters, settings.seed,
-                                      settings.n_init, spark_settings.kmeans,
-                                      spark_settings.fit_sample)
-            labelled = labelled.persist()
-            names = name_vibes(fit.centroids, FEATURES)
-            spread = dispersion(labelled, fit.centroids, fit.sizes, fit.sums)
-        metrics: dict = {"evaluated": False, "engine": "spark", "at_scale": spread}
-        if settings.evaluate:
-            with stages.stage("evaluate"):
-                metrics["at_scale"]["silhouette"] = sampled_silhouette(labelled, n,
-                                                                       settings.seed)
-        with stages.stage("collect"):
-            # as Arrow columns (one copy of the text, not one Python object per value);
-            # each half becomes pandas only when it is used, below
-            table = (labelled.drop(*[c for c in labelled.columns if c.startswith("__z")])
-                     .orderBy(VIBE, "source_row").toArrow())
-            labelled.unpersist()
-            zframe.unpersist()
-            engine = _engine_entry(spark, spark_settings, fit.method)
-    raw_names = [c for c in table.column_names if c.startswith(RAW_PREFIX)]
-    raw = table.select(raw_names).rename_columns(catalogue.raw_columns)
-    table = table.drop_columns(raw_names)
-    labels = table.column(VIBE).to_numpy().astype(np.int32)
-    frame = table.drop_columns([VIBE]).to_pandas()
-    del table
-    frame["release_year"] = frame["release_year"].astype("Int64")
-    p = Personalities(labels, fit.centroids, spread["inertia"], fit.n_iter)
-    vibes = vibe_table(p, names, scaler)
-    order = np.arange(n)
-    with stages.stage("index"):
-        tracks = sorted_tracks(frame, labels, names, order)
-        Zs = scaler.transform(tracks[list(FEATURES)].to_numpy(dtype=np.float64))
-        built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
-        del Zs
-    with staged_artifact(settings.out) as staging:
-        with stages.stage("export"):  # the raw rows arrive in artifact order already
-            rows = spill_rows(raw.to_pandas(), Path(settings.out).resolve().parent)
-            del raw
-            write_labelled_csv(staging / "tracks_labelled.csv", rows, labels, names)
-            rows.close()
-        manifest = write_artifact(
-            settings, stages, staging, built, tracks,
-            fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
-            report=report, source=data.source, metrics=metrics, arrays={}, engine=engine,
-        )
+    with ExitStack() as stack, spark_failures():
+        # the session ends once the executors have written the rows; the scratch
+        # files they wrote stay until the artifact is written
+        with spark_session(spark_settings) as spark:
+            with stages.stage("load"):
+                data = read_spark_input(spark, str(settings.csv))
+                catalogue = clean_spark(data)
+            report, n = catalogue.report, catalogue.report.rows_kept
+            check_buildable(n, report.constant_features, FEATURES, settings.n_clusters,
+                            settings.evaluate)
+            with stages.stage("scale"):
+                scaler = scaler_from_moments(*catalogue.moments)
+                zframe = with_z_scores(catalogue.tracks, scaler).persist()
+            with stages.stage("cluster"):
+                labelled, fit = fit_vibes(zframe, n, settings.n_clusters, settings.seed,
+                                          settings.n_init, spark_settings.kmeans,
+                                          spark_settings.fit_sample)
+                labelled = labelled.persist()
+                names = name_vibes(fit.centroids, FEATURES)
+                spread = dispersion(labelled, fit.centroids, fit.sizes, fit.sums)
+            metrics: dict = {"evaluated": False, "engine": "spark", "at_scale": spread}
+            if settings.evaluate:
+                with stages.stage("evaluate"):
+                    metrics["at_scale"]["silhouette"] = sampled_silhouette(labelled, n,
+                                                                           settings.seed)
+            with stages.stage("collect"):
+                z_columns = [c for c in labelled.columns if c.startswith("__z")]
+                rows = stack.enter_context(rows_through_files(
+                    labelled.drop(*z_columns).orderBy(VIBE, "source_row"),
+                    scratch_folder(spark_settings.scratch, settings.out)))
+                labelled.unpersist()
+                zframe.unpersist()
+                engine = _engine_entry(spark, spark_settings, fit.method)
+                columns = [c for c in labelled.columns if c not in z_columns]
+        raw_names = [f"{RAW_PREFIX}{i}" for i in range(len(catalogue.raw_columns))]
+        with stages.stage("read rows"):  # into the driver's Python, one column at a time
+            table = rows.read([c for c in columns if c not in raw_names])
+        labels = table.column(VIBE).to_numpy().astype(np.int32)
+        check_order(labels, table.column("source_row").to_numpy())
+        frame = table.drop_columns([VIBE]).to_pandas()
+        del table
+        frame["release_year"] = frame["release_year"].astype("Int64")
+        p = Personalities(labels, fit.centroids, spread["inertia"], fit.n_iter)
+        vibes = vibe_table(p, names, scaler)
+        with stages.stage("index"):
+            tracks = sorted_tracks(frame, labels, names, np.arange(n))
+            del frame
+            Zs = scaler.transform(tracks[list(FEATURES)].to_numpy(dtype=np.float64))
+            built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
+            del Zs
+        with staged_artifact(settings.out) as staging:
+            with stages.stage("export"):  # the raw rows arrive in artifact order already
+                spill = RowSpill(Path(settings.out).resolve().parent)
+                for batch in rows.batches(raw_names, CSV_CHUNK_ROWS):
+                    spill.add(batch.rename_columns(catalogue.raw_columns))
+                spilled = spill.finish(np.arange(n))
+                write_labelled_csv(staging / "tracks_labelled.csv", spilled, labels, names)
+                spilled.close()
+            manifest = write_artifact(
+                settings, stages, staging, built, tracks,
+                fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
+                report=report, source=data.source, metrics=metrics, arrays={}, engine=engine,
+            )
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)

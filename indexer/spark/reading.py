@@ -21,6 +21,7 @@ from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.files import sha256_file
 from vibemap.indexer.readers import check_unique_columns, file_head, file_kind, files_of, sniff_csv
+from vibemap.indexer.spark.session import first_line
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -175,16 +176,11 @@ def read_spark_input(spark: SparkSession, spec: str) -> SparkInput:
         if frame.rdd.getNumPartitions() < parallel:  # one big CSV is one task otherwise
             frame = frame.repartition(parallel)
     except PySparkException as exc:
-        raise CatalogueError(f"{spec}: not a readable {fmt} input ({_first_line(exc)})"
+        raise CatalogueError(f"{spec}: not a readable {fmt} input ({first_line(exc)})"
                              ) from None
     except Exception as exc:  # py4j errors from the JVM (a corrupt file, no such bucket)
         if type(exc).__module__.startswith("py4j"):
-            raise CatalogueError(f"{spec}: not a readable {fmt} input ({_first_line(exc)})"
+            raise CatalogueError(f"{spec}: not a readable {fmt} input ({first_line(exc)})"
                                  ) from None
         raise
     return SparkInput(frame, source, columns)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -32,11 +32,19 @@ class SparkSettings:
     conf: Mapping[str, str] = field(default_factory=dict)
     kmeans: str = "sample"
     fit_sample: int = DEFAULT_FIT_SAMPLE
+    # where the executors write the sorted rows for the driver (collect.py); None: beside
+    # the artifact, which only a local master's executors reach
+    scratch: str | None = None
 
     def __post_init__(self) -> None:
         if self.kmeans not in KMEANS_MODES:
             raise BuildError(f"Spark K-Means mode must be one of {', '.join(KMEANS_MODES)}, "
                              f"got {self.kmeans!r}")
+        if self.scratch is None and not self.master.startswith("local"):
+            raise BuildError(f"--spark-master {self.master}: a cluster's executors cannot "
+                             "write beside the artifact on this machine; give --spark-scratch "
+                             "URI, a location they and this machine both reach "
+                             "(hdfs://..., s3a://..., a shared mount)")
         if self.fit_sample < 1:
             raise BuildError(f"the Spark K-Means fit sample must be >= 1 rows, "
                              f"got {self.fit_sample}")
@@ -90,6 +98,10 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         # the cleaning's casts count bad values instead of failing the job (ANSI mode
         # would raise on the first unparseable number)
         "spark.sql.ansi.enabled": "false",
+        # a JVM out of heap exits (the build then fails with a clear error) rather than
+        # hang with a dead task-result thread, as a 10M collect once did
+        "spark.driver.extraJavaOptions": "-XX:+ExitOnOutOfMemoryError",
+        "spark.executor.extraJavaOptions": "-XX:+ExitOnOutOfMemoryError",
         **dict(settings.conf),
     }
 
@@ -111,4 +123,34 @@ def spark_session(settings: SparkSettings) -> Iterator[SparkSession]:
         yield spark
     finally:
         if active is None:
-            spark.stop()
+            try:
+                spark.stop()
+            except Exception as exc:  # the JVM already gone (spark_failures says why)
+                logger.warning("stopping Spark: %s", first_line(exc))
+
+
+def first_line(exc: BaseException) -> str:
+    """The line of a Spark error that says what went wrong (py4j's first line only names
+    the Java call, "An error occurred while calling o123.parquet.")."""
+    lines = [line.strip(" :\t") for line in str(exc).splitlines() if line.strip(" :\t")]
+    told = [line for line in lines if not line.startswith("An error occurred while calling")]
+    return (told or lines or [type(exc).__name__])[0][:300]
+
+
+def _from_spark(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("py4j", "pyspark")) or isinstance(exc, ConnectionError)
+
+
+@contextmanager
+def spark_failures() -> Iterator[None]:
+    """A failure inside Spark (a task, the JVM out of memory and gone, a lost connection)
+    as one BuildError line instead of a Java stack trace; vibemap's own errors pass."""
+    try:
+        yield
+    except Exception as exc:
+        if not _from_spark(exc):
+            raise
+        raise BuildError(f"the Spark job failed ({first_line(exc)}); if the driver or an "
+                         "executor ran out of memory, raise spark.driver.memory / "
+                         "spark.executor.memory with --spark-conf") from None
