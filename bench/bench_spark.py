@@ -88,7 +88,8 @@ def parity(out: Path, kmeans: str, n_queries: int = 200) -> dict:
     local = build_index(BuildSettings(out=out / "local", evaluate=False, **common))
     local_s = time.perf_counter() - t0
     spark, spark_s, jvm = _spark(BuildSettings(out=out / f"spark_{kmeans}", **common),
-                                 "local[2]", {"spark.sql.shuffle.partitions": "4"}, kmeans)
+                                 "local[2]", {"spark.sql.shuffle.partitions": "4",
+                                              "spark.ui.enabled": "false"}, kmeans)
     a, b = Engine.load(local.path), Engine.load(spark.path)
     ta, tb = (read_table(r.path / "tracks.arrow").select(["track_id", "vibe_id"]).to_pandas()
               for r in (local, spark))
@@ -117,7 +118,8 @@ def parity(out: Path, kmeans: str, n_queries: int = 200) -> dict:
 def scale(source: Path, out: Path, kmeans: str) -> dict:
     settings = BuildSettings(csv=source, out=out / f"scale_{source.name}", n_clusters=4)
     result, seconds, jvm = _spark(settings, "local[2]", {
-        "spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "8"}, kmeans)
+        "spark.driver.memory": "6g", "spark.sql.shuffle.partitions": "8",
+        "spark.ui.enabled": "false"}, kmeans)
     report = {"input": str(source), "kmeans": kmeans, "rows": result.manifest["rows"],
               "seconds": round(seconds, 1), "timings": result.manifest["timings"],
               "driver_python_peak_mib": round(peak_rss_mib()), "jvm_peak_mib": round(jvm),
