@@ -22,6 +22,9 @@ the artifact's files: mapped pages count once touched, and are shared between wo
 The artifacts go to ``--workdir`` (default a temporary directory; 10M takes about 5 GB of
 disk) and are removed at the end; ``--artifacts`` measures the serve step of artifacts
 already built (e.g. by ``vibemap index --no-eval --demo-tracks N``) and keeps them.
+``--cold`` evicts each artifact's files from the page cache first (``posix_fadvise``
+DONTNEED per file, symlinks followed), as after a reboot or another job's reads: the
+load is then bound by the disk. Each serve step records the load average before it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -128,13 +132,24 @@ def _serve(out: Path, queries: int, seed: int) -> dict:
     return result
 
 
+def evict(directory: Path) -> None:
+    """Drop ``directory``'s files (symlinks followed) from the page cache."""
+    for f in directory.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 def _child(step: str, n: int, out: Path, args: argparse.Namespace) -> dict:
     result = out.with_suffix(f".{step}.json")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_step", step, "--_n", str(n),
            "--_out", str(out), "--_result", str(result), "--queries", str(args.queries),
            "--seed", str(args.seed)]
+    if step == "serve" and args.cold:
+        evict(out)
+    load_avg = round(os.getloadavg()[0], 2)
     subprocess.run(cmd, check=True, cwd=REPO)
-    return json.loads(result.read_text())
+    return {**json.loads(result.read_text()), "load_avg": load_avg}
 
 
 def _report(results: list[dict], argv: list[str]) -> None:
@@ -159,6 +174,7 @@ def _report(results: list[dict], argv: list[str]) -> None:
     row("index", lambda r: r["index"])
     row("**Engine.load** (what `vibemap serve` does first), s",
         lambda r: f"**{r['load_s']:.1f}**")
+    row("load average before it", lambda r: f"{r['load_avg']:.1f}")
     row("Engine peak / settled RSS, GiB",
         lambda r: f"{r['load_peak_gib']:.2f} / {r['settled_gib']:.2f}")
     for name in results[0]["queries"]:
@@ -183,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "temporary directory)")
     parser.add_argument("--artifacts", type=Path, nargs="+",
                         help="serve step only, on these built artifacts")
+    parser.add_argument("--cold", action="store_true", help="evict each artifact's files "
+                        "from the page cache before its serve step")
     parser.add_argument("--_step", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--_n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
@@ -204,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                  "artifact_gib": round(sum(f.stat().st_size for f in out.rglob("*")
                                            if f.is_file()) / 2**30, 2)}
             r.update(_child("serve", r["rows"], out, args))
-            emit(f"{r['rows']:,} tracks: engine load {r['load_s']:.1f} s, peak "
+            emit(f"{r['rows']:,} tracks: engine load {r['load_s']:.1f} s (load average "
+                 f"{r['load_avg']:.1f}), peak "
                  f"{r['load_peak_gib']:.2f} GiB, settled {r['settled_gib']:.2f} GiB")
             results.append(r)
         _report(results, argv)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vibemap.indexer.artifact import Artifact, load_artifact
+from vibemap.indexer.artifact import Artifact, open_artifact
 from vibemap.indexer.errors import ArtifactError
 from vibemap.recommender.catalogue import Catalogue
 from vibemap.recommender.cone_scan import ConeScan, scope_lists
@@ -101,14 +101,18 @@ class Engine:
 
     @classmethod
     def load(cls, path: Path | str, verify: bool = True) -> Engine:
-        """Load and verify the artifact at ``path`` and build an engine over it; an artifact
-        the engine cannot serve raises ArtifactError (never a bare KeyError)."""
-        artifact = load_artifact(Path(path), verify=verify)
-        try:
-            return cls(artifact)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ArtifactError(f"{path}: cannot serve this artifact "
-                                f"({type(exc).__name__}: {exc})") from None
+        """Load and verify the artifact at ``path`` and build an engine over it (while its
+        checksums are computed; returned only once they match); an artifact the engine
+        cannot serve raises ArtifactError (never a bare KeyError)."""
+
+        def serve(artifact: Artifact) -> Engine:
+            try:
+                return cls(artifact)
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                raise ArtifactError(f"{path}: cannot serve this artifact "
+                                    f"({type(exc).__name__}: {exc})") from None
+
+        return open_artifact(Path(path), serve, verify)
 
     # ----------------------------------------------------------------- facts
     @property

@@ -1,0 +1,80 @@
+"""What is checked of an artifact's files before the service answers from it, and how.
+
+Every file the service reads is verified against the sha256 the manifest records, in
+parallel threads (hashlib releases the GIL, and from a cold page cache the disk serves
+several reads at once), while the structure is read and checked, and a load returns only
+once both passed. A checksum mismatch is reported before any error the damaged file caused
+in the structure checks, so the message names the real fault.
+
+``UNREAD`` files are never read by the service: ``tracks_labelled.csv`` is the build's
+deliverable to the user (every input column plus the vibe), and the service's own CSV
+export is written from the mapped, verified columns. At load such a file is checked for
+presence and size only (a third of a 10M artifact's bytes: hashing it made the service
+start 1.4x slower, bench/RESULTS.md); ``vibemap verify`` checks every checksum.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from vibemap.indexer.errors import ArtifactError
+from vibemap.indexer.files import sha256_file
+from vibemap.indexer.staging import MANIFEST
+
+T = TypeVar("T")
+UNREAD = ("tracks_labelled.csv",)
+
+
+def hash_threads() -> int:
+    """Files hashed at once: more than the cores, as cold reads wait on the disk."""
+    return min(8, max(4, 2 * (os.cpu_count() or 1)))
+
+
+def check_listing(path: Path, manifest: dict, required: Sequence[str]) -> dict:
+    """The manifest's ``files``, once every required file is listed and every listed file
+    is present with the size recorded (cheap: no file is read)."""
+    files = manifest.get("files") or {}
+    for rel in required:
+        if rel not in files:
+            raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
+    for rel, meta in files.items():
+        file = path / rel
+        if not file.is_file():
+            raise ArtifactError(f"{file}: missing (listed in {MANIFEST})")
+        recorded, size = (meta or {}).get("bytes"), file.stat().st_size
+        if recorded is not None and recorded != size:
+            raise ArtifactError(f"{file}: {size:,} bytes, the manifest records {recorded:,};"
+                                " the artifact was modified or corrupted")
+    return files
+
+
+def verified(path: Path, manifest: dict, required: Sequence[str], load: Callable[[], T],
+             every: bool = False) -> T:
+    """``load()``'s result, computed while the checksums of the files the service reads
+    (all of them with ``every``) are verified; ArtifactError on a missing, resized or
+    modified file, raised before any error ``load`` raised."""
+    files = check_listing(path, manifest, required)
+    order = sorted((rel for rel in files if every or rel not in UNREAD),
+                   key=lambda rel: -(path / rel).stat().st_size)  # biggest first
+    pool = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="sha256")
+    try:
+        digests = pool.map(lambda rel: sha256_file(path / rel), order)
+        try:
+            result, error = load(), None
+        except Exception as exc:  # re-raised below, unless a checksum explains it first
+            result, error = None, exc
+        for rel, actual in zip(order, digests, strict=True):
+            expected = str((files[rel] or {}).get("sha256"))
+            if actual != expected:
+                raise ArtifactError(
+                    f"{path / rel}: checksum mismatch (manifest sha256 {expected[:12]}…, "
+                    f"file sha256 {actual[:12]}…); the artifact was modified or corrupted")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
+    return result
