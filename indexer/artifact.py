@@ -308,7 +308,7 @@ def required_files(manifest: dict) -> tuple[str, ...]:
 def verify_files(path: Path, manifest: dict, every: bool = False) -> None:
     """Check every required file is listed, every listed file present at its size, and the
     files the service reads (all of them with ``every``) match their recorded sha256."""
-    verified(Path(path), manifest, required_files(manifest), lambda: None, every)
+    verified(Path(path), manifest, required_files(manifest), lambda gate: gate(), every)
 
 
 def _read_json(path: Path) -> Any:
@@ -329,8 +329,9 @@ def _read_scaler(path: Path, features: tuple[str, ...]) -> Scaler:
     return scaler
 
 
-def _load_checked(path: Path, manifest: dict) -> Artifact:
-    """Read every file, checking its structure against the manifest (ValueError if not)."""
+def _load_checked(path: Path, manifest: dict, gate: Callable[[], None]) -> Artifact:
+    """Read every file, checking its structure against the manifest (ValueError if not);
+    ``gate()`` before the first Arrow or FAISS file is opened."""
     features = tuple(manifest["features"])
     d, n = checks.vector_dimension(manifest), int(manifest["rows"]["kept"])
     era = EraScaler.from_dict(manifest["era"]) if d > len(features) else None
@@ -339,6 +340,7 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     partitions = [Partition(**p) for p in manifest["partitions"]]
     checks.check_partitions(partitions, [int(v["vibe_id"]) for v in vibes], n)
     vectors = checks.read_npy(path / "vectors.npy", np.float32, (n, d), mmap=True)
+    gate()
     table = arrow_tables.read_table(path / TRACKS)
     if table.num_rows != n:
         raise ValueError(f"{TRACKS} has {table.num_rows} rows, the manifest {n}")
@@ -366,20 +368,23 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
 def load_artifact(path: Path, verify: bool = True) -> Artifact:
     """Load an artifact of a readable format, refusing with ArtifactError a wrong format
     version, a missing file, a checksum mismatch or a file whose structure (dtype, shape,
-    row count, index dimension and size) disagrees with the manifest."""
-    return open_artifact(path, lambda artifact: artifact, verify)
+    row count, index dimension and size) disagrees with the manifest. Every checksum is
+    verified, the labelled CSV's included: what rewrites the artifact (evaluate) copies it."""
+    return open_artifact(path, lambda artifact: artifact, verify, every=True)
 
 
-def open_artifact(path: Path, serve: Callable[[Artifact], T], verify: bool = True) -> T:
+def open_artifact(path: Path, serve: Callable[[Artifact], T], verify: bool = True,
+                  every: bool = False) -> T:
     """``serve(artifact)`` of the artifact at ``path``, loaded as :func:`load_artifact`
-    does; with ``verify``, the checksums (:mod:`vibemap.indexer.checksums`) are computed
-    while it loads and ``serve`` runs, and nothing is returned unless they match."""
+    does; with ``verify``, the checksums of the files the service reads (every file with
+    ``every``; :mod:`vibemap.indexer.checksums`) are computed while it loads and ``serve``
+    runs, and nothing is returned unless they match."""
     path = Path(path)
     manifest = read_manifest(path)
 
-    def load() -> T:
+    def load(gate: Callable[[], None]) -> T:
         try:
-            artifact = _load_checked(path, manifest)
+            artifact = _load_checked(path, manifest, gate)
         except ArtifactError:
             raise
         except (OSError, KeyError, TypeError, ValueError, IndexError, MemoryError) as exc:
@@ -387,4 +392,6 @@ def open_artifact(path: Path, serve: Callable[[Artifact], T], verify: bool = Tru
                                 ) from None
         return serve(artifact)
 
-    return verified(path, manifest, required_files(manifest), load) if verify else load()
+    if not verify:
+        return load(lambda: None)
+    return verified(path, manifest, required_files(manifest), load, every)

@@ -3,8 +3,10 @@
 Every file the service reads is verified against the sha256 the manifest records, in
 parallel threads (hashlib releases the GIL, and from a cold page cache the disk serves
 several reads at once), while the structure is read and checked, and a load returns only
-once both passed. A checksum mismatch is reported before any error the damaged file caused
-in the structure checks, so the message names the real fault.
+once both passed. Files parsed by native code that trusts its input (``NATIVE``: Arrow IPC,
+FAISS) are hashed first and matched before any of them is opened; the others are read by
+checked Python code (.npy headers, JSON) while they hash. A checksum mismatch is reported
+before any error the damaged file caused in the structure checks, naming the real fault.
 
 ``UNREAD`` files are never read by the service: ``tracks_labelled.csv`` is the build's
 deliverable to the user (every input column plus the vibe), and the service's own CSV
@@ -16,7 +18,7 @@ start 1.4x slower, bench/RESULTS.md); ``vibemap verify`` checks every checksum.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -27,6 +29,7 @@ from vibemap.indexer.staging import MANIFEST
 
 T = TypeVar("T")
 UNREAD = ("tracks_labelled.csv",)
+NATIVE = (".arrow", ".faiss")
 
 
 def hash_threads() -> int:
@@ -52,27 +55,32 @@ def check_listing(path: Path, manifest: dict, required: Sequence[str]) -> dict:
     return files
 
 
-def verified(path: Path, manifest: dict, required: Sequence[str], load: Callable[[], T],
-             every: bool = False) -> T:
-    """``load()``'s result, computed while the checksums of the files the service reads
-    (all of them with ``every``) are verified; ArtifactError on a missing, resized or
-    modified file, raised before any error ``load`` raised."""
+def verified(path: Path, manifest: dict, required: Sequence[str],
+             load: Callable[[Callable[[], None]], T], every: bool = False) -> T:
+    """``load(gate)``'s result, computed while the checksums of the files the service reads
+    (all of them with ``every``) are verified; ``load`` calls ``gate()`` before it opens a
+    ``NATIVE`` file. ArtifactError on a missing, resized or modified file, raised before
+    any error ``load`` raised."""
     files = check_listing(path, manifest, required)
-    order = sorted((rel for rel in files if every or rel not in UNREAD),
-                   key=lambda rel: -(path / rel).stat().st_size)  # biggest first
+    order = sorted((rel for rel in files if every or rel not in UNREAD),  # native, biggest first
+                   key=lambda rel: (not rel.endswith(NATIVE), -(path / rel).stat().st_size))
     pool = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="sha256")
     try:
-        digests = pool.map(lambda rel: sha256_file(path / rel), order)
+        digests = {rel: pool.submit(sha256_file, path / rel) for rel in order}
+
+        def check(rels: Iterable[str]) -> None:
+            for rel in rels:
+                expected, actual = str((files[rel] or {}).get("sha256")), digests[rel].result()
+                if actual != expected:
+                    raise ArtifactError(
+                        f"{path / rel}: checksum mismatch (manifest sha256 {expected[:12]}…, "
+                        f"file sha256 {actual[:12]}…); the artifact was modified or corrupted")
+
         try:
-            result, error = load(), None
+            result, error = load(lambda: check(r for r in order if r.endswith(NATIVE))), None
         except Exception as exc:  # re-raised below, unless a checksum explains it first
             result, error = None, exc
-        for rel, actual in zip(order, digests, strict=True):
-            expected = str((files[rel] or {}).get("sha256"))
-            if actual != expected:
-                raise ArtifactError(
-                    f"{path / rel}: checksum mismatch (manifest sha256 {expected[:12]}…, "
-                    f"file sha256 {actual[:12]}…); the artifact was modified or corrupted")
+        check(order)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if error is not None:
