@@ -53,8 +53,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,7 +66,7 @@ import pyarrow as pa
 
 from vibemap.indexer import arrow_tables, id_table
 from vibemap.indexer import artifact_checks as checks
-from vibemap.indexer.checksums import verified
+from vibemap.indexer.checksums import Identity, verified
 from vibemap.indexer.cone_index import Cones, cone_files, cones_of_index, has_cones, read_cones
 from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
@@ -231,6 +231,7 @@ class Artifact:
     ids: IdTable | None = None
     cones: Cones | None = None  # a cosine IVF artifact's (vibemap.indexer.cone_index)
     search_runs: dict[str, Runs] | None = None  # vibemap.indexer.search_runs
+    verified: dict[str, Identity] = field(default_factory=dict)  # see checksums.verified
 
     @property
     def metric(self) -> str:
@@ -308,7 +309,7 @@ def required_files(manifest: dict) -> tuple[str, ...]:
 def verify_files(path: Path, manifest: dict, every: bool = False) -> None:
     """Check every required file is listed, every listed file present at its size, and the
     files the service reads (all of them with ``every``) match their recorded sha256."""
-    verified(Path(path), manifest, required_files(manifest), lambda gate: gate(), every)
+    verified(Path(path), manifest, required_files(manifest), lambda gate, _: gate(), every)
 
 
 def _read_json(path: Path) -> Any:
@@ -329,7 +330,8 @@ def _read_scaler(path: Path, features: tuple[str, ...]) -> Scaler:
     return scaler
 
 
-def _load_checked(path: Path, manifest: dict, gate: Callable[[], None]) -> Artifact:
+def _load_checked(path: Path, manifest: dict, gate: Callable[[], None],
+                  verified_as: dict[str, Identity]) -> Artifact:
     """Read every file, checking its structure against the manifest (ValueError if not);
     ``gate()`` before the first Arrow or FAISS file is opened."""
     features = tuple(manifest["features"])
@@ -362,7 +364,7 @@ def _load_checked(path: Path, manifest: dict, gate: Callable[[], None]) -> Artif
     cones = read_cones(path, n, d) if has_cones(manifest["build"]) else None
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
                     analysis, genres, facts, era, serving, search, IdTable.read(path, n),
-                    cones, read_runs(path, n, search))
+                    cones, read_runs(path, n, search), verified_as)
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:
@@ -374,17 +376,17 @@ def load_artifact(path: Path, verify: bool = True) -> Artifact:
 
 
 def open_artifact(path: Path, serve: Callable[[Artifact], T], verify: bool = True,
-                  every: bool = False) -> T:
+                  every: bool = False, trusted: Mapping[str, Identity] | None = None) -> T:
     """``serve(artifact)`` of the artifact at ``path``, loaded as :func:`load_artifact`
     does; with ``verify``, the checksums of the files the service reads (every file with
-    ``every``; :mod:`vibemap.indexer.checksums`) are computed while it loads and ``serve``
-    runs, and nothing is returned unless they match."""
+    ``every``; not those ``trusted`` as they are: :mod:`vibemap.indexer.checksums`) are
+    computed while it loads and ``serve`` runs, and nothing is returned unless they match."""
     path = Path(path)
     manifest = read_manifest(path)
 
-    def load(gate: Callable[[], None]) -> T:
+    def load(gate: Callable[[], None], identities: dict[str, Identity]) -> T:
         try:
-            artifact = _load_checked(path, manifest, gate)
+            artifact = _load_checked(path, manifest, gate, identities)
         except ArtifactError:
             raise
         except (OSError, KeyError, TypeError, ValueError, IndexError, MemoryError) as exc:
@@ -393,5 +395,5 @@ def open_artifact(path: Path, serve: Callable[[Artifact], T], verify: bool = Tru
         return serve(artifact)
 
     if not verify:
-        return load(lambda: None)
-    return verified(path, manifest, required_files(manifest), load, every)
+        return load(lambda: None, {})
+    return verified(path, manifest, required_files(manifest), load, every, trusted)

@@ -13,12 +13,22 @@ deliverable to the user (every input column plus the vibe), and the service's ow
 export is written from the mapped, verified columns. At load such a file is checked for
 presence and size only (a third of a 10M artifact's bytes: hashing it made the service
 start 1.4x slower, bench/RESULTS.md); ``vibemap verify`` checks every checksum.
+
+A load may trust an earlier verification in this service (``trusted``: each file's
+:func:`identity` when its checksum matched, as the server hands it to its heavy children):
+a file whose device, inode, size, mtime and ctime are unchanged is not hashed again. Any
+write through the filesystem changes mtime and ctime, any replacement the inode; what this
+trusts beyond that (the disk changing under the filesystem) the verifying process trusts
+too, as it serves its mapped pages for as long as it runs without hashing them again.
+File times are coarse (a tick of milliseconds): a file changed less than ``RACY_S`` before
+it was checked is not offered for trust (it could change again within the same tick).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -28,6 +38,8 @@ from vibemap.indexer.files import sha256_file
 from vibemap.indexer.staging import MANIFEST
 
 T = TypeVar("T")
+Identity = tuple[int, int, int, int, int]
+RACY_S = 2.0
 UNREAD = ("tracks_labelled.csv",)
 NATIVE = (".arrow", ".faiss")
 
@@ -35,6 +47,12 @@ NATIVE = (".arrow", ".faiss")
 def hash_threads() -> int:
     """Files hashed at once: more than the cores, as cold reads wait on the disk."""
     return min(8, max(4, 2 * (os.cpu_count() or 1)))
+
+
+def identity(path: Path) -> Identity:
+    """What changes when a file is written or replaced: device, inode, size, mtime, ctime."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def check_listing(path: Path, manifest: dict, required: Sequence[str]) -> dict:
@@ -56,20 +74,26 @@ def check_listing(path: Path, manifest: dict, required: Sequence[str]) -> dict:
 
 
 def verified(path: Path, manifest: dict, required: Sequence[str],
-             load: Callable[[Callable[[], None]], T], every: bool = False) -> T:
-    """``load(gate)``'s result, computed while the checksums of the files the service reads
-    (all of them with ``every``) are verified; ``load`` calls ``gate()`` before it opens a
-    ``NATIVE`` file. ArtifactError on a missing, resized or modified file, raised before
-    any error ``load`` raised."""
+             load: Callable[[Callable[[], None], dict[str, Identity]], T], every: bool = False,
+             trusted: Mapping[str, Identity] | None = None) -> T:
+    """``load(gate, identities)``'s result, computed while the checksums of the files the
+    service reads (all of them with ``every``; not those ``trusted`` as they are) are
+    verified; ``load`` calls ``gate()`` before it opens a ``NATIVE`` file, and gets each
+    checked file's identity (taken before it is hashed; not of a file changed just then).
+    ArtifactError on a missing, resized or modified file, raised before any error ``load``
+    raised."""
     files = check_listing(path, manifest, required)
     order = sorted((rel for rel in files if every or rel not in UNREAD),  # native, biggest first
                    key=lambda rel: (not rel.endswith(NATIVE), -(path / rel).stat().st_size))
+    now, seen = time.time_ns(), {rel: identity(path / rel) for rel in order}
+    settled = {rel: i for rel, i in seen.items() if now - i[4] > RACY_S * 1e9}  # ctime
     pool = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="sha256")
     try:
-        digests = {rel: pool.submit(sha256_file, path / rel) for rel in order}
+        digests = {rel: pool.submit(sha256_file, path / rel) for rel in order
+                   if (trusted or {}).get(rel) != seen[rel]}
 
         def check(rels: Iterable[str]) -> None:
-            for rel in rels:
+            for rel in filter(digests.__contains__, rels):
                 expected, actual = str((files[rel] or {}).get("sha256")), digests[rel].result()
                 if actual != expected:
                     raise ArtifactError(
@@ -77,7 +101,8 @@ def verified(path: Path, manifest: dict, required: Sequence[str],
                         f"file sha256 {actual[:12]}…); the artifact was modified or corrupted")
 
         try:
-            result, error = load(lambda: check(r for r in order if r.endswith(NATIVE))), None
+            result, error = load(lambda: check(r for r in order if r.endswith(NATIVE)),
+                                 settled), None
         except Exception as exc:  # re-raised below, unless a checksum explains it first
             result, error = None, exc
         check(order)

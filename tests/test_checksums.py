@@ -113,3 +113,21 @@ def test_a_mismatch_is_reported_before_the_structure_error_it_causes(art: Path) 
     (art / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match=r"vectors\.npy: checksum mismatch"):
         Engine.load(art)
+
+
+def test_a_load_trusts_an_earlier_verification_of_unchanged_files_only(
+        art: Path, monkeypatch) -> None:
+    assert Engine.load(art).artifact.verified == {}  # just copied: too recent to trust
+    monkeypatch.setattr(checksums, "RACY_S", 0.0)
+    first = Engine.load(art)
+    assert set(first.artifact.verified) == set(_files(art)) - set(checksums.UNREAD)
+    hashed: list[str] = []
+    sha256_file = checksums.sha256_file
+    monkeypatch.setattr(checksums, "sha256_file",
+                        lambda path: hashed.append(Path(path).name) or sha256_file(path))
+    assert Engine.load(art, trusted=first.artifact.verified).n_tracks == 90
+    assert hashed == []
+    _flip_byte(art / "vectors.npy")  # written: a new mtime and ctime
+    with pytest.raises(ArtifactError, match=r"vectors\.npy: checksum mismatch"):
+        Engine.load(art, trusted=first.artifact.verified)
+    assert hashed == ["vectors.npy"]
