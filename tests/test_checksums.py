@@ -131,3 +131,25 @@ def test_a_load_trusts_an_earlier_verification_of_unchanged_files_only(
     with pytest.raises(ArtifactError, match=r"vectors\.npy: checksum mismatch"):
         Engine.load(art, trusted=first.artifact.verified)
     assert hashed == ["vectors.npy"]
+
+
+def test_workers_trust_what_the_generation_pointer_says_was_verified(
+        art: Path, tmp_path: Path, monkeypatch) -> None:
+    from vibemap.recommender.api import generation
+
+    monkeypatch.setattr(checksums, "RACY_S", 0.0)
+    verified = Engine.load(art).artifact.verified
+    pointer = tmp_path / "run" / "current.json"
+    pointer.parent.mkdir()
+    generation.init_pointer(pointer, art, verified)
+    assert generation.read_pointer(pointer).verified == verified
+    hashed: list[str] = []
+    sha256_file = checksums.sha256_file
+    monkeypatch.setattr(checksums, "sha256_file",
+                        lambda path: hashed.append(Path(path).name) or sha256_file(path))
+    app = create_app(ServiceSettings(index_dir=art, generation_file=pointer))
+    with TestClient(app) as c:  # a worker starting: it loads what the pointer names
+        assert c.get("/v1/artifact").status_code == 200
+    assert hashed == []
+    assert generation.advance(pointer, art, {}).generation == 1
+    assert generation.read_pointer(pointer).verified == {}
