@@ -153,3 +153,32 @@ def test_workers_trust_what_the_generation_pointer_says_was_verified(
     assert hashed == []
     assert generation.advance(pointer, art, {}).generation == 1
     assert generation.read_pointer(pointer).verified == {}
+
+
+def test_a_heavy_child_trusts_the_checksums_its_calls_carry(art: Path, monkeypatch) -> None:
+    import multiprocessing as mp
+    import signal
+    import threading
+
+    from vibemap.recommender.api import offload
+
+    monkeypatch.setattr(checksums, "RACY_S", 0.0)
+    engine = Engine.load(art)
+    key, verified = offload.engine_key(engine), engine.artifact.verified
+    hashed: list[str] = []
+    sha256_file = checksums.sha256_file
+    monkeypatch.setattr(checksums, "sha256_file",
+                        lambda path: hashed.append(Path(path).name) or sha256_file(path))
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # the child's body, in a thread
+    ours, theirs = mp.Pipe()
+    child = threading.Thread(target=offload._child_main, args=(theirs, 0, 1, key, verified))
+    child.start()
+    try:
+        assert ours.recv() == ("ready",)
+        track = engine.summary(0)["track_id"]
+        ours.send((key, verified, "similar", (track,), {}, False))
+        assert ours.recv()[0] == "ok"
+    finally:
+        ours.close()
+        child.join(timeout=30)
+    assert hashed == [] and not child.is_alive()
