@@ -12,16 +12,22 @@ not count against the next):
    generator with its text metadata, cleaning, K-Means, the index with recall tuning, and
    the whole artifact incl. the labelled CSV export): wall time and peak RSS;
 2. serve: ``Engine.load`` of that artifact, as ``vibemap serve`` does before it answers
-   (checksums verified): load time, peak and settled RSS; then, on one search thread,
+   (the checksums of the files it reads verified): load time and CPU time, peak and settled
+   RSS; then, on one search thread,
    ``--queries`` random calls of ``similar`` (scope same, and any), ``recommend`` with one
    seed and a ``min_energy`` filter (exact over the filtered rows), and ``search_tracks``
    with a 4-letter prefix of a track name: p50 / p99 ms.
 
+The load's CPU time (``process_time``, every thread) depends far less than its wall time
+on what else runs.
 Peak RSS is the child's ``ru_maxrss``; settled RSS its VmRSS after the load (format 3 maps
 the artifact's files: mapped pages count once touched, and are shared between workers).
 The artifacts go to ``--workdir`` (default a temporary directory; 10M takes about 5 GB of
 disk) and are removed at the end; ``--artifacts`` measures the serve step of artifacts
 already built (e.g. by ``vibemap index --no-eval --demo-tracks N``) and keeps them.
+``--cold`` evicts each artifact's files from the page cache first (``posix_fadvise``
+DONTNEED per file, symlinks followed), as after a reboot or another job's reads: the
+load is then bound by the disk. Each serve step records the load average before it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -107,10 +114,11 @@ def _serve(out: Path, queries: int, seed: int) -> dict:
     from vibemap.recommender.engine import Engine, set_search_threads
 
     set_search_threads(1)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     engine = Engine.load(out)
     load_s = time.perf_counter() - t0
-    result = {"load_s": round(load_s, 2), "load_peak_gib": _gib_of_mib(peak_rss_mib()),
+    result = {"load_s": round(load_s, 2), "load_cpu_s": round(time.process_time() - cpu0, 2),
+              "load_peak_gib": _gib_of_mib(peak_rss_mib()),
               "settled_gib": _gib(status_kib("VmRSS"))}
     rng = np.random.default_rng(seed)
     rows = rng.choice(engine.n_tracks, size=queries, replace=False).tolist()
@@ -128,13 +136,24 @@ def _serve(out: Path, queries: int, seed: int) -> dict:
     return result
 
 
+def evict(directory: Path) -> None:
+    """Drop ``directory``'s files (symlinks followed) from the page cache."""
+    for f in directory.rglob("*"):
+        if f.is_file():
+            with open(f, "rb") as fh:
+                os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 def _child(step: str, n: int, out: Path, args: argparse.Namespace) -> dict:
     result = out.with_suffix(f".{step}.json")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_step", step, "--_n", str(n),
            "--_out", str(out), "--_result", str(result), "--queries", str(args.queries),
            "--seed", str(args.seed)]
+    if step == "serve" and args.cold:
+        evict(out)
+    load_avg = round(os.getloadavg()[0], 2)
     subprocess.run(cmd, check=True, cwd=REPO)
-    return json.loads(result.read_text())
+    return {**json.loads(result.read_text()), "load_avg": load_avg}
 
 
 def _report(results: list[dict], argv: list[str]) -> None:
@@ -159,6 +178,8 @@ def _report(results: list[dict], argv: list[str]) -> None:
     row("index", lambda r: r["index"])
     row("**Engine.load** (what `vibemap serve` does first), s",
         lambda r: f"**{r['load_s']:.1f}**")
+    row("its CPU time (all threads), s; load average before it",
+        lambda r: f"{r['load_cpu_s']:.1f}; {r['load_avg']:.1f}")
     row("Engine peak / settled RSS, GiB",
         lambda r: f"{r['load_peak_gib']:.2f} / {r['settled_gib']:.2f}")
     for name in results[0]["queries"]:
@@ -183,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "temporary directory)")
     parser.add_argument("--artifacts", type=Path, nargs="+",
                         help="serve step only, on these built artifacts")
+    parser.add_argument("--cold", action="store_true", help="evict each artifact's files "
+                        "from the page cache before its serve step")
     parser.add_argument("--_step", choices=["build", "serve"], help=argparse.SUPPRESS)
     parser.add_argument("--_n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
@@ -204,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                  "artifact_gib": round(sum(f.stat().st_size for f in out.rglob("*")
                                            if f.is_file()) / 2**30, 2)}
             r.update(_child("serve", r["rows"], out, args))
-            emit(f"{r['rows']:,} tracks: engine load {r['load_s']:.1f} s, peak "
+            emit(f"{r['rows']:,} tracks: engine load {r['load_s']:.1f} s ({r['load_cpu_s']:.1f} s "
+                 f"CPU, load average {r['load_avg']:.1f}), peak "
                  f"{r['load_peak_gib']:.2f} GiB, settled {r['settled_gib']:.2f} GiB")
             results.append(r)
         _report(results, argv)

@@ -53,13 +53,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
@@ -68,6 +66,7 @@ import pyarrow as pa
 
 from vibemap.indexer import arrow_tables, id_table
 from vibemap.indexer import artifact_checks as checks
+from vibemap.indexer.checksums import Identity, verified
 from vibemap.indexer.cone_index import Cones, cone_files, cones_of_index, has_cones, read_cones
 from vibemap.indexer.era import EraScaler
 from vibemap.indexer.errors import ArtifactError
@@ -100,10 +99,11 @@ from vibemap.indexer.vector_index import Partition, PartitionedIndex
 from vibemap.indexer.vibe_facts import vibes_document
 
 __all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "genre_summary",
-           "load_artifact", "read_genres", "read_manifest", "read_vibe_facts",
+           "load_artifact", "open_artifact", "read_genres", "read_manifest", "read_vibe_facts",
            "verify_files", "write_genres", "write_json", "write_tracks", "write_vibes"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT_VERSION = 4
 # 1 and 2 held tracks.parquet and derived per-row facts on load; 3 lacks the id hash
@@ -231,6 +231,7 @@ class Artifact:
     ids: IdTable | None = None
     cones: Cones | None = None  # a cosine IVF artifact's (vibemap.indexer.cone_index)
     search_runs: dict[str, Runs] | None = None  # vibemap.indexer.search_runs
+    verified: dict[str, Identity] = field(default_factory=dict)  # see checksums.verified
 
     @property
     def metric(self) -> str:
@@ -300,27 +301,15 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def verify_files(path: Path, manifest: dict) -> None:
-    """Check every required file is listed, present, and matches its recorded sha256."""
-    files = manifest.get("files") or {}
-    for rel in (*REQUIRED_FILES, *(cone_files() if has_cones(manifest["build"]) else ())):
-        if rel not in files:
-            raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
-    for rel in files:
-        if not (path / rel).is_file():
-            raise ArtifactError(f"{path / rel}: missing (listed in {MANIFEST})")
-    # hashlib releases the GIL: the files hash in parallel, biggest first (GBs at 10M)
-    order = sorted(files, key=lambda rel: -(path / rel).stat().st_size)
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        digests = dict(zip(order, pool.map(lambda rel: sha256_file(path / rel), order),
-                           strict=True))
-    for rel, meta in files.items():
-        file, actual = path / rel, digests[rel]
-        if actual != meta.get("sha256"):
-            raise ArtifactError(
-                f"{file}: checksum mismatch (manifest sha256 {str(meta.get('sha256'))[:12]}…, "
-                f"file sha256 {actual[:12]}…); the artifact was modified or corrupted"
-            )
+def required_files(manifest: dict) -> tuple[str, ...]:
+    """The files an artifact of this manifest's build must list."""
+    return (*REQUIRED_FILES, *(cone_files() if has_cones(manifest["build"]) else ()))
+
+
+def verify_files(path: Path, manifest: dict, every: bool = False) -> None:
+    """Check every required file is listed, every listed file present at its size, and the
+    files the service reads (all of them with ``every``) match their recorded sha256."""
+    verified(Path(path), manifest, required_files(manifest), lambda gate, _: gate(), every)
 
 
 def _read_json(path: Path) -> Any:
@@ -341,8 +330,10 @@ def _read_scaler(path: Path, features: tuple[str, ...]) -> Scaler:
     return scaler
 
 
-def _load_checked(path: Path, manifest: dict) -> Artifact:
-    """Read every file, checking its structure against the manifest (ValueError if not)."""
+def _load_checked(path: Path, manifest: dict, gate: Callable[[], None],
+                  verified_as: dict[str, Identity]) -> Artifact:
+    """Read every file, checking its structure against the manifest (ValueError if not);
+    ``gate()`` before the first Arrow or FAISS file is opened."""
     features = tuple(manifest["features"])
     d, n = checks.vector_dimension(manifest), int(manifest["rows"]["kept"])
     era = EraScaler.from_dict(manifest["era"]) if d > len(features) else None
@@ -351,6 +342,7 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     partitions = [Partition(**p) for p in manifest["partitions"]]
     checks.check_partitions(partitions, [int(v["vibe_id"]) for v in vibes], n)
     vectors = checks.read_npy(path / "vectors.npy", np.float32, (n, d), mmap=True)
+    gate()
     table = arrow_tables.read_table(path / TRACKS)
     if table.num_rows != n:
         raise ValueError(f"{TRACKS} has {table.num_rows} rows, the manifest {n}")
@@ -372,21 +364,36 @@ def _load_checked(path: Path, manifest: dict) -> Artifact:
     cones = read_cones(path, n, d) if has_cones(manifest["build"]) else None
     return Artifact(path, manifest, features, scaler, vibes, table, vectors, index, metrics,
                     analysis, genres, facts, era, serving, search, IdTable.read(path, n),
-                    cones, read_runs(path, n, search))
+                    cones, read_runs(path, n, search), verified_as)
 
 
 def load_artifact(path: Path, verify: bool = True) -> Artifact:
     """Load an artifact of a readable format, refusing with ArtifactError a wrong format
     version, a missing file, a checksum mismatch or a file whose structure (dtype, shape,
-    row count, index dimension and size) disagrees with the manifest."""
+    row count, index dimension and size) disagrees with the manifest. Every checksum is
+    verified, the labelled CSV's included: what rewrites the artifact (evaluate) copies it."""
+    return open_artifact(path, lambda artifact: artifact, verify, every=True)
+
+
+def open_artifact(path: Path, serve: Callable[[Artifact], T], verify: bool = True,
+                  every: bool = False, trusted: Mapping[str, Identity] | None = None) -> T:
+    """``serve(artifact)`` of the artifact at ``path``, loaded as :func:`load_artifact`
+    does; with ``verify``, the checksums of the files the service reads (every file with
+    ``every``; not those ``trusted`` as they are: :mod:`vibemap.indexer.checksums`) are
+    computed while it loads and ``serve`` runs, and nothing is returned unless they match."""
     path = Path(path)
     manifest = read_manifest(path)
-    if verify:
-        verify_files(path, manifest)
-    try:
-        return _load_checked(path, manifest)
-    except ArtifactError:
-        raise
-    except (OSError, KeyError, TypeError, ValueError, IndexError, MemoryError) as exc:
-        raise ArtifactError(f"{path}: unreadable artifact ({type(exc).__name__}: {exc})"
-                            ) from None
+
+    def load(gate: Callable[[], None], identities: dict[str, Identity]) -> T:
+        try:
+            artifact = _load_checked(path, manifest, gate, identities)
+        except ArtifactError:
+            raise
+        except (OSError, KeyError, TypeError, ValueError, IndexError, MemoryError) as exc:
+            raise ArtifactError(f"{path}: unreadable artifact ({type(exc).__name__}: {exc})"
+                                ) from None
+        return serve(artifact)
+
+    if not verify:
+        return load(lambda: None, {})
+    return verified(path, manifest, required_files(manifest), load, every, trusted)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from vibemap.indexer.errors import BuildError
-from vibemap.indexer.validation.taxonomy import DENDROGRAM_LEAVES
 
 MIN_VARYING_FEATURES = 2
 # relative scale below which a feature is constant up to float noise: a real feature
@@ -49,6 +48,9 @@ def min_tracks(n_clusters: int, evaluate: bool, n_features: int) -> int:
     Ward dendrogram's leaves, and K + 1 (a silhouette needs K < n)."""
     if not evaluate:
         return n_clusters
+    from vibemap.indexer.validation.taxonomy import DENDROGRAM_LEAVES  # not at import: the
+    # service imports this module (via the scaler), and taxonomy imports sklearn
+
     return max(n_clusters + 1, 2 * n_features + 1, DENDROGRAM_LEAVES)
 
 
@@ -67,6 +69,9 @@ def check_buildable(
         )
     needed = min_tracks(n_clusters, evaluate, len(features))
     if n_tracks < needed:
+        from vibemap.indexer.validation.taxonomy import DENDROGRAM_LEAVES
+
+
         raise BuildError(
             f"the validation analyses need at least {needed} valid tracks (DBSCAN's "
             f"min_samples is 2 x {len(features)} features; the Ward dendrogram has "

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from vibemap.indexer.degenerate import near_constant_from_moments
@@ -104,6 +102,8 @@ def fit_personalities(
         raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
     if n_clusters > len(Z):
         raise ValueError(f"n_clusters={n_clusters} is larger than the {len(Z)} tracks")
+    from sklearn.cluster import KMeans  # here: the service imports this module, not sklearn
+
     km = KMeans(n_clusters=n_clusters, init="k-means++", n_init=n_init, random_state=seed)
     # One OpenMP thread: on 9-D data each Lloyd step is tiny, and thread hand-offs cost
     # more than they save (bench/RESULTS.md, "Measured design choices").
@@ -198,6 +198,8 @@ def name_vibes(centroids: np.ndarray, feature_names: Sequence[str]) -> list[str]
     k = len(centroids)
     arch_names, A = _archetype_matrix(feature_names)
     scores = centroids @ A.T  # (K, n_archetypes): projection onto each direction
+    from scipy.optimize import linear_sum_assignment  # here, as KMeans: a build-time cost
+
     rows, cols = linear_sum_assignment(-scores)
     names: list[str | None] = [None] * k
     for r, c in zip(rows, cols, strict=True):

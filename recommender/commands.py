@@ -56,10 +56,11 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     if settings.workers == 1:
         uvicorn.run(create_app(settings, engine=engine), **options)
         return 0
+    verified = engine.artifact.verified  # the workers need not hash these files again
     del engine  # each worker loads its own; this one only proved the artifact loads
     with tempfile.TemporaryDirectory(prefix="vibemap-serve-") as run_dir:
         pointer = Path(run_dir) / "current.json"
-        init_pointer(pointer, settings.index_dir)
+        init_pointer(pointer, settings.index_dir, verified)
         os.environ.update(worker_environment(settings, pointer))
         uvicorn.run(APP_FACTORY, factory=True, workers=settings.workers, **options)
     return 0

@@ -9,13 +9,14 @@ errors (:mod:`.errors`); scores are the index's similarities, larger is better.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from vibemap.indexer.artifact import Artifact, load_artifact
+from vibemap.indexer.artifact import Artifact, open_artifact
+from vibemap.indexer.checksums import Identity
 from vibemap.indexer.errors import ArtifactError
 from vibemap.recommender.catalogue import Catalogue
 from vibemap.recommender.cone_scan import ConeScan, scope_lists
@@ -100,15 +101,20 @@ class Engine:
         self.artifact = artifact  # every per-row value is a view of its mapped files
 
     @classmethod
-    def load(cls, path: Path | str, verify: bool = True) -> Engine:
-        """Load and verify the artifact at ``path`` and build an engine over it; an artifact
-        the engine cannot serve raises ArtifactError (never a bare KeyError)."""
-        artifact = load_artifact(Path(path), verify=verify)
-        try:
-            return cls(artifact)
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ArtifactError(f"{path}: cannot serve this artifact "
-                                f"({type(exc).__name__}: {exc})") from None
+    def load(cls, path: Path | str, verify: bool = True,
+             trusted: Mapping[str, Identity] | None = None) -> Engine:
+        """Load and verify the artifact at ``path`` and build an engine over it (while its
+        checksums are computed; returned only once they match; ``trusted``: see
+        :func:`open_artifact`); an artifact the engine cannot serve raises ArtifactError."""
+
+        def serve(artifact: Artifact) -> Engine:
+            try:
+                return cls(artifact)
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                raise ArtifactError(f"{path}: cannot serve this artifact "
+                                    f"({type(exc).__name__}: {exc})") from None
+
+        return open_artifact(Path(path), serve, verify, trusted=trusted)
 
     # ----------------------------------------------------------------- facts
     @property

@@ -38,6 +38,11 @@ def _flip_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _append_byte(path: Path) -> None:
+    with open(path, "ab") as fh:
+        fh.write(b"x")
+
+
 def _set_version(path: Path) -> None:
     manifest = json.loads(path.read_text())
     manifest["format_version"] = 99
@@ -129,6 +134,8 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
     "tampered_tracks": ("tracks.arrow", _flip_byte, "checksum mismatch"),
     "tampered_search": ("search/name_rows.npy", _flip_byte, "checksum mismatch"),
     "tampered_faiss": ("faiss/all.faiss", _flip_byte, "checksum mismatch"),
+    # the labelled CSV is not hashed by serving (vibemap.indexer.checksums), but sized
+    "resized_labelled_csv": ("tracks_labelled.csv", _append_byte, "the manifest records"),
     "wrong_version": ("manifest.json", _set_version, "format version 99"),
     "missing_faiss": ("faiss/all.faiss", lambda p: p.unlink(), "missing"),
     "missing_scaler": ("scaler.json", lambda p: p.unlink(), "missing"),

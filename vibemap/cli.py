@@ -179,6 +179,17 @@ def _add_budget_options(p: argparse.ArgumentParser) -> None:
                    help="no progress bars (they are off anyway when stderr is not a terminal)")
 
 
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    """Every file against the manifest's checksums (serving skips the labelled CSV's)."""
+    from vibemap.indexer.artifact import read_manifest, verify_files
+
+    path = Path(args.index)
+    manifest = read_manifest(path)
+    verify_files(path, manifest, every=True)
+    console.print(f"{path}: all {len(manifest['files'])} files match their manifest checksums")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, console: Console) -> int:
     from vibemap.indexer.artifact import load_artifact
     from vibemap.indexer.errors import BuildError
@@ -316,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="store_true", help="recompute even if already evaluated")
     _add_budget_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("verify", help="check every file of an artifact against its manifest's "
+                       "checksums (serving checks the labelled CSV's size only)")
+    p.add_argument("--index", default=_env("INDEX", "indexes/demo"), help="artifact directory")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="build the demo artifact if missing, serve API + UI")
     p.add_argument("--index", default=_env("INDEX", "indexes/demo"), help="artifact directory")

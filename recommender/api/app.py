@@ -58,11 +58,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServiceSettings = app.state.settings
     pointer = settings.generation_file
     path = settings.index_dir
+    trusted = None
     if pointer is not None:
         current = generation.read_pointer(pointer)
-        path, state.generation = current.path, current.generation
+        path, state.generation, trusted = current.path, current.generation, current.verified
     if state.current is None:
-        await load_into(state, settings, path)
+        await load_into(state, settings, path, trusted)
     await state.start_heavy()
     follower = None
     if pointer is not None:
@@ -77,10 +78,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.close()
 
 
-async def load_into(state: ServiceState, settings: ServiceSettings, path: Path) -> bool:
-    """Load ``path`` and swap it in; on an artifact error keep the reason for the 503s."""
+async def load_into(state: ServiceState, settings: ServiceSettings, path: Path,
+                    trusted: dict | None = None) -> bool:
+    """Load ``path`` (``trusted``: as the generation pointer's writer verified it) and swap
+    it in; on an artifact error keep the reason for the 503s."""
     try:
-        loaded = await run_in_threadpool(Engine.load, path)
+        loaded = await run_in_threadpool(Engine.load, path, trusted=trusted)
     except VibemapError as exc:
         state.error = public_message(str(exc), [settings.artifacts_root])
         logger.error("no artifact loaded: %s", exc)
@@ -109,7 +112,8 @@ async def follow_pointer(state: ServiceState, pointer: Path) -> None:
             if target.generation <= state.generation:
                 continue
             try:
-                engine = await run_in_threadpool(Engine.load, target.path)
+                engine = await run_in_threadpool(Engine.load, target.path,
+                                                 trusted=target.verified)
             except VibemapError as exc:  # validated by the reloading worker: rare
                 logger.error("generation %d: %s", target.generation, exc)
                 continue

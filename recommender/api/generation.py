@@ -11,6 +11,9 @@ artifact and names it in its X-Vibemap-Artifact header. Each worker then writes 
 acknowledgement file (``worker-<pid>.gen``), and the reload answers once ``workers``
 acknowledgements carry the new generation (or after ``ACK_TIMEOUT_S``, with a warning).
 A worker that starts later (uvicorn replaces one that died) reads the pointer first.
+The pointer also carries the identities of the files the process that wrote it verified, so
+a worker loading the same files unchanged does not hash them again
+(:mod:`vibemap.indexer.checksums`; the pointer lives in a private temporary directory).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from vibemap.indexer.checksums import Identity
 
 logger = logging.getLogger(__name__)
 POLL_S = 0.5  # how often a worker looks at the pointer (one stat call)
@@ -36,11 +41,19 @@ class Pointer:
 
     path: Path
     generation: int
+    verified: dict[str, Identity] = field(default_factory=dict, compare=False)
 
 
 def read_pointer(file: Path) -> Pointer:
     data = json.loads(file.read_text(encoding="utf-8"))
-    return Pointer(Path(data["path"]), int(data["generation"]))
+    verified = {str(rel): tuple(int(v) for v in ident)
+                for rel, ident in dict(data.get("verified") or {}).items()}
+    return Pointer(Path(data["path"]), int(data["generation"]), verified)
+
+
+def _pointer_text(path: Path, generation: int, verified: dict[str, Identity] | None) -> str:
+    return json.dumps({"path": str(path), "generation": generation,
+                       "verified": {rel: list(i) for rel, i in (verified or {}).items()}})
 
 
 def _write_atomic(file: Path, text: str) -> None:
@@ -59,20 +72,22 @@ def _locked(file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def init_pointer(file: Path, path: Path) -> Pointer:
-    """The pointer at generation 0 (``vibemap serve`` writes it before starting workers)."""
-    pointer = Pointer(path.resolve(), 0)
-    _write_atomic(file, json.dumps({"path": str(pointer.path), "generation": 0}))
+def init_pointer(file: Path, path: Path, verified: dict[str, Identity] | None = None
+                 ) -> Pointer:
+    """The pointer at generation 0 (``vibemap serve`` writes it before starting workers,
+    with what its own load verified)."""
+    pointer = Pointer(path.resolve(), 0, dict(verified or {}))
+    _write_atomic(file, _pointer_text(pointer.path, 0, verified))
     return pointer
 
 
-def advance(file: Path, path: Path) -> Pointer:
-    """Point every worker at ``path``: the next generation, written atomically."""
+def advance(file: Path, path: Path, verified: dict[str, Identity] | None = None) -> Pointer:
+    """Point every worker at ``path`` (as the reloading worker verified it): the next
+    generation, written atomically."""
     with _locked(file):
         generation = read_pointer(file).generation + 1
-        _write_atomic(file, json.dumps({"path": str(Path(path).resolve()),
-                                        "generation": generation}))
-    return Pointer(Path(path).resolve(), generation)
+        _write_atomic(file, _pointer_text(Path(path).resolve(), generation, verified))
+    return Pointer(Path(path).resolve(), generation, dict(verified or {}))
 
 
 def stamp(file: Path) -> tuple[int, int] | None:

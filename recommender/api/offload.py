@@ -7,9 +7,11 @@ and at a higher ``nice`` the kernel runs the event loop first whenever both want
 server has threads and OpenMP state), load the artifact themselves and keep at most two
 engines (the current one and the one before a reload). Every call names the artifact it
 needs by path and ``name@created_at`` key, so the answer comes from the engine the request
-took, even across a reload; a child missing it loads it first. Requests and answers cross a
-pipe pickled (transient messages; the artifact itself is never pickled). Answers are encoded
-to JSON in the child, off the event loop.
+took, even across a reload; a child missing it loads it first, trusting the server's
+checksums of that artifact for the files unchanged since (:mod:`vibemap.indexer.checksums`;
+they travel with the call): a start or a reload hashes the artifact once, not once per
+process. Requests and answers cross a pipe pickled (transient messages; the artifact itself
+is never pickled). Answers are encoded to JSON in the child, off the event loop.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import anyio
 import anyio.to_thread
 from starlette.responses import Response
 
+from vibemap.indexer.checksums import Identity
 from vibemap.indexer.errors import VibemapError
 from vibemap.recommender.engine import Engine, set_search_threads
 from vibemap.recommender.errors import Busy
@@ -61,35 +64,37 @@ def _rebuild(cls: type[VibemapError], message: str) -> VibemapError:
     return exc
 
 
-def _child_main(conn: Connection, nice: int, search_threads: int, key: Key) -> None:
-    """A heavy child: load the artifact, then answer calls until the pipe closes."""
+def _child_main(conn: Connection, nice: int, search_threads: int, key: Key,
+                trusted: dict[str, Identity]) -> None:
+    """A heavy child: load the artifact (``trusted``: its files as the server verified
+    them), then answer calls (each with its artifact's) until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when children stop
     if nice:
         os.nice(nice)
     set_search_threads(search_threads)
     engines: dict[Key, Engine] = {}
 
-    def engine_for(k: Key) -> Engine:
+    def engine_for(k: Key, trusted: dict[str, Identity]) -> Engine:
         engine = engines.pop(k, None)
         if engine is None:
-            engine = Engine.load(Path(k[0]))
+            engine = Engine.load(Path(k[0]), trusted=trusted)
         engines[k] = engine  # the most recently used last
         for old in list(engines)[:-KEEP_ENGINES]:
             del engines[old]
         return engine
 
     try:
-        engine_for(key)
+        engine_for(key, trusted)
     except VibemapError as exc:  # the server answers for the artifact; retried per call
         logger.warning("heavy child could not preload %s: %s", key[0], exc)
     conn.send(("ready",))
     while True:
         try:
-            k, fn, args, kwargs, as_json = conn.recv()
+            k, verified, fn, args, kwargs, as_json = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            engine = engine_for(k)
+            engine = engine_for(k, verified)
             call = getattr(engine, fn) if isinstance(fn, str) else functools.partial(fn, engine)
             result = call(*args, **kwargs)
             reply = ("ok", encode_json(result) if as_json else result)
@@ -104,10 +109,12 @@ def _child_main(conn: Connection, nice: int, search_threads: int, key: Key) -> N
 class _Child:
     """One child process and the server's end of its pipe (one call at a time)."""
 
-    def __init__(self, nice: int, search_threads: int, key: Key) -> None:
+    def __init__(self, nice: int, search_threads: int, key: Key,
+                 trusted: dict[str, Identity] | None = None) -> None:
         ctx = mp.get_context("spawn")
         self.conn, theirs = ctx.Pipe()
-        self.process = ctx.Process(target=_child_main, args=(theirs, nice, search_threads, key),
+        self.process = ctx.Process(target=_child_main, args=(theirs, nice, search_threads, key,
+                                                             trusted or {}),
                                    name="vibemap-heavy", daemon=True)
         self.process.start()
         theirs.close()
@@ -150,7 +157,8 @@ class ProcessPool:
         """Start the children and wait until each has loaded ``engine``'s artifact (they
         load in parallel: start-up costs one more artifact load, not one per child)."""
         key = engine_key(engine)
-        self.children = [_Child(self.nice, self.search_threads, key) for _ in range(self.size)]
+        self.children = [_Child(self.nice, self.search_threads, key, engine.artifact.verified)
+                         for _ in range(self.size)]
         self.idle, self._idle_out = anyio.create_memory_object_stream(self.size)
         for child in self.children:
             await anyio.to_thread.run_sync(child.conn.recv)  # its ("ready",)
@@ -171,7 +179,7 @@ class ProcessPool:
             logger.error("heavy child %s died (%s); starting another", child.process.pid, exc)
             child.close()
             self.children.remove(child)
-            child = _Child(self.nice, self.search_threads, message[0])
+            child = _Child(self.nice, self.search_threads, message[0], message[1])
             self.children.append(child)
             await anyio.to_thread.run_sync(child.conn.recv)  # its ("ready",)
             raise Busy("a heavy worker restarted; try again in a few seconds") from None
@@ -197,7 +205,8 @@ class ProcessPool:
         else:
             raise TypeError(f"{fn!r}: a heavy call is on an engine")
         with self.slots.take():
-            reply = await self._ask((engine_key(engine), target, args, kwargs, as_json))
+            reply = await self._ask((engine_key(engine), engine.artifact.verified, target,
+                                     args, kwargs, as_json))
         if reply[0] == "ok":
             return reply[1]
         raise _rebuild(reply[1], reply[2]) if reply[0] == "error" else RuntimeError(reply[2])

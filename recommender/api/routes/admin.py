@@ -44,7 +44,8 @@ async def reload_artifact(request: Request, state: StateDep, settings: SettingsD
             raise
         previous = state.swap(new, path)
         if pointer is not None:  # the other workers follow the pointer (generation.py)
-            state.generation = generation.advance(pointer, path).generation
+            state.generation = generation.advance(pointer, path,
+                                                  new.artifact.verified).generation
             generation.acknowledge(pointer, state.generation)
     await state.start_heavy()  # when the service started without an artifact
     if pointer is not None:

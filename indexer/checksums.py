@@ -1,0 +1,113 @@
+"""What is checked of an artifact's files before the service answers from it, and how.
+
+Every file the service reads is verified against the sha256 the manifest records, in
+parallel threads (hashlib releases the GIL, and from a cold page cache the disk serves
+several reads at once), while the structure is read and checked, and a load returns only
+once both passed. Files parsed by native code that trusts its input (``NATIVE``: Arrow IPC,
+FAISS) are hashed first and matched before any of them is opened; the others are read by
+checked Python code (.npy headers, JSON) while they hash. A checksum mismatch is reported
+before any error the damaged file caused in the structure checks, naming the real fault.
+
+``UNREAD`` files are never read by the service: ``tracks_labelled.csv`` is the build's
+deliverable to the user (every input column plus the vibe), and the service's own CSV
+export is written from the mapped, verified columns. At load such a file is checked for
+presence and size only (a third of a 10M artifact's bytes: hashing it made the service
+start 1.4x slower, bench/RESULTS.md); ``vibemap verify`` checks every checksum.
+
+A load may trust an earlier verification in this service (``trusted``: each file's
+:func:`identity` when its checksum matched, as the server hands it to its heavy children):
+a file whose device, inode, size, mtime and ctime are unchanged is not hashed again. Any
+write through the filesystem changes mtime and ctime, any replacement the inode; what this
+trusts beyond that (the disk changing under the filesystem) the verifying process trusts
+too, as it serves its mapped pages for as long as it runs without hashing them again.
+File times are coarse (a tick of milliseconds): a file changed less than ``RACY_S`` before
+it was checked is not offered for trust (it could change again within the same tick).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from vibemap.indexer.errors import ArtifactError
+from vibemap.indexer.files import sha256_file
+from vibemap.indexer.staging import MANIFEST
+
+T = TypeVar("T")
+Identity = tuple[int, int, int, int, int]
+RACY_S = 2.0
+UNREAD = ("tracks_labelled.csv",)
+NATIVE = (".arrow", ".faiss")
+
+
+def hash_threads() -> int:
+    """Files hashed at once: more than the cores, as cold reads wait on the disk."""
+    return min(8, max(4, 2 * (os.cpu_count() or 1)))
+
+
+def identity(path: Path) -> Identity:
+    """What changes when a file is written or replaced: device, inode, size, mtime, ctime."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def check_listing(path: Path, manifest: dict, required: Sequence[str]) -> dict:
+    """The manifest's ``files``, once every required file is listed and every listed file
+    is present with the size recorded (cheap: no file is read)."""
+    files = manifest.get("files") or {}
+    for rel in required:
+        if rel not in files:
+            raise ArtifactError(f"{path}: manifest lists no {rel}; incomplete artifact")
+    for rel, meta in files.items():
+        file = path / rel
+        if not file.is_file():
+            raise ArtifactError(f"{file}: missing (listed in {MANIFEST})")
+        recorded, size = (meta or {}).get("bytes"), file.stat().st_size
+        if recorded is not None and recorded != size:
+            raise ArtifactError(f"{file}: {size:,} bytes, the manifest records {recorded:,};"
+                                " the artifact was modified or corrupted")
+    return files
+
+
+def verified(path: Path, manifest: dict, required: Sequence[str],
+             load: Callable[[Callable[[], None], dict[str, Identity]], T], every: bool = False,
+             trusted: Mapping[str, Identity] | None = None) -> T:
+    """``load(gate, identities)``'s result, computed while the checksums of the files the
+    service reads (all of them with ``every``; not those ``trusted`` as they are) are
+    verified; ``load`` calls ``gate()`` before it opens a ``NATIVE`` file, and gets each
+    checked file's identity (taken before it is hashed; not of a file changed just then).
+    ArtifactError on a missing, resized or modified file, raised before any error ``load``
+    raised."""
+    files = check_listing(path, manifest, required)
+    order = sorted((rel for rel in files if every or rel not in UNREAD),  # native, biggest first
+                   key=lambda rel: (not rel.endswith(NATIVE), -(path / rel).stat().st_size))
+    now, seen = time.time_ns(), {rel: identity(path / rel) for rel in order}
+    settled = {rel: i for rel, i in seen.items() if now - i[4] > RACY_S * 1e9}  # ctime
+    pool = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="sha256")
+    try:
+        digests = {rel: pool.submit(sha256_file, path / rel) for rel in order
+                   if (trusted or {}).get(rel) != seen[rel]}
+
+        def check(rels: Iterable[str]) -> None:
+            for rel in filter(digests.__contains__, rels):
+                expected, actual = str((files[rel] or {}).get("sha256")), digests[rel].result()
+                if actual != expected:
+                    raise ArtifactError(
+                        f"{path / rel}: checksum mismatch (manifest sha256 {expected[:12]}…, "
+                        f"file sha256 {actual[:12]}…); the artifact was modified or corrupted")
+
+        try:
+            result, error = load(lambda: check(r for r in order if r.endswith(NATIVE)),
+                                 settled), None
+        except Exception as exc:  # re-raised below, unless a checksum explains it first
+            result, error = None, exc
+        check(order)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
+    return result
