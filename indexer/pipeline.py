@@ -38,6 +38,8 @@ from vibemap.indexer.personalities import (
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.scaling import fit_and_scale
+from vibemap.indexer.scratch import ParkedArray
+from vibemap.indexer.serving_arrays import NUMBER_COLUMNS
 from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
 from vibemap.indexer.spilled_input import load_spilled_catalogue
 from vibemap.indexer.stages import ProgressFn, Stages, Tick
@@ -148,15 +150,29 @@ def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSet
     """Version keys, index vectors and the vibe-partitioned FAISS index of ``tracks``
     (sorted by vibe, with vibe_id) and their z-scores ``Zs`` in the same order; adds the
     ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
-    # versions of one song (remasters, edits, mixes) share a key: results collapse on it
+    version_of = add_version_keys(tracks)
+    return index_tracks(tracks, index_vectors(Zs, tracks, settings), settings, n_clusters,
+                        version_of)
+
+
+def add_version_keys(tracks: pd.DataFrame) -> np.ndarray:
+    """Adds the ``version_key`` column to ``tracks``; returns its codes. Versions of one
+    song (remasters, edits, mixes) share a key: results collapse on it."""
     tracks["version_key"], version_of = keyed_versions(tracks["name"], tracks["artist"])
-    vectors, era = index_vectors(Zs, tracks, settings)
+    return version_of
+
+
+def index_tracks(tracks: pd.DataFrame, vectors: tuple[np.ndarray, EraScaler],
+                 settings: BuildSettings, n_clusters: int, version_of: np.ndarray
+                 ) -> IndexedTracks:
+    """The vibe-partitioned FAISS index of the index ``vectors`` (and their era scaler)
+    of ``tracks``, sorted by vibe (it reads vibe_id only)."""
     partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), n_clusters)
     index = PartitionedIndex.build(
-        vectors, partitions, settings.metric,
+        vectors[0], partitions, settings.metric,
         kind=index_type_for(len(tracks), settings.ann_threshold), seed=settings.seed,
     )
-    return IndexedTracks(vectors, era, partitions, index, version_of)
+    return IndexedTracks(*vectors, partitions, index, version_of)
 
 
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
@@ -226,19 +242,28 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
                                        fitted.vibes)
     with stages.stage("export"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
+        # the sorted z-scores wait on disk while the track table is sorted and written
+        parked = ParkedArray(fitted.Z[order], Path(settings.out).resolve().parent)
+        fitted.Z = None
         write_labelled_csv(staging / "tracks_labelled.csv", fitted.rows, p.labels, names)
         fitted.rows.close()
         # from here on only the sorted copies and the cleaning report are needed
         report, tracks = catalogue.report, catalogue.tracks
         del catalogue
         tracks = sorted_tracks(tracks, p.labels, names, order)
-    with stages.stage("index"):
-        Zs = fitted.Z[order]
-        fitted.Z = None
         del order
-        built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
+    with stages.stage("index"):
+        version_of = add_version_keys(tracks)
+        # the table is final: written now, its text is not held through the index and
+        # write stages (the analyses read the whole frame)
+        artifact.write_track_table(staging, tracks, keep=None if settings.evaluate
+                                   else (*FEATURES, *NUMBER_COLUMNS, "genres", "vibe_id"))
+        Zs = parked.take()
+        vectors = index_vectors(Zs, tracks, settings)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
+        built = index_tracks(tracks, vectors, settings, p.n_clusters, version_of)
+        del vectors
 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
@@ -264,7 +289,7 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
     manifest = write_artifact(
         settings, stages, staging, built, tracks,
         fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
-        report=report, source=source, metrics=metrics, arrays=arrays,
+        report=report, source=source, metrics=metrics, arrays=arrays, table_written=True,
     )
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 

@@ -116,16 +116,30 @@ def keyed_versions(titles: Iterable[object], artists: Iterable[object]
     artist_codes, artist_uniques = _factorize(artists)
     if len(title_codes) != len(artist_codes):
         raise ValueError(f"{len(title_codes)} titles but {len(artist_codes)} artists")
-    song_text = [song_title(t) for t in title_uniques] + [""]
-    first_text = [primary_artist(a) for a in artist_uniques] + [""]
-    songs = pa.array(song_text, type=pa.string())
-    firsts = pa.array(first_text, type=pa.string())
-    keys = pc.binary_join_element_wise(songs.take(pa.array(title_codes)),
-                                       firsts.take(pa.array(artist_codes)), SEPARATOR)
-    song_id = pd.factorize(np.asarray(song_text, dtype=object))[0]
-    first_id = pd.factorize(np.asarray(first_text, dtype=object))[0]
-    pair = song_id[title_codes] * (int(first_id.max()) + 1) + first_id[artist_codes]
-    return keys.to_pandas().array, pd.factorize(pair)[0].astype(np.int64)
+    song_id, songs = _distinct([song_title(t) for t in title_uniques] + [""])
+    first_id, firsts = _distinct([primary_artist(a) for a in artist_uniques] + [""])
+    width = int(first_id.max()) + 1
+    # (song, first artist) pairs as integers, the temporaries freed as they go: the
+    # distinct keys are put together once each, then given to their rows (equal pairs,
+    # equal keys), not one key string per row joined from two per-row string arrays
+    pair = song_id[title_codes]
+    del title_codes
+    pair *= width
+    pair += first_id[artist_codes]
+    del artist_codes
+    codes, pairs = pd.factorize(pair)
+    del pair
+    keys = pc.binary_join_element_wise(songs.take(pairs // width), firsts.take(pairs % width),
+                                       pa.scalar(SEPARATOR, pa.large_string()))
+    return keys.take(codes).to_pandas().array, codes.astype(np.int64, copy=False)
+
+
+def _distinct(text: list[str]) -> tuple[np.ndarray, pa.LargeStringArray]:
+    """Codes of ``text`` into its distinct strings (in order of first appearance), and
+    those strings (large_string: the type pandas keeps text in, so the keys are not
+    copied into it)."""
+    codes, uniques = pd.factorize(np.asarray(text, dtype=object))
+    return codes, pa.array(uniques, type=pa.large_string())
 
 
 def _factorize(values: Iterable[object]) -> tuple[np.ndarray, list[str]]:
