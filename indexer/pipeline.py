@@ -150,16 +150,10 @@ def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSet
     """Version keys, index vectors and the vibe-partitioned FAISS index of ``tracks``
     (sorted by vibe, with vibe_id) and their z-scores ``Zs`` in the same order; adds the
     ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
-    version_of = add_version_keys(tracks)
+    # versions of one song (remasters, edits, mixes) share a key: results collapse on it
+    tracks["version_key"], version_of = keyed_versions(tracks["name"], tracks["artist"])
     return index_tracks(tracks, index_vectors(Zs, tracks, settings), settings, n_clusters,
                         version_of)
-
-
-def add_version_keys(tracks: pd.DataFrame) -> np.ndarray:
-    """Adds the ``version_key`` column to ``tracks``; returns its codes. Versions of one
-    song (remasters, edits, mixes) share a key: results collapse on it."""
-    tracks["version_key"], version_of = keyed_versions(tracks["name"], tracks["artist"])
-    return version_of
 
 
 def index_tracks(tracks: pd.DataFrame, vectors: tuple[np.ndarray, EraScaler],
@@ -250,10 +244,13 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
         # from here on only the sorted copies and the cleaning report are needed
         report, tracks = catalogue.report, catalogue.tracks
         del catalogue
+        # versions of one song (remasters, edits, mixes) share a key: results collapse on
+        # it. Found in artifact order before the sort, whose copies would sit next to them
+        keys, version_of = keyed_versions(tracks["name"], tracks["artist"], order)
         tracks = sorted_tracks(tracks, p.labels, names, order)
-        del order
+        tracks["version_key"] = keys
+        del order, keys
     with stages.stage("index"):
-        version_of = add_version_keys(tracks)
         # the table is final: written now, its text is not held through the index and
         # write stages (the analyses read the whole frame)
         artifact.write_track_table(staging, tracks, keep=None if settings.evaluate

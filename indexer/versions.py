@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 
+JOIN_BLOCK = 1 << 16  # rows per block of the version keys' join
 SEPARATOR = "|"  # between title and artist; never left inside either part
 
 _BRACKETS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
@@ -106,12 +107,14 @@ def version_keys(titles: Iterable[object], artists: Iterable[object]) -> Extensi
     return keyed_versions(titles, artists)[0]
 
 
-def keyed_versions(titles: Iterable[object], artists: Iterable[object]
-                   ) -> tuple[ExtensionArray, np.ndarray]:
+def keyed_versions(titles: Iterable[object], artists: Iterable[object],
+                   order: np.ndarray | None = None) -> tuple[ExtensionArray, np.ndarray]:
     """:func:`version_keys` and one int64 code per row: equal keys share a code, numbered
     in order of first appearance, as Arrow's ``dictionary_encode`` of the keys numbers
     them. Found from integer pairs (a key is its title part and its artist part, and the
-    separator is never inside either), not by hashing 10M strings."""
+    separator is never inside either), not by hashing 10M strings. ``order``: the rows
+    to answer for, in that order (the build's sort by vibe), so that the keys are made
+    in artifact order without a sorted copy of the titles and artists."""
     title_codes, title_uniques = _factorize(titles)
     artist_codes, artist_uniques = _factorize(artists)
     if len(title_codes) != len(artist_codes):
@@ -119,19 +122,43 @@ def keyed_versions(titles: Iterable[object], artists: Iterable[object]
     song_id, songs = _distinct([song_title(t) for t in title_uniques] + [""])
     first_id, firsts = _distinct([primary_artist(a) for a in artist_uniques] + [""])
     width = int(first_id.max()) + 1
-    # (song, first artist) pairs as integers, the temporaries freed as they go: the
-    # distinct keys are put together once each, then given to their rows (equal pairs,
-    # equal keys), not one key string per row joined from two per-row string arrays
-    pair = song_id[title_codes]
+    # each row's song and first artist as integers, the temporaries freed as they go
+    song = song_id[title_codes]
     del title_codes
-    pair *= width
-    pair += first_id[artist_codes]
+    first = first_id[artist_codes]
     del artist_codes
-    codes, pairs = pd.factorize(pair)
+    if order is not None:
+        song, first = song[order], first[order]
+    pair = song * width
+    pair += first
+    codes = pd.factorize(pair)[0]
     del pair
-    keys = pc.binary_join_element_wise(songs.take(pairs // width), firsts.take(pairs % width),
-                                       pa.scalar(SEPARATOR, pa.large_string()))
-    return keys.take(codes).to_pandas().array, codes.astype(np.int64, copy=False)
+    return _joined(songs, song, firsts, first).to_pandas().array, codes.astype(np.int64,
+                                                                                copy=False)
+
+
+def _joined(left: pa.LargeStringArray, left_rows: np.ndarray, right: pa.LargeStringArray,
+            right_rows: np.ndarray, block: int = JOIN_BLOCK) -> pa.LargeStringArray:
+    """``left[left_rows] + SEPARATOR + right[right_rows]`` as one array, joined a block of
+    rows at a time into buffers sized beforehand: the whole result is the only copy of
+    the keys (per-row string arrays and their join were three; a join of blocks then
+    concatenated, two)."""
+    sep = len(SEPARATOR.encode())
+    offsets = np.zeros(len(left_rows) + 1, dtype=np.int64)
+    lengths = pc.binary_length(left).to_numpy()[left_rows]
+    lengths += pc.binary_length(right).to_numpy()[right_rows] + sep
+    np.cumsum(lengths, out=offsets[1:])
+    del lengths
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    for a in range(0, len(left_rows), block):
+        part = pc.binary_join_element_wise(left.take(left_rows[a:a + block]),
+                                           right.take(right_rows[a:a + block]),
+                                           pa.scalar(SEPARATOR, pa.large_string()))
+        ends = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset:][[0, len(part)]]
+        data[offsets[a]:offsets[a + len(part)]] = np.frombuffer(
+            part.buffers()[2], dtype=np.uint8)[ends[0]:ends[1]]
+    return pa.LargeStringArray.from_buffers(len(left_rows), pa.py_buffer(offsets),
+                                            pa.py_buffer(data))
 
 
 def _distinct(text: list[str]) -> tuple[np.ndarray, pa.LargeStringArray]:
