@@ -314,9 +314,11 @@ def clean_catalogue(
             tracks[name] = values[j][kept_index]
     tracks["source_row"] = kept_index.astype(np.int64)
 
-    # one column at a time: a copy of all kept values is 0.7 GB at 10M rows
+    # one column at a time (a copy of all kept values is 0.7 GB at 10M rows), and none
+    # when every row is kept
     constant = tuple(
-        f for j, f in enumerate(FEATURES) if near_constant(values[j][kept_index].reshape(-1, 1))[0]
+        f for j, f in enumerate(FEATURES) if near_constant(
+            (values[j] if len(kept_index) == n else values[j][kept_index]).reshape(-1, 1))[0]
     )
     if constant and len(kept_index) > 1:
         notes.append(

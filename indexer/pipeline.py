@@ -119,14 +119,26 @@ def sorted_tracks(
     not the whole table, is held twice (GBs at 10M rows)."""
     out = pd.DataFrame({"row": np.arange(len(order), dtype=np.int64)})
     for column in list(tracks.columns):
-        out[column] = tracks[column].take(order).reset_index(drop=True)
-        del tracks[column]
+        out[column] = _taken(tracks.pop(column), order)
     sorted_labels = labels[order]
     out["vibe_id"] = sorted_labels.astype(np.int32)
     # in Arrow: an object array is 10M pointers, then converted to text anyway
     out["vibe_name"] = pa.array(names, type=pa.large_string()).take(
         pa.array(sorted_labels)).to_pandas()
     return out
+
+
+def _taken(column: pd.Series, order: np.ndarray) -> pd.Series:
+    """``column.take(order)`` with a fresh index. Text of several chunks (one per Parquet
+    file) is joined into one first, its chunks freed, then taken: Arrow's take joins
+    them itself, a third copy of the column next to the source and the result."""
+    chunks = pa.array(column.array) if isinstance(column.dtype, pd.StringDtype) else None
+    if not isinstance(chunks, pa.ChunkedArray) or chunks.num_chunks < 2:
+        return column.take(order).reset_index(drop=True)
+    del column
+    text = chunks.combine_chunks()
+    del chunks
+    return text.take(pa.array(order)).to_pandas()
 
 
 def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings

@@ -181,17 +181,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     number column's buffers are freed once converted (no second copy of the input)."""
     if not table.num_columns:
         return pd.DataFrame()
-    for i, column in enumerate(table.columns):
-        # text of many files in one chunk, a column at a time: Arrow's take (the build's
-        # sort) would otherwise join the chunks first, a second copy next to the result
-        if column.num_chunks > 1 and not _is_number(column.type):
-            table = table.set_column(i, table.field(i), column.combine_chunks())
-        del column
     return table.to_pandas(split_blocks=True, self_destruct=True)
-
-
-def _is_number(kind: pa.DataType) -> bool:
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
 
 
 def _parquet_table(path: Path, wanted: frozenset[str] | None) -> pa.Table:
@@ -210,7 +200,9 @@ def _parquet_table(path: Path, wanted: frozenset[str] | None) -> pa.Table:
     for name, column in zip(table.column_names, table.columns, strict=True):
         # features stay numbers (the cleaning takes them as they are); other columns
         # become text like a CSV's, so a null id is "" and not "nan"
-        if _is_number(column.type) and name.strip().lower() in FEATURES:
+        typed = pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or (
+            pa.types.is_decimal(column.type))
+        if typed and name.strip().lower() in FEATURES:
             out[name] = pc.cast(column, pa.float64())
         else:
             out[name] = _text_column(column, name, path)
