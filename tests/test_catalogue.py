@@ -251,7 +251,7 @@ def test_duplicated_rows_matches_pandas_duplicated(rows: list[tuple]) -> None:
        chunk=st.integers(1, 40))
 def test_duplicated_among_matches_pandas(ids: list[str], alive_bits: list[bool],
                                          chunk: int) -> None:
-    """Duplicate ids among the rows still alive, by a stable sort, equal pandas'
+    """Duplicate ids among the rows still alive, through integer codes, equal pandas'
     ``where(alive).duplicated() & alive``; also for text in several chunks (one per
     Parquet file, as the reader gives it)."""
     from vibemap.indexer.row_keys import duplicated_among
