@@ -77,30 +77,28 @@ from vibemap.indexer.index_io import spec_from_manifest
 from vibemap.indexer.ivf_tools import IVF_FLAT
 from vibemap.indexer.manifest import build_manifest, genre_summary
 from vibemap.indexer.personalities import Scaler
-from vibemap.indexer.search_index import FIELDS as SEARCH_FIELDS
 from vibemap.indexer.search_index import (
     SearchIndex,
     derive_search,
     read_search,
     search_files,
-    write_search,
 )
-from vibemap.indexer.search_runs import Runs, derive_runs, read_runs, runs_files, write_runs
+from vibemap.indexer.search_runs import Runs, read_runs, runs_files
 from vibemap.indexer.serving_arrays import (
-    NUMBER_COLUMNS,
     ServingColumns,
     derive_serving,
     read_serving,
     serving_files,
-    write_serving,
 )
 from vibemap.indexer.staging import MANIFEST
+from vibemap.indexer.track_files import TRACKS, write_track_table, write_tracks
 from vibemap.indexer.vector_index import Partition, PartitionedIndex
 from vibemap.indexer.vibe_facts import vibes_document
 
 __all__ = ["Artifact", "ArtifactError", "build_manifest", "finalize_manifest", "genre_summary",
            "load_artifact", "open_artifact", "read_genres", "read_manifest", "read_vibe_facts",
-           "verify_files", "write_genres", "write_json", "write_tracks", "write_vibes"]
+           "verify_files", "write_genres", "write_json", "write_track_table", "write_tracks",
+           "write_vibes"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +107,6 @@ FORMAT_VERSION = 4
 # 1 and 2 held tracks.parquet and derived per-row facts on load; 3 lacks the id hash
 # table, the cones/ and the search's postings and runs
 READABLE_FORMATS = (4,)
-TRACKS = "tracks.arrow"
 VIBES = "vibes.json"
 GENRE_VOCABULARY = "genres/vocabulary.json"
 GENRE_OFFSETS = "genres/offsets.npy"
@@ -161,33 +158,6 @@ def read_genres(path: Path, n_rows: int) -> GenreCodes:
     except ValueError as exc:
         raise ValueError(f"{GENRE_OFFSETS} / {GENRE_CODES}: {exc}") from None
     return genres
-
-
-def write_tracks(directory: Path, tracks: pd.DataFrame, features: Sequence[str],
-                 genres: GenreCodes, vectors: np.ndarray, metric: str,
-                 version_of: np.ndarray | None = None) -> None:
-    """The track table (tracks.arrow) and everything the service derives from it and the
-    index vectors: the per-row arrays (:mod:`.serving_arrays`), the search structure
-    (:mod:`.search_index`) with its runs (:mod:`.search_runs`), and the id hash table
-    (:mod:`.id_table`). Consumes ``tracks``: the table takes its columns, and once it
-    is written only the columns the derivations read stay in memory (GBs at 10M rows).
-    ``version_of``: the version codes, where the build has them (see derive_serving)."""
-    table = pa.Table.from_pandas(tracks, preserve_index=False)
-    for column in list(tracks.columns):
-        del tracks[column]
-    arrow_tables.write_table(directory / TRACKS, table)
-    read = {*features, *NUMBER_COLUMNS, "track_id", *SEARCH_FIELDS,
-            *(("version_key",) if version_of is None else ())}
-    table = table.select([c for c in table.column_names if c in read])
-    cols = derive_serving(table, features, genres, vectors, metric, version_of)
-    write_serving(directory, cols)
-    popularity, version_of = cols.numbers["popularity"], cols.version_of
-    del cols  # the features' copy among them
-    search = derive_search(table, popularity)
-    write_search(directory, search)
-    write_runs(directory, derive_runs(search, version_of))
-    del search
-    IdTable.derive(table.column("track_id")).write(directory)
 
 
 def write_vibes(directory: Path, features: Sequence[str], facts: list[dict]) -> None:

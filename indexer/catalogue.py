@@ -260,10 +260,18 @@ def clean_catalogue(
     # the "same track" key of the rows still alive only: a full-length key and its
     # filtered copy were two more copies of every feature and name
     alive_rows = np.flatnonzero(reason == "")
+    every = len(alive_rows) == n  # the usual case: no filtered copy of each key column
+
+    def alive_values(j: int) -> np.ndarray:
+        return np.round(values[j] if every else values[j][alive_rows], 6)
+
+    def alive_text(text: pd.Series) -> pd.Series:
+        return (text if every else text.iloc[alive_rows]).str.lower()
+
     key_columns = [
-        *(lambda j=j: np.round(values[j][alive_rows], 6) for j in range(len(FEATURES))),
-        lambda: names.iloc[alive_rows].str.lower(),
-        lambda: artists.iloc[alive_rows].str.lower(),
+        *(lambda j=j: alive_values(j) for j in range(len(FEATURES))),
+        lambda: alive_text(names),
+        lambda: alive_text(artists),
     ]
     dup_track = np.zeros(n, dtype=bool)
     dup_track[alive_rows] = _duplicated_rows(key_columns, len(alive_rows))
@@ -306,9 +314,11 @@ def clean_catalogue(
             tracks[name] = values[j][kept_index]
     tracks["source_row"] = kept_index.astype(np.int64)
 
-    # one column at a time: a copy of all kept values is 0.7 GB at 10M rows
+    # one column at a time (a copy of all kept values is 0.7 GB at 10M rows), and none
+    # when every row is kept
     constant = tuple(
-        f for j, f in enumerate(FEATURES) if near_constant(values[j][kept_index].reshape(-1, 1))[0]
+        f for j, f in enumerate(FEATURES) if near_constant(
+            (values[j] if len(kept_index) == n else values[j][kept_index]).reshape(-1, 1))[0]
     )
     if constant and len(kept_index) > 1:
         notes.append(

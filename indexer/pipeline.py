@@ -38,6 +38,8 @@ from vibemap.indexer.personalities import (
 )
 from vibemap.indexer.real_demo import real_demo_catalogue
 from vibemap.indexer.scaling import fit_and_scale
+from vibemap.indexer.scratch import ParkedArray
+from vibemap.indexer.serving_arrays import NUMBER_COLUMNS
 from vibemap.indexer.settings import EXACT_MAX_TRACKS, BuildSettings
 from vibemap.indexer.spilled_input import load_spilled_catalogue
 from vibemap.indexer.stages import ProgressFn, Stages, Tick
@@ -117,14 +119,26 @@ def sorted_tracks(
     not the whole table, is held twice (GBs at 10M rows)."""
     out = pd.DataFrame({"row": np.arange(len(order), dtype=np.int64)})
     for column in list(tracks.columns):
-        out[column] = tracks[column].take(order).reset_index(drop=True)
-        del tracks[column]
+        out[column] = _taken(tracks.pop(column), order)
     sorted_labels = labels[order]
     out["vibe_id"] = sorted_labels.astype(np.int32)
     # in Arrow: an object array is 10M pointers, then converted to text anyway
     out["vibe_name"] = pa.array(names, type=pa.large_string()).take(
         pa.array(sorted_labels)).to_pandas()
     return out
+
+
+def _taken(column: pd.Series, order: np.ndarray) -> pd.Series:
+    """``column.take(order)`` with a fresh index. Text of several chunks (one per Parquet
+    file) is joined into one first, its chunks freed, then taken: Arrow's take joins
+    them itself, a third copy of the column next to the source and the result."""
+    chunks = pa.array(column.array) if isinstance(column.dtype, pd.StringDtype) else None
+    if not isinstance(chunks, pa.ChunkedArray) or chunks.num_chunks < 2:
+        return column.take(order).reset_index(drop=True)
+    del column
+    text = chunks.combine_chunks()
+    del chunks
+    return text.take(pa.array(order)).to_pandas()
 
 
 def index_vectors(Zs: np.ndarray, tracks: pd.DataFrame, settings: BuildSettings
@@ -150,13 +164,21 @@ def index_sorted_tracks(tracks: pd.DataFrame, Zs: np.ndarray, settings: BuildSet
     ``version_key`` column to ``tracks``. Shared by the local and Spark engines."""
     # versions of one song (remasters, edits, mixes) share a key: results collapse on it
     tracks["version_key"], version_of = keyed_versions(tracks["name"], tracks["artist"])
-    vectors, era = index_vectors(Zs, tracks, settings)
+    return index_tracks(tracks, index_vectors(Zs, tracks, settings), settings, n_clusters,
+                        version_of)
+
+
+def index_tracks(tracks: pd.DataFrame, vectors: tuple[np.ndarray, EraScaler],
+                 settings: BuildSettings, n_clusters: int, version_of: np.ndarray
+                 ) -> IndexedTracks:
+    """The vibe-partitioned FAISS index of the index ``vectors`` (and their era scaler)
+    of ``tracks``, sorted by vibe (it reads vibe_id only)."""
     partitions = partitions_from_sorted_labels(tracks["vibe_id"].to_numpy(), n_clusters)
     index = PartitionedIndex.build(
-        vectors, partitions, settings.metric,
+        vectors[0], partitions, settings.metric,
         kind=index_type_for(len(tracks), settings.ann_threshold), seed=settings.seed,
     )
-    return IndexedTracks(vectors, era, partitions, index, version_of)
+    return IndexedTracks(*vectors, partitions, index, version_of)
 
 
 def build_index(settings: BuildSettings, progress: ProgressFn | None = None,
@@ -226,19 +248,31 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
                                        fitted.vibes)
     with stages.stage("export"):
         order = np.argsort(p.labels, kind="stable")  # rows sorted by vibe, input order within
+        # the sorted z-scores wait on disk while the track table is sorted and written
+        parked = ParkedArray(fitted.Z[order], Path(settings.out).resolve().parent)
+        fitted.Z = None
         write_labelled_csv(staging / "tracks_labelled.csv", fitted.rows, p.labels, names)
         fitted.rows.close()
         # from here on only the sorted copies and the cleaning report are needed
         report, tracks = catalogue.report, catalogue.tracks
         del catalogue
+        # versions of one song (remasters, edits, mixes) share a key: results collapse on
+        # it. Found in artifact order before the sort, whose copies would sit next to them
+        keys, version_of = keyed_versions(tracks["name"], tracks["artist"], order)
         tracks = sorted_tracks(tracks, p.labels, names, order)
+        tracks["version_key"] = keys
+        del order, keys
     with stages.stage("index"):
-        Zs = fitted.Z[order]
-        fitted.Z = None
-        del order
-        built = index_sorted_tracks(tracks, Zs, settings, p.n_clusters)
+        # the table is final: written now, its text is not held through the index and
+        # write stages (the analyses read the whole frame)
+        artifact.write_track_table(staging, tracks, keep=None if settings.evaluate
+                                   else (*FEATURES, *NUMBER_COLUMNS, "genres", "vibe_id"))
+        Zs = parked.take()
+        vectors = index_vectors(Zs, tracks, settings)
         if not settings.evaluate:
             del Zs  # only the analyses read the z-scores; the index has its own vectors
+        built = index_tracks(tracks, vectors, settings, p.n_clusters, version_of)
+        del vectors
 
     metrics: dict = {"evaluated": False}
     arrays: dict[str, np.ndarray] = {}
@@ -264,7 +298,7 @@ def _index_and_write(settings: BuildSettings, fitted: _Fitted, staging: Path, st
     manifest = write_artifact(
         settings, stages, staging, built, tracks,
         fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
-        report=report, source=source, metrics=metrics, arrays=arrays,
+        report=report, source=source, metrics=metrics, arrays=arrays, table_written=True,
     )
     return BuildResult(path=Path(settings.out), manifest=manifest, vibes=vibes)
 

@@ -31,7 +31,9 @@ def duplicated_rows(columns: Sequence[Callable[[], object]], n_rows: int) -> np.
     group = np.zeros(n_rows, dtype=np.int64)
     for make in columns:
         codes, uniques = pd.factorize(make(), use_na_sentinel=False)
-        group = group * len(uniques) + codes
+        group *= len(uniques)  # in place, each temporary freed before the next factorize
+        group += codes
+        del codes, uniques
         group = pd.factorize(group)[0]
     return repeated(group)
 

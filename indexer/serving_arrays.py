@@ -133,16 +133,19 @@ def _version_key_column(table: pa.Table) -> pa.Array:
 
 
 def derive_serving(table: pa.Table, features: Sequence[str], genres: GenreCodes,
-                   vectors: np.ndarray, metric: str, version_of: np.ndarray | None = None
-                   ) -> ServingColumns:
+                   vectors: np.ndarray, metric: str, version_of: np.ndarray | None = None,
+                   features_matrix: np.ndarray | None = None) -> ServingColumns:
     """Every array of the module docstring, in memory, from the tracks table (artifact
     order), its parsed genres and index vectors: what the build writes and the service
     maps. ``version_of``: the version codes where the caller has them already (the build:
-    :func:`vibemap.indexer.versions.keyed_versions`), else found from the table."""
-    n = table.num_rows
-    F = np.empty((n, len(features)), dtype=np.float64, order="F")  # filled column by
-    for j, f in enumerate(features):  # column: no row-major copy next to it (GBs at 10M)
-        F[:, j] = numbers(table, f)
+    :func:`vibemap.indexer.versions.keyed_versions`), else found from the table.
+    ``features_matrix``: the features already as the Fortran-ordered float64 matrix (the
+    build fills it from its frame, freeing each column), else read from the table."""
+    F = features_matrix
+    if F is None:
+        F = np.empty((table.num_rows, len(features)), dtype=np.float64, order="F")  # by
+        for j, f in enumerate(features):  # column: no row-major copy next to it (GBs at 10M)
+            F[:, j] = numbers(table, f)
     labels, offsets, rows = genre_label_rows(genres)
     return ServingColumns(F, {name: numbers(table, name) for name in NUMBER_COLUMNS},
                           version_codes(_version_key_column(table)) if version_of is None

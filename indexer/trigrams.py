@@ -43,8 +43,11 @@ def value_bytes(keys: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
 
 def _grams(b: np.ndarray) -> np.ndarray:
     """uint32 trigram starting at each position of ``b`` but the last two."""
-    b = b.astype(np.uint32)
-    return (b[:-2] << 16) | (b[1:-1] << 8) | b[2:]
+    out = b[:-2].astype(np.uint32)  # in place: one uint32 temporary, not four
+    out <<= 16
+    out |= b[1:-1].astype(np.uint32) << 8
+    out |= b[2:]
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,19 @@ def derive_trigrams(keys: pa.LargeStringArray) -> Trigrams:
     n_bytes = len(buf)
     if n_bytes < 3:
         return Trigrams(np.empty(0, np.uint32), np.zeros(1, np.int64), np.empty(0, np.int32))
-    # a trigram at p lies inside its value when p + 3 <= the value's end
-    ends = np.repeat(offsets[1:], np.diff(offsets))[:n_bytes - 2]
-    pos = np.flatnonzero(np.arange(3, n_bytes + 1, dtype=np.int64) <= ends)
-    del ends
+    # a trigram at p lies inside its value when p + 3 <= the value's end e, i.e. unless p
+    # is e - 2 or e - 1 (p < e; a value under 3 bytes has no position left). One byte of
+    # mask per position, not int64 ends and positions (~40 bytes a byte of text at 10M)
+    inside = np.ones(n_bytes - 2, dtype=bool)
+    for back in (1, 2):
+        last = offsets[1:] - back
+        inside[last[(last >= offsets[:-1]) & (last < n_bytes - 2)]] = False
+    pos = np.flatnonzero(inside).astype(np.int32 if n_bytes < 2**31 else np.int64)
+    del inside
     grams = _grams(buf)[pos]
     order = np.argsort(grams, kind="stable")
     grams = grams[order]
-    pos = pos[order].astype(np.int32 if n_bytes < 2**31 else np.int64)
+    pos = pos[order]
     del order
     first = np.flatnonzero(np.concatenate([[True], grams[1:] != grams[:-1]])) if len(grams) \
         else np.empty(0, dtype=np.int64)

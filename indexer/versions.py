@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 
+JOIN_BLOCK = 1 << 16  # rows per block of the version keys' join
 SEPARATOR = "|"  # between title and artist; never left inside either part
 
 _BRACKETS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
@@ -106,26 +107,66 @@ def version_keys(titles: Iterable[object], artists: Iterable[object]) -> Extensi
     return keyed_versions(titles, artists)[0]
 
 
-def keyed_versions(titles: Iterable[object], artists: Iterable[object]
-                   ) -> tuple[ExtensionArray, np.ndarray]:
+def keyed_versions(titles: Iterable[object], artists: Iterable[object],
+                   order: np.ndarray | None = None) -> tuple[ExtensionArray, np.ndarray]:
     """:func:`version_keys` and one int64 code per row: equal keys share a code, numbered
     in order of first appearance, as Arrow's ``dictionary_encode`` of the keys numbers
     them. Found from integer pairs (a key is its title part and its artist part, and the
-    separator is never inside either), not by hashing 10M strings."""
+    separator is never inside either), not by hashing 10M strings. ``order``: the rows
+    to answer for, in that order (the build's sort by vibe), so that the keys are made
+    in artifact order without a sorted copy of the titles and artists."""
     title_codes, title_uniques = _factorize(titles)
     artist_codes, artist_uniques = _factorize(artists)
     if len(title_codes) != len(artist_codes):
         raise ValueError(f"{len(title_codes)} titles but {len(artist_codes)} artists")
-    song_text = [song_title(t) for t in title_uniques] + [""]
-    first_text = [primary_artist(a) for a in artist_uniques] + [""]
-    songs = pa.array(song_text, type=pa.string())
-    firsts = pa.array(first_text, type=pa.string())
-    keys = pc.binary_join_element_wise(songs.take(pa.array(title_codes)),
-                                       firsts.take(pa.array(artist_codes)), SEPARATOR)
-    song_id = pd.factorize(np.asarray(song_text, dtype=object))[0]
-    first_id = pd.factorize(np.asarray(first_text, dtype=object))[0]
-    pair = song_id[title_codes] * (int(first_id.max()) + 1) + first_id[artist_codes]
-    return keys.to_pandas().array, pd.factorize(pair)[0].astype(np.int64)
+    song_id, songs = _distinct([song_title(t) for t in title_uniques] + [""])
+    first_id, firsts = _distinct([primary_artist(a) for a in artist_uniques] + [""])
+    width = int(first_id.max()) + 1
+    # each row's song and first artist as integers, the temporaries freed as they go
+    song = song_id[title_codes]
+    del title_codes
+    first = first_id[artist_codes]
+    del artist_codes
+    if order is not None:
+        song, first = song[order], first[order]
+    pair = song * width
+    pair += first
+    codes = pd.factorize(pair)[0]
+    del pair
+    return _joined(songs, song, firsts, first).to_pandas().array, codes.astype(np.int64,
+                                                                                copy=False)
+
+
+def _joined(left: pa.LargeStringArray, left_rows: np.ndarray, right: pa.LargeStringArray,
+            right_rows: np.ndarray, block: int = JOIN_BLOCK) -> pa.LargeStringArray:
+    """``left[left_rows] + SEPARATOR + right[right_rows]`` as one array, joined a block of
+    rows at a time into buffers sized beforehand: the whole result is the only copy of
+    the keys (per-row string arrays and their join were three; a join of blocks then
+    concatenated, two)."""
+    sep = len(SEPARATOR.encode())
+    offsets = np.zeros(len(left_rows) + 1, dtype=np.int64)
+    lengths = pc.binary_length(left).to_numpy()[left_rows]
+    lengths += pc.binary_length(right).to_numpy()[right_rows] + sep
+    np.cumsum(lengths, out=offsets[1:])
+    del lengths
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    for a in range(0, len(left_rows), block):
+        part = pc.binary_join_element_wise(left.take(left_rows[a:a + block]),
+                                           right.take(right_rows[a:a + block]),
+                                           pa.scalar(SEPARATOR, pa.large_string()))
+        ends = np.frombuffer(part.buffers()[1], dtype=np.int64)[part.offset:][[0, len(part)]]
+        data[offsets[a]:offsets[a + len(part)]] = np.frombuffer(
+            part.buffers()[2], dtype=np.uint8)[ends[0]:ends[1]]
+    return pa.LargeStringArray.from_buffers(len(left_rows), pa.py_buffer(offsets),
+                                            pa.py_buffer(data))
+
+
+def _distinct(text: list[str]) -> tuple[np.ndarray, pa.LargeStringArray]:
+    """Codes of ``text`` into its distinct strings (in order of first appearance), and
+    those strings (large_string: the type pandas keeps text in, so the keys are not
+    copied into it)."""
+    codes, uniques = pd.factorize(np.asarray(text, dtype=object))
+    return codes, pa.array(uniques, type=pa.large_string())
 
 
 def _factorize(values: Iterable[object]) -> tuple[np.ndarray, list[str]]:

@@ -78,6 +78,7 @@ def write_artifact(
     settings: BuildSettings, stages: Stages, staging: Path, built: IndexedTracks,
     tracks: pd.DataFrame, *, fitted: FittedVibes, report: CleaningReport, source: dict,
     metrics: dict, arrays: dict[str, np.ndarray], engine: dict | None = None,
+    table_written: bool = False,
 ) -> dict:
     """The facts and write stages: every file of the artifact but the labelled CSV export
     (the caller writes it first, while it still has the raw rows) into ``staging``;
@@ -85,7 +86,9 @@ def write_artifact(
 
     Consumes ``tracks`` (the track table takes its columns) and ``built.index`` (its FAISS
     structures are released once saved): each is GBs at 10M rows, and the write stage
-    holds the table and the arrays derived from it."""
+    holds the table and the arrays derived from it. ``table_written``: the caller wrote
+    tracks.arrow already (artifact.write_track_table) and ``tracks`` holds the features,
+    the numbers and the genres."""
     scaler, vibes, partitions, index = fitted.scaler, fitted.vibes, built.partitions, built.index
     with stages.stage("facts"):
         genres = encode_genres(tracks["genres"] if "genres" in tracks else [None] * len(tracks))
@@ -136,5 +139,5 @@ def write_artifact(
         write_index_cones(staging, lists, built.vectors)
         del lists
         artifact.write_tracks(staging, tracks, FEATURES, genres, built.vectors, settings.metric,
-                              version_of=built.version_of)
+                              version_of=built.version_of, table_written=table_written)
         return artifact.finalize_manifest(staging, manifest)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -246,13 +247,18 @@ def test_duplicated_rows_matches_pandas_duplicated(rows: list[tuple]) -> None:
 
 @settings(max_examples=80, deadline=None)
 @given(ids=st.lists(st.sampled_from(["a", "b", "A", "", "ΟΔΟΣ", "c"]), min_size=0, max_size=40),
-       alive_bits=st.lists(st.booleans(), min_size=40, max_size=40))
-def test_duplicated_among_matches_pandas(ids: list[str], alive_bits: list[bool]) -> None:
+       alive_bits=st.lists(st.booleans(), min_size=40, max_size=40),
+       chunk=st.integers(1, 40))
+def test_duplicated_among_matches_pandas(ids: list[str], alive_bits: list[bool],
+                                         chunk: int) -> None:
     """Duplicate ids among the rows still alive, through integer codes, equal pandas'
-    ``where(alive).duplicated() & alive``."""
+    ``where(alive).duplicated() & alive``; also for text in several chunks (one per
+    Parquet file, as the reader gives it)."""
     from vibemap.indexer.row_keys import duplicated_among
 
-    values = pd.Series(ids, dtype="str")
+    values = pa.table({"id": pa.chunked_array(
+        [pa.array(ids[i:i + chunk], pa.large_string()) for i in range(0, len(ids), chunk)],
+        type=pa.large_string())}).to_pandas()["id"]
     alive = np.array(alive_bits[: len(ids)], dtype=bool)
     want = values.where(alive).duplicated(keep="first").to_numpy() & alive
     np.testing.assert_array_equal(duplicated_among(values, np.flatnonzero(alive)), want)

@@ -125,3 +125,24 @@ def test_keyed_versions_codes_equal_the_keys_dictionary_codes(pairs: list[tuple]
     keys, codes = keyed_versions(titles, artists)
     np.testing.assert_array_equal(codes, version_codes(pa.array(keys)))
     assert list(keys) == list(version_keys(titles, artists))
+
+
+@settings(max_examples=80, deadline=None)
+@given(pairs=st.lists(st.tuples(
+    st.sampled_from(["Song", "song - Remastered", "Song (Live)", "Other", "", None]),
+    st.sampled_from(["Queen", "queen, Bowie", "Bowie", "", None])), max_size=30),
+    seed=st.integers(0, 2**16))
+def test_keyed_versions_in_an_order_equal_those_of_the_reordered_rows(
+        pairs: list[tuple], seed: int) -> None:
+    """The build finds the keys in artifact order before sorting the table: the same
+    keys and codes as from the sorted titles and artists."""
+    from vibemap.indexer.versions import keyed_versions
+
+    titles = pd.Series([p[0] for p in pairs], dtype="str")
+    artists = pd.Series([p[1] for p in pairs], dtype="str")
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    keys, codes = keyed_versions(titles, artists, order)
+    sorted_keys, sorted_codes = keyed_versions(titles.iloc[order].reset_index(drop=True),
+                                               artists.iloc[order].reset_index(drop=True))
+    np.testing.assert_array_equal(codes, sorted_codes)
+    assert list(keys) == list(sorted_keys)
