@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vibemap.indexer.genre_labels import genre_lists, split_genres
@@ -174,3 +174,21 @@ def test_agreement_rejects_bad_arguments() -> None:
         neighbour_genre_agreement(np.full_like(X, math.nan), genres)
     with pytest.raises(ValueError, match="unknown metric"):
         neighbour_genre_agreement(X, genres).score("manhattan")
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(30, 400), d=st.integers(2, 10), seed=st.integers(0, 10_000))
+def test_kdtree_neighbours_are_the_flat_ones(n: int, d: int, seed: int) -> None:
+    """The k-d tree route (above the exact budget) finds the flat scan's neighbours, for
+    both metrics: continuous random data, so no ties can reorder them."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    genres = [[f"g{v}"] for v in rng.integers(0, 5, size=n)]
+    genres[0] = []  # a track without genre is never searched
+    flat = neighbour_genre_agreement(X, genres, sample_size=50, seed=seed)
+    tree = neighbour_genre_agreement(X, genres, sample_size=50, seed=seed, search="kdtree")
+    assert tree.scores == flat.scores
+    assert "neighbours" not in flat.to_dict()
+    assert tree.to_dict()["neighbours"].startswith("k-d tree")
+    with pytest.raises(ValueError, match="search"):
+        neighbour_genre_agreement(X, genres, search="ivf")
