@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vibemap.indexer.genre_labels import genre_lists, split_genres
-from vibemap.indexer.validation.genres import _drop_self, genre_vibe_map, neighbour_genre_agreement
+from vibemap.indexer.genre_labels import encode_genres, genre_lists, split_genres
+from vibemap.indexer.validation.genre_agreement import _drop_self, neighbour_genre_agreement
+from vibemap.indexer.validation.genres import genre_vibe_map
 
 
 @pytest.mark.parametrize(
@@ -192,3 +193,18 @@ def test_kdtree_neighbours_are_the_flat_ones(n: int, d: int, seed: int) -> None:
     assert tree.to_dict()["neighbours"].startswith("k-d tree")
     with pytest.raises(ValueError, match="search"):
         neighbour_genre_agreement(X, genres, search="ivf")
+
+
+def test_genre_codes_give_the_token_lists_results() -> None:
+    """The build passes ``GenreCodes`` (each distinct cell parsed once); the figures are those
+    of the per-track token lists."""
+    rng = np.random.default_rng(4)
+    pool = ["Rock;pop", "['dance pop', 'pop']", "", None, "rap", "pop;rock;rap", "ambient"]
+    cells = [pool[i] for i in rng.integers(0, len(pool), 400)]
+    lists, codes = genre_lists(cells), encode_genres(cells)
+    labels = rng.integers(0, 3, 400)
+    assert genre_vibe_map(codes, labels, min_tracks=5).to_dict() == genre_vibe_map(
+        lists, labels, min_tracks=5).to_dict()
+    X = rng.normal(size=(400, 9)).astype(np.float32)
+    assert neighbour_genre_agreement(X, codes, sample_size=80).to_dict() == (
+        neighbour_genre_agreement(X, lists, sample_size=80).to_dict())

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.genre_labels import genre_lists
+from vibemap.indexer.genre_labels import encode_genres
 from vibemap.indexer.stages import Tick
 from vibemap.indexer.validation import basis
-from vibemap.indexer.validation.genres import genre_vibe_map, neighbour_genre_agreement
+from vibemap.indexer.validation.genre_agreement import neighbour_genre_agreement
+from vibemap.indexer.validation.genres import genre_vibe_map
 from vibemap.indexer.validation.kfits import FIT_SAMPLE_PER_BUDGET
 from vibemap.indexer.validation.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
 from vibemap.indexer.validation.outliers import find_outliers
@@ -182,12 +183,12 @@ def evaluate_build(
     metrics["profiles"] = prof.to_dict()
     figures["profiles"] = basis.exact(n)
 
-    genres = genre_lists(tracks["genres"].tolist())
-    if any(genres):
+    genres = encode_genres(tracks["genres"])  # each distinct cell parsed once
+    if genres.codes.size:
         gmap = timed("genres", lambda: genre_vibe_map(genres, labels))
         metrics["genres"] = gmap.to_dict()
         figures["genres"] = basis.exact(n)
-        search = "kdtree" if sample else "flat"  # both exact (genres.NEIGHBOUR_SEARCH)
+        search = "kdtree" if sample else "flat"  # both exact (genre_agreement.NEIGHBOUR_SEARCH)
         agree = timed("genre_agreement", lambda: neighbour_genre_agreement(
             Z, genres, seed=seed, search=search))
         metrics["genre_agreement"] = agree.to_dict()
