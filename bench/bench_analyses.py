@@ -66,7 +66,8 @@ def run_child(name: str, data: Path, seed: int) -> dict[str, Any]:
     genre_cells = json.loads((data / "genres.json").read_text())
     # Imports first, so the timing is the analysis alone.
     from vibemap.indexer.genre_labels import genre_lists
-    from vibemap.indexer.validation.genres import genre_vibe_map, neighbour_genre_agreement
+    from vibemap.indexer.validation.genre_agreement import neighbour_genre_agreement
+    from vibemap.indexer.validation.genres import genre_vibe_map
     from vibemap.indexer.validation.outliers import find_outliers
     from vibemap.indexer.validation.profiles import profile_vibes
     from vibemap.indexer.validation.projection import pca_projection

@@ -41,7 +41,7 @@ from vibemap.indexer.errors import CatalogueError
 from vibemap.indexer.features import FEATURES
 from vibemap.indexer.genre_labels import genre_lists
 from vibemap.indexer.personalities import fit_scaler
-from vibemap.indexer.validation.genres import _drop_self, neighbour_genre_agreement
+from vibemap.indexer.validation.genre_agreement import _drop_self, neighbour_genre_agreement
 from vibemap.indexer.vector_index import to_index_space
 
 REPO = Path(__file__).resolve().parents[1]

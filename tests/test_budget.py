@@ -141,8 +141,11 @@ def test_above_the_budget_silhouette_and_ward_are_sampled(blob_frame) -> None:
     assert [r["n_clusters"] for r in sil["per_k"]] == [2, 3, 4]
     assert figures["taxonomy"]["method"] == "sampled" and figures["taxonomy"]["n"] == 400
     assert ev.metrics["taxonomy"]["n_tracks"] == 400
-    for exact in ("k_loop.inertia", "k_loop.davies_bouldin", "pca", "profiles"):
+    for exact in ("pca", "profiles"):
         assert figures[exact] == basis.exact(900), exact
+    # K-Means fitted on 2 x 400 rows, every one of the 900 assigned (tests/test_kfits.py)
+    for fitted in ("k_loop.inertia", "k_loop.davies_bouldin", "k_loop.calinski_harabasz"):
+        assert figures[fitted] == basis.sampled_fit(800, 900), fitted
     # DBSCAN on a stratified sample: flags and k-distances only there, rows mapped back
     assert figures["outliers"]["method"] == "sampled" and figures["outliers"]["n"] == 400
     assert np.isfinite(ev.arrays["k_distance"]).sum() == 400

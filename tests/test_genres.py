@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vibemap.indexer.genre_labels import genre_lists, split_genres
-from vibemap.indexer.validation.genres import _drop_self, genre_vibe_map, neighbour_genre_agreement
+from vibemap.indexer.genre_labels import encode_genres, genre_lists, split_genres
+from vibemap.indexer.validation.genre_agreement import _drop_self, neighbour_genre_agreement
+from vibemap.indexer.validation.genres import genre_vibe_map
 
 
 @pytest.mark.parametrize(
@@ -174,3 +175,36 @@ def test_agreement_rejects_bad_arguments() -> None:
         neighbour_genre_agreement(np.full_like(X, math.nan), genres)
     with pytest.raises(ValueError, match="unknown metric"):
         neighbour_genre_agreement(X, genres).score("manhattan")
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(30, 400), d=st.integers(2, 10), seed=st.integers(0, 10_000))
+def test_kdtree_neighbours_are_the_flat_ones(n: int, d: int, seed: int) -> None:
+    """The k-d tree route (above the exact budget) finds the flat scan's neighbours, for
+    both metrics: continuous random data, so no ties can reorder them."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    genres = [[f"g{v}"] for v in rng.integers(0, 5, size=n)]
+    genres[0] = []  # a track without genre is never searched
+    flat = neighbour_genre_agreement(X, genres, sample_size=50, seed=seed)
+    tree = neighbour_genre_agreement(X, genres, sample_size=50, seed=seed, search="kdtree")
+    assert tree.scores == flat.scores
+    assert "neighbours" not in flat.to_dict()
+    assert tree.to_dict()["neighbours"].startswith("k-d tree")
+    with pytest.raises(ValueError, match="search"):
+        neighbour_genre_agreement(X, genres, search="ivf")
+
+
+def test_genre_codes_give_the_token_lists_results() -> None:
+    """The build passes ``GenreCodes`` (each distinct cell parsed once); the figures are those
+    of the per-track token lists."""
+    rng = np.random.default_rng(4)
+    pool = ["Rock;pop", "['dance pop', 'pop']", "", None, "rap", "pop;rock;rap", "ambient"]
+    cells = [pool[i] for i in rng.integers(0, len(pool), 400)]
+    lists, codes = genre_lists(cells), encode_genres(cells)
+    labels = rng.integers(0, 3, 400)
+    assert genre_vibe_map(codes, labels, min_tracks=5).to_dict() == genre_vibe_map(
+        lists, labels, min_tracks=5).to_dict()
+    X = rng.normal(size=(400, 9)).astype(np.float32)
+    assert neighbour_genre_agreement(X, codes, sample_size=80).to_dict() == (
+        neighbour_genre_agreement(X, lists, sample_size=80).to_dict())

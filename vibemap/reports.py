@@ -36,8 +36,9 @@ def k_loop_table(k_loop: dict, chosen_k: int | None, metrics: dict | None = None
         "calinski_harabasz": k_loop["best_calinski_harabasz_k"],
     }
     sil = basis_label(metrics, "k_loop.silhouette") or "exact"
-    table = Table(title=f"K-loop on {k_loop['n_samples']:,} tracks (K-Means and indices on all "
-                        f"tracks; silhouette {sil})")
+    fits = basis_label(metrics, "k_loop.inertia") or "on all tracks"
+    table = Table(title=f"K-loop on {k_loop['n_samples']:,} tracks (K-Means and indices "
+                        f"{fits}; silhouette {sil})")
     for col in ("K", "inertia", "silhouette ↑", "Davies-Bouldin ↓", "Calinski-Harabasz ↑", ""):
         table.add_column(col, justify="right" if col else "left")
     for m in k_loop["metrics"]:

@@ -1,4 +1,5 @@
-"""What each validation figure rests on: "exact on n tracks" or "sampled m of N, 95% CI ±x".
+"""What each validation figure rests on: "exact on n tracks", "sampled m of N, 95% CI ±x", or
+"fitted on a sample of m, all N tracks assigned".
 
 Why: above the exact budget (``BuildSettings.exact_max_tracks``) the O(n^2) analyses run on
 samples, and a reader must never mistake an estimate for an exact figure. Every figure of
@@ -32,6 +33,15 @@ def sampled(m: int, n_total: int, ci95: float | None, what: str = "tracks",
     if note:
         label += f" ({note})"
     return {"method": "sampled", "n": int(m), "of": int(n_total), "ci95": ci, "label": label}
+
+
+def sampled_fit(m: int, n_total: int, what: str = "tracks") -> dict:
+    """The basis of a figure computed on all ``n_total`` tracks from a model fitted on ``m``
+    of them (the K-loop's K-Means above the budget, vibemap.indexer.validation.kfits): no
+    sampling error in the figure given the fit; the fit itself rests on the sample."""
+    return {"method": "sampled_fit", "n": int(n_total), "of": int(n_total),
+            "fit_sample": int(m), "ci95": None,
+            "label": f"fitted on a sample of {m:,}, all {n_total:,} {what} assigned"}
 
 
 def _short(x: float) -> str:

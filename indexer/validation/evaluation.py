@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.genre_labels import genre_lists
+from vibemap.indexer.genre_labels import encode_genres
 from vibemap.indexer.stages import Tick
 from vibemap.indexer.validation import basis
-from vibemap.indexer.validation.genres import genre_vibe_map, neighbour_genre_agreement
+from vibemap.indexer.validation.genre_agreement import neighbour_genre_agreement
+from vibemap.indexer.validation.genres import genre_vibe_map
+from vibemap.indexer.validation.kfits import FIT_SAMPLE_PER_BUDGET
 from vibemap.indexer.validation.kloop import DEFAULT_K_VALUES, choose_k, run_k_loop
 from vibemap.indexer.validation.outliers import find_outliers
 from vibemap.indexer.validation.profiles import profile_vibes
@@ -136,7 +138,8 @@ def evaluate_build(
     if ks:
         loop = timed("k_loop", lambda: run_k_loop(
             Z, ks, seed=seed, n_init=n_init, extra_labelings=[labels], tick=tick,
-            sampler=_sampler(ks, seed, tick, exact_max_tracks) if sample else None))
+            sampler=_sampler(ks, seed, tick, exact_max_tracks) if sample else None,
+            fit_sample=FIT_SAMPLE_PER_BUDGET * exact_max_tracks if sample else None))
         metrics["k_loop"] = loop.to_dict()
         k, reason = choose_k(loop, n_clusters) if n_clusters >= 2 else (n_clusters, "")
         metrics["chosen_k"] = {"k": k, "reason": reason}
@@ -180,21 +183,24 @@ def evaluate_build(
     metrics["profiles"] = prof.to_dict()
     figures["profiles"] = basis.exact(n)
 
-    genres = genre_lists(tracks["genres"].tolist())
-    if any(genres):
+    genres = encode_genres(tracks["genres"])  # each distinct cell parsed once
+    if genres.codes.size:
         gmap = timed("genres", lambda: genre_vibe_map(genres, labels))
         metrics["genres"] = gmap.to_dict()
         figures["genres"] = basis.exact(n)
-        agree = timed("genre_agreement", lambda: neighbour_genre_agreement(Z, genres, seed=seed))
+        search = "kdtree" if sample else "flat"  # both exact (genre_agreement.NEIGHBOUR_SEARCH)
+        agree = timed("genre_agreement", lambda: neighbour_genre_agreement(
+            Z, genres, seed=seed, search=search))
         metrics["genre_agreement"] = agree.to_dict()
         figures["genre_agreement"] = (
             basis.exact(agree.n_candidates, "tracks with a genre")
             if agree.sample_size >= agree.n_candidates else basis.sampled(
                 agree.sample_size, agree.n_candidates, None,
-                what="tracks with a genre as queries", note="neighbours exact among all"))
+                what="tracks with a genre as queries", note="neighbours exact among all"
+                + ("" if search == "flat" else ", by k-d tree")))
         if served is not None:
-            on_index = timed("genre_agreement_served",
-                             lambda: neighbour_genre_agreement(served, genres, seed=seed))
+            on_index = timed("genre_agreement_served", lambda: neighbour_genre_agreement(
+                served, genres, seed=seed, search=search))
             metrics["genre_agreement_served"] = {**on_index.to_dict(), "era_weight": era_weight}
     else:
         metrics["genres"] = None
@@ -222,9 +228,11 @@ def _sampler(ks: tuple[int, ...], seed: int, tick: Tick | None, budget: int):
 
 
 def _k_loop_basis(loop, n: int) -> dict[str, dict]:
-    """Bases of the K-loop's figures: K-Means and its indices on all tracks; the silhouette
-    exact, or sampled with one interval per K and the paired comparisons of the best K."""
-    out = {f"k_loop.{key}": basis.exact(n)
+    """Bases of the K-loop's figures: K-Means and its indices on all tracks (fitted on all,
+    or on a sample with every track assigned); the silhouette exact, or sampled with one
+    interval per K and the paired comparisons of the best K."""
+    on_all = basis.exact(n) if loop.fit_sample is None else basis.sampled_fit(loop.fit_sample, n)
+    out = {f"k_loop.{key}": dict(on_all)
            for key in ("inertia", "davies_bouldin", "calinski_harabasz")}
     est = loop.sampled
     if est is None:

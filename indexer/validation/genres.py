@@ -1,6 +1,7 @@
-"""Genres against vibes: the genre x vibe map, and whether audio neighbours share genres
-more often than random pairs do. Both take genre cells already parsed by
-:mod:`vibemap.indexer.genre_labels` (the one parser).
+"""Genres against vibes: the genre x vibe map, and the genre incidence it and the neighbour
+agreement (:mod:`vibemap.indexer.validation.genre_agreement`) rest on. Both take genres
+already parsed by :mod:`vibemap.indexer.genre_labels` (the one parser): its ``GenreCodes``
+(each distinct cell parsed once; what the build passes) or one token list per track.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import faiss
 import numpy as np
-from scipy.sparse import csr_matrix
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from vibemap.indexer.genre_labels import GenreCodes
 from vibemap.indexer.validation.checks import as_labels
+
+Genres = Sequence[Sequence[str]] | GenreCodes
+"""Parsed genres of every track: ``GenreCodes``, or one token list per track."""
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +117,7 @@ class GenreVibeMap:
 
 
 def genre_vibe_map(
-    genres: Sequence[Sequence[str]],
+    genres: Genres,
     labels: np.ndarray,
     *,
     min_tracks: int = 50,
@@ -124,8 +127,8 @@ def genre_vibe_map(
 
     Parameters
     ----------
-    genres : n_tracks token lists (see :func:`vibemap.indexer.genre_labels.split_genres`);
-        a track counts once for each of its genres.
+    genres : the parsed genres of the n_tracks (``Genres``); a track counts once for each
+        of its genres.
     labels : int array of shape (n_tracks,), the vibe of each track.
     min_tracks : a genre enters the map when at least this many tracks carry it.
     limit : genres listed per vibe in :meth:`GenreVibeMap.top_genres`.
@@ -137,7 +140,7 @@ def genre_vibe_map(
         has a genre; NMI grows with the number of distinct genres, so compare it between
         runs on the same catalogue only.
     """
-    n = len(genres)
+    n = n_tracks(genres)
     labels = as_labels(labels, n)
     if min_tracks < 1:
         raise ValueError(f"min_tracks must be >= 1, got {min_tracks}")
@@ -145,7 +148,7 @@ def genre_vibe_map(
         raise ValueError(f"limit must be >= 1, got {limit}")
 
     vibe_ids, vibe_index = np.unique(labels, return_inverse=True)
-    tokens, rows, vocabulary = _incidence(genres)
+    tokens, rows, vocabulary = incidence(genres)
     with_genre = np.zeros(n, dtype=bool)
     with_genre[rows] = True
     token_tracks = np.bincount(tokens, minlength=len(vocabulary))
@@ -159,7 +162,9 @@ def genre_vibe_map(
     vibe_genre_tracks = np.bincount(vibe_index[with_genre], minlength=vibe_ids.size)
 
     primary_rows = np.flatnonzero(with_genre)
-    primary = [genres[r][0] for r in primary_rows] if primary_rows.size else []
+    # the first genre of each track, as its token id: the same partition as the label
+    # itself (ids are one-to-one with labels), without sorting n strings
+    primary = tokens[np.searchsorted(rows, primary_rows)] if primary_rows.size else tokens[:0]
     if primary_rows.size >= 2:
         nmi = float(normalized_mutual_info_score(primary, labels[primary_rows]))
         ari = float(adjusted_rand_score(primary, labels[primary_rows]))
@@ -175,7 +180,7 @@ def genre_vibe_map(
         n_tracks_with_genre=int(with_genre.sum()),
         nmi=nmi,
         ari=ari,
-        n_primary_genres=len(set(primary)),
+        n_primary_genres=int(np.unique(primary).size),
         limit=int(limit),
     )
     logger.info(
@@ -188,173 +193,28 @@ def genre_vibe_map(
     return result
 
 
-# --------------------------------------------------------------------------- agreement
+def n_tracks(genres: Genres) -> int:
+    return genres.n_rows if isinstance(genres, GenreCodes) else len(genres)
 
 
-@dataclass(frozen=True)
-class AgreementScore:
-    """Share of (query, neighbour) pairs sharing a genre, for one metric."""
-
-    metric: str
-    agreement: float
-    baseline: float  # same share for random pairs
-    lift: float | None  # agreement / baseline; None when the baseline is 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "agreement": round(self.agreement, 4),
-            "baseline": round(self.baseline, 4),
-            "lift": None if self.lift is None else round(self.lift, 3),
-        }
-
-
-@dataclass(frozen=True)
-class GenreAgreement:
-    """Neighbour genre agreement@k for cosine and Euclidean neighbours in z-space."""
-
-    n_neighbours: int
-    sample_size: int
-    n_candidates: int  # tracks with a genre: the queries' population and the search space
-    scores: tuple[AgreementScore, ...]
-
-    def score(self, metric: str) -> AgreementScore:
-        for s in self.scores:
-            if s.metric == metric:
-                return s
-        raise ValueError(f"unknown metric {metric!r}; have {[s.metric for s in self.scores]}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_neighbours": self.n_neighbours,
-            "sample_size": self.sample_size,
-            "n_candidates": self.n_candidates,
-            "definition": (
-                f"share of each sampled track's {self.n_neighbours} nearest neighbours (self "
-                "excluded, among tracks with a genre) sharing at least one genre token; the "
-                "baseline is the same share for as many random pairs"
-            ),
-            **{s.metric: s.to_dict() for s in self.scores},
-        }
-
-
-def neighbour_genre_agreement(
-    X: np.ndarray,
-    genres: Sequence[Sequence[str]],
-    *,
-    n_neighbours: int = 10,
-    sample_size: int = 2_000,
-    seed: int = 0,
-) -> GenreAgreement:
-    """Do audio neighbours share genres? Agreement@k against a random-pair baseline.
-
-    Parameters
-    ----------
-    X : float array of shape (n_tracks, n_features), z-scores.
-    genres : n_tracks token lists (see :func:`vibemap.indexer.genre_labels.split_genres`).
-    n_neighbours : neighbours per query (k), the query itself excluded.
-    sample_size : seeded queries drawn from the tracks with a genre (all when fewer).
-    seed : seeds the queries and the random pairs.
-
-    Returns
-    -------
-    GenreAgreement
-        ``cosine``: inner product of L2-normalised z-scores (faiss IndexFlatIP);
-        ``euclidean``: L2 on z-scores (IndexFlatL2). Only tracks with a genre are searched,
-        so a neighbour without genre never counts as a miss. Random pairs: each query with
-        ``n_neighbours`` uniformly drawn other tracks with a genre.
-    """
-    X = np.asarray(X)
-    n = len(genres)
-    if X.ndim != 2 or X.shape[0] != n:
-        raise ValueError(f"X must have shape ({n}, n_features) like genres, got {X.shape}")
-    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-        raise ValueError("X must be numeric and finite")
-    if n_neighbours < 1:
-        raise ValueError(f"n_neighbours must be >= 1, got {n_neighbours}")
-    if sample_size < 1:
-        raise ValueError(f"sample_size must be >= 1, got {sample_size}")
-
-    tokens, rows, _ = _incidence(genres)
-    candidates = np.unique(rows)
-    m = candidates.size
-    if m <= n_neighbours:
-        raise ValueError(f"need more than n_neighbours={n_neighbours} tracks with a genre, got {m}")
-    # Incidence of candidates (position in ``candidates``) x token.
-    T = csr_matrix(
-        (np.ones(tokens.size, dtype=np.float32), (np.searchsorted(candidates, rows), tokens)),
-        shape=(m, int(tokens.max()) + 1),
-    )
-    T.data[:] = 1.0  # a token repeated in one cell counts once
-
-    rng = np.random.default_rng(seed)
-    queries = np.sort(rng.choice(m, size=min(sample_size, m), replace=False))
-    Xc = np.ascontiguousarray(X[candidates], dtype=np.float32)
-
-    scores = []
-    random_b = rng.integers(0, m - 1, size=(queries.size, n_neighbours))
-    random_b += random_b >= queries[:, None]  # never the query itself
-    baseline = _shared_share(T, np.repeat(queries, n_neighbours), random_b.ravel())
-    for metric in ("cosine", "euclidean"):
-        if metric == "cosine":
-            vectors = Xc.copy()
-            faiss.normalize_L2(vectors)
-            index: faiss.Index = faiss.IndexFlatIP(vectors.shape[1])
-        else:
-            vectors = Xc
-            index = faiss.IndexFlatL2(vectors.shape[1])
-        index.add(vectors)
-        _, ids = index.search(vectors[queries], n_neighbours + 1)
-        neighbours = _drop_self(ids, queries)
-        agreement = _shared_share(T, np.repeat(queries, n_neighbours), neighbours.ravel())
-        lift = agreement / baseline if baseline > 0 else None
-        scores.append(AgreementScore(metric, agreement, baseline, lift))
-        logger.info(
-            "genre agreement@%d (%s): %.3f vs random %.3f",
-            n_neighbours,
-            metric,
-            agreement,
-            baseline,
-        )
-    return GenreAgreement(
-        n_neighbours=int(n_neighbours),
-        sample_size=int(queries.size),
-        n_candidates=int(m),
-        scores=tuple(scores),
-    )
-
-
-def _incidence(genres: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(token id, track row) pairs, one per distinct token of a track, and the vocabulary."""
+def incidence(genres: Genres) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(token id, track row) pairs, one per distinct token of a track, rows ascending and
+    each track's tokens in its cell's order, and the vocabulary (ids by first appearance).
+    From ``GenreCodes`` the same pairs come without a Python loop over the rows."""
+    if isinstance(genres, GenreCodes):
+        rows = np.repeat(np.arange(genres.n_rows, dtype=np.int64), np.diff(genres.offsets))
+        return genres.codes.astype(np.int64), rows, list(genres.vocabulary)
     vocabulary: dict[str, int] = {}
     token_ids: list[int] = []
-    rows: list[int] = []
+    rows_: list[int] = []
     for row, cell in enumerate(genres):
         if isinstance(cell, str):
             raise ValueError(f"genres[{row}] is a string; pass token lists (see split_genres)")
         for token in dict.fromkeys(cell):
             token_ids.append(vocabulary.setdefault(token, len(vocabulary)))
-            rows.append(row)
+            rows_.append(row)
     return (
         np.asarray(token_ids, dtype=np.int64),
-        np.asarray(rows, dtype=np.int64),
+        np.asarray(rows_, dtype=np.int64),
         list(vocabulary),
     )
-
-
-def _drop_self(ids: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Remove each query from its own result row (or the last hit when ties hid it)."""
-    is_self = ids == queries[:, None]
-    missing = ~is_self.any(axis=1)
-    is_self[missing, -1] = True
-    first = is_self.cumsum(axis=1) == 1
-    drop = is_self & first  # exactly one entry per row
-    return ids[~drop].reshape(ids.shape[0], ids.shape[1] - 1)
-
-
-def _shared_share(T: csr_matrix, a: np.ndarray, b: np.ndarray) -> float:
-    """Share of pairs (a[i], b[i]) with at least one token in common."""
-    if a.size == 0:
-        return 0.0
-    shared = np.asarray(T[a].multiply(T[b]).sum(axis=1)).ravel() > 0
-    return float(shared.mean())

@@ -11,21 +11,18 @@ Pure functions on arrays; nothing here reads or writes files.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
-from threadpoolctl import threadpool_limits
 
 from vibemap.indexer.stages import Tick
 from vibemap.indexer.validation.kchoice import choose_k
+from vibemap.indexer.validation.kfits import fit_all
 from vibemap.indexer.validation.silhouette import (
     DEFAULT_CHUNK_SIZE,
     available_cores,
@@ -49,6 +46,10 @@ its time budget with them (bench/RESULTS.md), so no restarts are traded for time
 SAMPLED_SILHOUETTE = ("estimated on a sample stratified on every K (each sampled track's "
                       "silhouette exact against all tracks), with a 95% confidence interval "
                       "(Euclidean)")
+FIT_ON_SAMPLE = ("K-Means++ (n_init restarts) fitted on one seeded uniform sample of the "
+                 "tracks per K, then every track assigned to its nearest centroid; inertia, "
+                 "Davies-Bouldin and Calinski-Harabasz are computed on that assignment of "
+                 "all tracks, n_iter counts the sample fit's iterations")
 ELBOW_METHOD = (
     "Kneedle-style: K and inertia are min-max scaled to [0, 1]; the elbow is the K whose "
     "point lies farthest below the straight chord from the first to the last K "
@@ -134,6 +135,7 @@ class KLoopResult:
     kept: KeptFit | None = field(default=None, repr=False)
     extra_silhouettes: tuple[NDArray[np.float64], ...] = field(default=(), repr=False)
     sampled: SampledSilhouettes | None = field(default=None, repr=False)
+    fit_sample: int | None = None  # rows each K was fitted on, when fewer than all
 
     @property
     def k_values(self) -> tuple[int, ...]:
@@ -164,6 +166,9 @@ class KLoopResult:
             else SAMPLED_SILHOUETTE,
             "timings_s": self.timings.to_dict(),
             "kept": self.kept.summary() if self.kept is not None else None,
+            **({} if self.fit_sample is None else {"fit": {
+                "method": FIT_ON_SAMPLE, "sample_rows": self.fit_sample,
+                "assigned_rows": self.n_samples}}),
         }
 
 
@@ -218,48 +223,6 @@ def _check_inputs(X: np.ndarray, ks: tuple[int, ...], keep_samples_for: int | No
         raise ValueError(f"keep_samples_for={keep_samples_for} is not in k_values {list(ks)}")
 
 
-def _fit_all(
-    X: np.ndarray, ks: tuple[int, ...], seed: int, n_init: int, n_threads: int,
-    tick: Tick | None = None,
-) -> tuple[list[KMeans], list[float]]:
-    """One K-Means++ fit per K, several K at a time, each fit on one core.
-
-    Why not sklearn's own OpenMP threads: a 96k x 9 Lloyd step is too short to amortise
-    OpenMP barriers, and when other processes share the cores the spinning threads made the
-    fits an order of magnitude slower (bench/RESULTS.md). Whole fits in parallel scale
-    instead. ``omp_set_num_threads`` is per thread, so each worker limits only itself.
-    """
-
-    def fit(k: int) -> tuple[KMeans, float]:
-        with threadpool_limits(limits=1, user_api="openmp"):
-            t0 = time.perf_counter()
-            km = KMeans(
-                n_clusters=k, init="k-means++", n_init=n_init, random_state=seed,
-                algorithm="lloyd",
-            ).fit(X)
-            seconds = time.perf_counter() - t0
-        logger.info("K=%d: inertia %.1f, %d iterations, %.2f s", k, km.inertia_, km.n_iter_,
-                    seconds)
-        if tick:
-            with lock:
-                done.append(k)
-                tick(f"K-Means K={ks[0]}..{ks[-1]}", len(done), len(ks))
-        return km, seconds
-
-    lock, done = threading.Lock(), []
-    if tick:
-        tick(f"K-Means K={ks[0]}..{ks[-1]}", 0, len(ks))
-
-    # sklearn limits BLAS to one thread inside each fit and restores it afterwards; with
-    # fits in parallel those restores interleave, so hold the limit around all of them.
-    with threadpool_limits(limits=1, user_api="blas"):
-        with ThreadPoolExecutor(max_workers=max(1, min(n_threads, len(ks)))) as pool:
-            # Largest K first: they take longest, so the workers finish together.
-            done = dict(zip(sorted(ks, reverse=True),
-                            pool.map(fit, sorted(ks, reverse=True)), strict=True))
-    return [done[k][0] for k in ks], [done[k][1] for k in ks]
-
-
 def run_k_loop(
     X: ArrayLike,
     k_values: Iterable[int] = DEFAULT_K_VALUES,
@@ -271,6 +234,7 @@ def run_k_loop(
     extra_labelings: Sequence[ArrayLike] = (),
     sampler: Sampler | None = None,
     tick: Tick | None = None,
+    fit_sample: int | None = None,
 ) -> KLoopResult:
     """Fit K-Means++ for every K and score each fit exactly on all points.
 
@@ -297,6 +261,9 @@ def run_k_loop(
     sampler : None for the exact silhouette of every point; else a function that estimates
         them on a sample (``result.sampled``); per-sample arrays are then NaN off the sample.
     tick : progress of the fits and the exact silhouette pass, (task, done, total).
+    fit_sample : None fits every K on all points; else on a seeded uniform sample of that
+        many rows, every point then assigned (:mod:`vibemap.indexer.validation.kfits`), so
+        labels, inertia and the indices are still of all points. Ignored when n is no larger.
 
     Returns
     -------
@@ -315,10 +282,10 @@ def run_k_loop(
 
     threads = n_threads if n_threads is not None else available_cores()
     t0 = time.perf_counter()
-    fits, fit_seconds = _fit_all(X, ks, seed, n_init, threads, tick)
+    fits = fit_all(X, ks, seed, n_init, threads, tick, fit_sample)
     t_kmeans = time.perf_counter() - t0
 
-    labelings = [km.labels_ for km in fits]
+    labelings = [f.labels for f in fits]
     extras = [np.asarray(labels) for labels in extra_labelings]
     t0 = time.perf_counter()
     sampled = None
@@ -348,22 +315,22 @@ def run_k_loop(
     metrics = tuple(
         KMetrics(
             n_clusters=k,
-            inertia=float(km.inertia_),
+            inertia=fit.inertia,
             silhouette=s,
             davies_bouldin=d,
             calinski_harabasz=c,
-            n_iter=int(km.n_iter_),
-            fit_seconds=f,
+            n_iter=fit.n_iter,
+            fit_seconds=fit.seconds,
         )
-        for k, km, s, d, c, f in zip(ks, fits, means[: len(ks)], db, ch, fit_seconds, strict=True)
+        for k, fit, s, d, c in zip(ks, fits, means[: len(ks)], db, ch, strict=True)
     )
     kept = None
     if keep_samples_for is not None:
         idx = ks.index(keep_samples_for)
         kept = KeptFit(
             n_clusters=keep_samples_for,
-            labels=fits[idx].labels_.astype(np.int32),
-            centroids=fits[idx].cluster_centers_.astype(np.float64),
+            labels=fits[idx].labels.astype(np.int32),
+            centroids=fits[idx].centroids.astype(np.float64),
             silhouette_samples=samples[idx],
         )
     timings = KLoopTimings(
@@ -388,6 +355,8 @@ def run_k_loop(
         kept=kept,
         extra_silhouettes=tuple(extra_samples),
         sampled=sampled,
+        fit_sample=(None if fit_sample is None or fit_sample >= X.shape[0]
+                    else int(fit_sample)),
     )
 
 __all__ = ["KLoopResult", "KMetrics", "choose_k", "elbow_of_inertia", "run_k_loop"]
