@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     # heavy routes in a niced child process unless VIBEMAP_HEAVY_PROCESSES says otherwise
     settings = _settings(args, heavy_processes=None if os.environ.get(
         "VIBEMAP_HEAVY_PROCESSES") else SERVE_HEAVY_PROCESSES)
-    console.print(f"loading [bold]{settings.index_dir}[/bold] (about 10 s per million tracks)")
+    console.print(f"loading [bold]{settings.index_dir}[/bold] (about 1-2 s per million tracks)")
     started = time.perf_counter()
     engine = Engine.load(settings.index_dir)
     summary = engine.artifact_summary()
