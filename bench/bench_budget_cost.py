@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow.dataset as ds
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import emit, machine_line, md_row  # noqa: E402
+from bench.harness import emit, machine_line, md_row, parquet_z_scores  # noqa: E402
 from vibemap.indexer.features import FEATURES  # noqa: E402
 
 DATA = Path("/work/bench-data/demo_1m_parquet")
@@ -41,10 +40,7 @@ def main() -> None:
     from vibemap.indexer.validation.silhouette import silhouette_samples_multi
     from vibemap.indexer.validation.taxonomy import ward_taxonomy
 
-    table = ds.dataset(args.data, format="parquet").to_table(columns=list(FEATURES))
-    F = np.column_stack([table[c].to_numpy() for c in FEATURES]).astype(np.float64)
-    F = F[np.isfinite(F).all(axis=1)]
-    Z = ((F - F.mean(0)) / F.std(0)).astype(np.float32)
+    Z, _ = parquet_z_scores(args.data, FEATURES)
     rng = np.random.default_rng(0)
     fit_rows = rng.choice(len(Z), 50_000, replace=False)
     labelings = [KMeans(k, n_init=1, random_state=0).fit(Z[fit_rows]).predict(Z)

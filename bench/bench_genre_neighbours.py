@@ -16,13 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow.dataset as ds
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import emit, machine_line, md_row  # noqa: E402
+from bench.harness import emit, machine_line, md_row, parquet_z_scores  # noqa: E402
 from vibemap.indexer.features import FEATURES  # noqa: E402
 
 DATA = Path("/work/bench-data/demo_1m_parquet")
@@ -36,11 +33,8 @@ def main() -> None:
     from vibemap.indexer.genre_labels import encode_genres
     from vibemap.indexer.validation.genre_agreement import neighbour_genre_agreement
 
-    table = ds.dataset(args.data, format="parquet").to_table(columns=[*FEATURES, "genres"])
-    if args.rows:
-        table = table.slice(0, args.rows)
-    F = np.column_stack([table[c].to_numpy() for c in FEATURES]).astype(np.float64)
-    Z = ((F - F.mean(0)) / F.std(0)).astype(np.float32)
+    Z, table = parquet_z_scores(args.data, FEATURES, extra=["genres"], rows=args.rows,
+                                finite_only=False)
     genres = encode_genres(table["genres"].to_pandas())
     emit(machine_line())
     emit(md_row("search", "rows", "wall s (cosine + euclidean)", "agreement cosine / euclidean"))

@@ -57,6 +57,24 @@ def command_line(script: str, argv: Sequence[str]) -> str:
 
 
 # -- the machine --------------------------------------------------------------------------
+def parquet_z_scores(data: Path, columns: Sequence[str], extra: Sequence[str] = (),
+                     rows: int = 0, finite_only: bool = True):
+    """The ``columns`` (the nine features) of a Parquet input as float32 z-scores (the
+    population std, as the build's scaler) and the table read (with ``extra`` columns): the
+    input of the benchmarks that time analyses outside the build. ``rows``: the first rows
+    only; ``finite_only``: drop rows with a missing or non-finite feature."""
+    import numpy as np
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(data, format="parquet").to_table(columns=[*columns, *extra])
+    if rows:
+        table = table.slice(0, rows)
+    F = np.column_stack([table[c].to_numpy() for c in columns]).astype(np.float64)
+    if finite_only:
+        F = F[np.isfinite(F).all(axis=1)]
+    return ((F - F.mean(0)) / F.std(0)).astype(np.float32), table
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo, else whatever platform knows."""
     with contextlib.suppress(OSError):
