@@ -43,6 +43,10 @@ ERRORS = {
     404: {"model": ErrorBody, "description": "unknown track or vibe"},
     422: {"model": ErrorBody, "description": "invalid parameters"},
     503: {"model": ErrorBody, "description": "no artifact loaded"},
+    # the request limits of every route (middleware.RequestHeadMiddleware; sizes there): a
+    # long query string reaches them, so the routes that take one document them
+    414: {"model": ErrorBody, "description": "URL (path and query) too long"},
+    431: {"model": ErrorBody, "description": "request headers too large"},
 }
 BUSY = {429: {"model": ErrorBody, "description": "too many heavy requests at once"}}
 BODY_ERRORS = {**ERRORS, 413: {"model": ErrorBody, "description": "request body too large"}}
