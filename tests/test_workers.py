@@ -88,6 +88,25 @@ def test_heavy_children_answer_like_threads_across_a_reload(pair: dict[str, Path
     assert b"b-0" in after[0][2] and b"b-0" not in before[0][2]
 
 
+def test_the_service_answers_before_its_heavy_child_is_ready(pair: dict[str, Path]) -> None:
+    """The lifespan does not wait for the heavy child (a second interpreter's imports and
+    load: most of a start-up): light routes answer at once, the first heavy call waits for
+    the child's ready signal, and a child never asked is stopped at shutdown."""
+    settings = ServiceSettings(index_dir=pair["alpha"], heavy_processes=1)
+    with TestClient(create_app(settings)) as c:
+        child = c.app.state.service.heavy.children[0]
+        assert c.get("/health").status_code == 200
+        assert c.get("/v1/tracks/seed-001/similar").status_code == 200
+        assert child.ready is False  # nothing has waited for it
+        r = c.post("/v1/recommendations", json={"seed_tracks": ["seed-001"], "limit": 3})
+        assert r.status_code == 200 and len(r.json()["results"]) == 3
+        assert child.ready is True
+    assert not child.process.is_alive()
+    with TestClient(create_app(settings)) as c:  # stopped while (perhaps) still starting
+        child = c.app.state.service.heavy.children[0]
+    assert not child.ready and not child.process.is_alive()
+
+
 def _fresh_health(base: str) -> dict:
     with urllib.request.urlopen(base + "/health", timeout=10) as r:  # noqa: S310 - loopback
         return {"tag": r.headers[ARTIFACT_HEADER], **json.loads(r.read())}

@@ -64,7 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         path, state.generation, trusted = current.path, current.generation, current.verified
     if state.current is None:
         await load_into(state, settings, path, trusted)
-    await state.start_heavy()
+    state.start_heavy()
     follower = None
     if pointer is not None:
         generation.acknowledge(pointer, state.generation)
@@ -119,7 +119,7 @@ async def follow_pointer(state: ServiceState, pointer: Path) -> None:
                 continue
             state.swap(engine, target.path)
             state.generation = target.generation
-        await state.start_heavy()
+        state.start_heavy()
         generation.acknowledge(pointer, target.generation)
         logger.info("generation %d: now serving %s", target.generation, engine.name)
 

@@ -151,11 +151,11 @@ class ServiceState:
         self.metrics.artifact_rows.set(engine.n_tracks)
         return previous
 
-    async def start_heavy(self) -> None:
-        """Start the heavy children once an artifact is loaded (they preload it); no-op when
-        heavy work runs on threads or the children run already."""
+    def start_heavy(self) -> None:
+        """Start the heavy children once an artifact is loaded (they preload it; nothing
+        waits for them); no-op when heavy work runs on threads or the children run already."""
         if isinstance(self.heavy, ProcessPool) and not self.heavy.started and self.current:
-            await self.heavy.start(self.current.engine)
+            self.heavy.start(self.current.engine)
 
     def close(self) -> None:
         """Stop what the state started (the heavy children)."""

@@ -87,7 +87,10 @@ def _child_main(conn: Connection, nice: int, search_threads: int, key: Key,
         engine_for(key, trusted)
     except VibemapError as exc:  # the server answers for the artifact; retried per call
         logger.warning("heavy child could not preload %s: %s", key[0], exc)
-    conn.send(("ready",))
+    try:
+        conn.send(("ready",))
+    except OSError:  # the server stopped before its first heavy call
+        return
     while True:
         try:
             k, verified, fn, args, kwargs, as_json = conn.recv()
@@ -107,7 +110,8 @@ def _child_main(conn: Connection, nice: int, search_threads: int, key: Key,
 
 
 class _Child:
-    """One child process and the server's end of its pipe (one call at a time)."""
+    """One child process and the server's end of its pipe (one call at a time). Nobody
+    waits for it to start: its first call waits for its ("ready",) first."""
 
     def __init__(self, nice: int, search_threads: int, key: Key,
                  trusted: dict[str, Identity] | None = None) -> None:
@@ -118,14 +122,20 @@ class _Child:
                                    name="vibemap-heavy", daemon=True)
         self.process.start()
         theirs.close()
+        self.ready = False
 
     def ask(self, message: tuple) -> tuple:
         """Send one call and wait for its answer (in a worker thread: it blocks)."""
+        if not self.ready:
+            self.conn.recv()  # its ("ready",): it has imported and preloaded the artifact
+            self.ready = True
         self.conn.send(message)
         return self.conn.recv()
 
     def close(self) -> None:
         self.conn.close()  # the child sees EOF and returns
+        if not self.ready:  # still starting, or never asked: nothing of it to finish
+            self.process.terminate()
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
@@ -153,15 +163,15 @@ class ProcessPool:
     def started(self) -> bool:
         return bool(self.children)
 
-    async def start(self, engine: Engine) -> None:
-        """Start the children and wait until each has loaded ``engine``'s artifact (they
-        load in parallel: start-up costs one more artifact load, not one per child)."""
+    def start(self, engine: Engine) -> None:
+        """Start the children, each preloading ``engine``'s artifact, without waiting for
+        them: the service answers light requests meanwhile, and a heavy call waits for its
+        child to be ready (bench/RESULTS.md, "Serving start-up")."""
         key = engine_key(engine)
         self.children = [_Child(self.nice, self.search_threads, key, engine.artifact.verified)
                          for _ in range(self.size)]
         self.idle, self._idle_out = anyio.create_memory_object_stream(self.size)
         for child in self.children:
-            await anyio.to_thread.run_sync(child.conn.recv)  # its ("ready",)
             self.idle.send_nowait(child)
 
     def close(self) -> None:
@@ -181,7 +191,6 @@ class ProcessPool:
             self.children.remove(child)
             child = _Child(self.nice, self.search_threads, message[0], message[1])
             self.children.append(child)
-            await anyio.to_thread.run_sync(child.conn.recv)  # its ("ready",)
             raise Busy("a heavy worker restarted; try again in a few seconds") from None
         finally:
             self.idle.send_nowait(child)

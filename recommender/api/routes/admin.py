@@ -47,7 +47,7 @@ async def reload_artifact(request: Request, state: StateDep, settings: SettingsD
             state.generation = generation.advance(pointer, path,
                                                   new.artifact.verified).generation
             generation.acknowledge(pointer, state.generation)
-    await state.start_heavy()  # when the service started without an artifact
+    state.start_heavy()  # when the service started without an artifact
     if pointer is not None:
         await generation.wait_for_workers(pointer, state.generation, settings.workers)
     state.metrics.reloads.labels("ok").inc()
