@@ -3,8 +3,10 @@
     .venv/bin/python bench/bench_serve_start.py --index DIR [--baseline REPO] [--rounds 3]
         [--cold] [--json OUT]
 
-Each round starts a fresh `vibemap serve --index DIR` (this checkout's, then the
-``--baseline`` checkout's, run by that checkout's own ``.venv``) and records, from the
+Each round starts a fresh `vibemap serve --index DIR` (this checkout's, beside the Python
+running the bench, then the ``--baseline`` checkout's ``.venv/bin/vibemap``: a console
+script, so the working directory's ``vibemap/`` folder cannot shadow the checkout's own
+code) and records, from the
 moment the command starts: the first 200 of ``GET /v1/artifact`` (ready), then of
 ``GET /v1/tracks/{id}/similar`` (a light route, answered in the server process) and of
 ``POST /v1/recommendations`` (a heavy route, answered by a heavy child process, which starts
@@ -58,15 +60,15 @@ def _post(url: str, body: dict, timeout: float = 60.0) -> int:
         return r.status
 
 
-def start_once(repo: Path, index: Path, track_id: str, cold: bool, log: Path) -> dict:
-    """One `vibemap serve` of ``repo``'s checkout: seconds to each first answer."""
+def start_once(vibemap: Path, index: Path, track_id: str, cold: bool, log: Path) -> dict:
+    """One `vibemap serve` (``vibemap``: a checkout's console script): seconds to each first
+    answer."""
     if cold:
         evict(index)
     port = free_port()
     base = f"http://{HOST}:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")}
-    cmd = [str(repo / ".venv/bin/python"), "-m", "vibemap.cli", "serve", "--index", str(index),
-           "--host", HOST, "--port", str(port)]
+    cmd = [str(vibemap), "serve", "--index", str(index), "--host", HOST, "--port", str(port)]
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     with serve(cmd, [base + "/v1/artifact"], log, env=env, timeout=300) as server:
@@ -88,15 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    sides = {"this checkout": REPO}
+    sides = {"this checkout": Path(sys.executable).parent / "vibemap"}
     if args.baseline:
-        sides[f"baseline {args.baseline.name}"] = args.baseline.resolve()
+        sides[f"baseline {args.baseline.name}"] = args.baseline.resolve() / ".venv/bin/vibemap"
+    for script in sides.values():
+        if not script.is_file():
+            parser.error(f"{script}: no such console script (install that checkout)")
     track_id = _first_id(args.index)
     runs: dict[str, list[dict]] = {name: [] for name in sides}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
-            for name, repo in sides.items():
-                runs[name].append(start_once(repo, args.index, track_id, args.cold,
+            for name, script in sides.items():
+                runs[name].append(start_once(script, args.index, track_id, args.cold,
                                              Path(tmp) / "serve.log"))
     emit(f"`{command_line('bench_serve_start.py', sys.argv[1:] if argv is None else argv)}`"
          f" — {machine_line()}, {'cold' if args.cold else 'warm'} page cache")

@@ -44,3 +44,23 @@ def test_bench_cli_scale_serves_an_artifact_already_built(tmp_path: Path) -> Non
     assert r["rows"] == 300 and "build_s" not in r and 0 < r["load_s"]
     assert "| **Engine.load** (what `vibemap serve` does first), s |" in done.stdout
     assert art.is_dir()  # kept
+
+
+def test_bench_serve_start_times_a_real_serve_against_a_baseline(tmp_path: Path) -> None:
+    """bench/bench_serve_start.py on a tiny artifact, this checkout as its own baseline:
+    ready, first light and first heavy answer, in order, for both sides."""
+    from factories import build_tiny_artifact
+
+    art = build_tiny_artifact(tmp_path, n=300, n_clusters=3)
+    out = tmp_path / "start.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_serve_start.py"), "--index", str(art),
+         "--baseline", str(REPO), "--rounds", "1", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == 2
+    for (r,) in runs.values():
+        assert 0 < r["ready_s"] <= r["similar_s"] <= r["heavy_s"]
+    assert "| first heavy (POST /v1/recommendations), s |" in done.stdout
