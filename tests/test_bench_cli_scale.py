@@ -64,3 +64,19 @@ def test_bench_serve_start_times_a_real_serve_against_a_baseline(tmp_path: Path)
     for (r,) in runs.values():
         assert 0 < r["ready_s"] <= r["similar_s"] <= r["heavy_s"]
     assert "| first heavy (POST /v1/recommendations), s |" in done.stdout
+
+
+def test_bench_similar_parts_times_every_part_at_a_toy_size(tmp_path: Path) -> None:
+    from factories import build_tiny_artifact
+
+    art = build_tiny_artifact(tmp_path, n=300, n_clusters=3)
+    out = tmp_path / "parts.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_similar_parts.py"), "--index", str(art),
+         "--seeds", "20", "--passes", "1", "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = json.loads(out.read_text())["us_per_call"]
+    assert len(figures) == 10 and all(us > 0 for us in figures.values())
+    assert "| Engine.similar |" in done.stdout
