@@ -20,8 +20,9 @@ from vibemap.recommender.flat_scan import FlatScan
 # best(k): the exact top k of a ranking (rows, scores), score desc then row; fewer at its end
 Best = Callable[[int], tuple[np.ndarray, np.ndarray]]
 # the passing rows are scored alone (gathered) when fewer than 1 / SPARSE_SHARE of the
-# scope pass; a gathered row costs ~2.5 rows of a whole-scope product
-SPARSE_SHARE = 3
+# scope pass, else the whole scope is scored: gathering 5-15% of a scope's rows costs as much
+# as scoring all of them (10% at 10M: 88 vs 87 ms; bench/RESULTS.md, "Measured design choices")
+SPARSE_SHARE = 10
 
 
 @dataclass(frozen=True)
