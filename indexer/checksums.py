@@ -22,10 +22,16 @@ trusts beyond that (the disk changing under the filesystem) the verifying proces
 too, as it serves its mapped pages for as long as it runs without hashing them again.
 File times are coarse (a tick of milliseconds): a file changed less than ``RACY_S`` before
 it was checked is not offered for trust (it could change again within the same tick).
+
+:class:`EarlyCheck` applies the same rule inside one process: ``vibemap serve`` starts the
+hashing as soon as it knows the artifact's path, before it imports the web stack and the
+engine (~1-2 s on one core, while the other cores hash and a cold disk reads), and its load
+then trusts the files that matched.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -111,3 +117,58 @@ def verified(path: Path, manifest: dict, required: Sequence[str],
     if error is not None:
         raise error
     return result
+
+
+class EarlyCheck:
+    """The checksums of an artifact's served files, computed in background threads from the
+    moment a command knows its path; :meth:`trusted` waits for them and gives the identity
+    of every file that matched its manifest, for the load to trust (the rule above). It only
+    saves work: anything amiss (no manifest, an unreadable, changed or damaged file) is left
+    for the load, which hashes that file itself and reports it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._jobs: dict = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._started = time.time_ns()
+        try:
+            files = _listed(self.path)
+            self._seen = {rel: identity(self.path / rel) for rel in files if rel not in UNREAD}
+        except (OSError, ValueError):
+            return
+        self._expected = {rel: files[rel] for rel in self._seen}
+        self._pool = ThreadPoolExecutor(max_workers=hash_threads(),
+                                        thread_name_prefix="sha256-early")
+        for rel in sorted(self._seen, key=lambda rel: -self._seen[rel][2]):  # biggest first
+            self._jobs[rel] = self._pool.submit(sha256_file, self.path / rel)
+
+    def trusted(self) -> dict[str, Identity]:
+        """{file: identity} of the files whose sha256 matched the manifest (as it reads now)
+        and which are unchanged since they were hashed and were not changed in the
+        ``RACY_S`` before; {} when nothing could be checked."""
+        if self._pool is None:
+            return {}
+        out: dict[str, Identity] = {}
+        try:
+            files = _listed(self.path)
+            for rel, job in self._jobs.items():
+                current = identity(self.path / rel)
+                if (job.result() == self._expected[rel] == files.get(rel)
+                        and current == self._seen[rel]
+                        and self._started - current[4] > RACY_S * 1e9):
+                    out[rel] = current
+        except (OSError, ValueError):
+            return {}
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        return out
+
+
+def _listed(path: Path) -> dict[str, str]:
+    """{file: sha256} as the manifest at ``path`` lists them (ValueError if it is not one)."""
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise ValueError("no file list")
+    return {str(rel): str((meta or {}).get("sha256") if isinstance(meta, dict) else meta)
+            for rel, meta in files.items()}

@@ -31,25 +31,28 @@ def _settings(args: argparse.Namespace, **overrides: object):
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     """Load the artifact (failing fast on a bad one), then run uvicorn on the app: in this
     process with one worker, else as ``workers`` processes that each load it."""
+    from vibemap.indexer.checksums import EarlyCheck
+    from vibemap.recommender.settings import SERVE_HEAVY_PROCESSES
+
+    started = time.perf_counter()
+    # heavy routes in a niced child process unless VIBEMAP_HEAVY_PROCESSES says otherwise
+    settings = _settings(args, heavy_processes=None if os.environ.get(
+        "VIBEMAP_HEAVY_PROCESSES") else SERVE_HEAVY_PROCESSES)
+    console.print(f"loading [bold]{settings.index_dir}[/bold] (about 1-2 s per million tracks)")
+    early = EarlyCheck(settings.index_dir)  # hashes while the imports below run
     import uvicorn
 
     from vibemap.recommender.api import create_app
     from vibemap.recommender.api.generation import init_pointer
     from vibemap.recommender.api.server import uvicorn_options
     from vibemap.recommender.engine import Engine
-    from vibemap.recommender.settings import SERVE_HEAVY_PROCESSES
 
-    # heavy routes in a niced child process unless VIBEMAP_HEAVY_PROCESSES says otherwise
-    settings = _settings(args, heavy_processes=None if os.environ.get(
-        "VIBEMAP_HEAVY_PROCESSES") else SERVE_HEAVY_PROCESSES)
-    console.print(f"loading [bold]{settings.index_dir}[/bold] (about 1-2 s per million tracks)")
-    started = time.perf_counter()
-    engine = Engine.load(settings.index_dir)
+    engine = Engine.load(settings.index_dir, trusted=early.trusted())
     summary = engine.artifact_summary()
     label = " [yellow](synthetic)[/yellow]" if summary["synthetic"] else ""
     console.print(f"serving {summary['name']} — {summary['label']}{label}: "
                   f"{engine.n_tracks:,} tracks, K={summary['n_clusters']}, loaded in "
-                  f"{time.perf_counter() - started:.1f} s, "
+                  f"{time.perf_counter() - started:.1f} s (imports included), "
                   f"on http://{settings.host}:{settings.port} (docs at /docs)"
                   + (f" with {settings.workers} workers" if settings.workers > 1 else ""))
     options = uvicorn_options(settings.host, settings.port, getattr(args, "verbose", False))

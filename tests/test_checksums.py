@@ -133,6 +133,30 @@ def test_a_load_trusts_an_earlier_verification_of_unchanged_files_only(
     assert hashed == ["vectors.npy"]
 
 
+def test_an_early_check_is_trusted_for_the_files_that_matched_only(
+        art: Path, monkeypatch) -> None:
+    """`vibemap serve` hashes while it imports (EarlyCheck); its load then hashes only what
+    the early check could not vouch for, and still refuses a damaged file."""
+    served = set(_files(art)) - set(checksums.UNREAD)
+    assert checksums.EarlyCheck(art).trusted() == {}  # just copied: too recent to trust
+    monkeypatch.setattr(checksums, "RACY_S", 0.0)
+    assert set(checksums.EarlyCheck(art).trusted()) == served
+    _flip_byte(art / "vibes.json")  # damaged before the check: not vouched for
+    early = checksums.EarlyCheck(art)
+    _flip_byte(art / "vectors.npy")  # changed after it was hashed: its identity moved on
+    assert set(early.trusted()) == served - {"vibes.json", "vectors.npy"}
+    hashed: list[str] = []
+    sha256_file = checksums.sha256_file
+    monkeypatch.setattr(checksums, "sha256_file",
+                        lambda path: hashed.append(Path(path).name) or sha256_file(path))
+    trusted = checksums.EarlyCheck(art).trusted()
+    hashed.clear()
+    with pytest.raises(ArtifactError, match=r"checksum mismatch"):
+        Engine.load(art, trusted=trusted)
+    assert sorted(hashed) == ["vectors.npy", "vibes.json"]
+    assert checksums.EarlyCheck(art / "missing").trusted() == {}
+
+
 def test_workers_trust_what_the_generation_pointer_says_was_verified(
         art: Path, tmp_path: Path, monkeypatch) -> None:
     from vibemap.recommender.api import generation
