@@ -292,3 +292,19 @@ def test_startup_failure_reason_shows_no_server_path(tmp_path: Path) -> None:
         assert body["status"] == "unavailable" and str(tmp_path) not in body["detail"]
         assert body["detail"].startswith("gone: no artifact directory here")
         assert str(tmp_path) not in c.get("/v1/vibes").json()["detail"]
+
+
+def test_json_answers_render_other_keys_too_and_numpy_values() -> None:
+    """render_json takes orjson's plain path for string keys and falls back to its
+    non-string-key option only when a dict needs it; either way the bytes are orjson's."""
+    import numpy as np
+    import orjson
+
+    from vibemap.recommender.api.responses import render_json
+
+    both = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    for content in ({"a": [1, 2.5, None], "b": {"c": "é"}}, {1: "x", "n": {2: [3]}},
+                    {"v": np.arange(3, dtype=np.int32), "f": np.float32(0.25)}):
+        assert render_json(content) == orjson.dumps(content, option=both)
+    with pytest.raises(TypeError):
+        render_json({"bad": object()})
