@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -108,10 +109,8 @@ def write_labelled_csv(path: Path, rows: SpilledRows, labels: np.ndarray,
                        names: list[str]) -> None:
     """The export of ``rows`` (input order) labelled with ``labels`` (int, input order;
     ``names[label]`` is the vibe's name), sorted by vibe with input order within."""
-    schema = (rows.schema.append(pa.field("vibe_id", pa.int32()))
-              .append(pa.field("vibe_name", pa.string())))
+    schema = _export_schema(rows.schema)
     vibe_names = np.asarray(names, dtype=object)
-    no_header = pacsv.WriteOptions(include_header=False)
     parts = [tempfile.TemporaryFile(dir=path.parent, prefix=".vibemap-part-")
              for _ in names]
     try:
@@ -126,12 +125,8 @@ def write_labelled_csv(path: Path, rows: SpilledRows, labels: np.ndarray,
             start, done = start + len(frame), done + len(local)
             for vibe in np.unique(batch_labels):
                 chunk = frame.iloc[local[batch_labels == vibe]].reset_index(drop=True)
-                for column in rows.text_columns:  # safe to open in a spreadsheet (OWASP)
-                    chunk[column] = safe_column(chunk[column])
-                chunk["vibe_id"] = np.full(len(chunk), vibe, dtype=np.int32)
-                chunk["vibe_name"] = vibe_names[np.full(len(chunk), vibe)]
-                table = pa.Table.from_pandas(chunk, preserve_index=False, schema=schema)
-                pacsv.write_csv(table, parts[vibe], write_options=no_header)
+                _write_rows(parts[vibe], chunk, np.full(len(chunk), vibe), rows.text_columns,
+                            vibe_names, schema)
         if start != rows.n_rows or done != len(labels):
             raise ValueError(f"internal: {start} of {rows.n_rows} spilled rows read back, "
                              f"{done} of {len(labels)} labels used")
@@ -143,3 +138,44 @@ def write_labelled_csv(path: Path, rows: SpilledRows, labels: np.ndarray,
     finally:
         for part in parts:
             part.close()
+
+
+def write_sorted_labelled_csv(path: Path, batches: Iterable[pa.Table], labels: np.ndarray,
+                              names: list[str]) -> None:
+    """The same export for rows that arrive in artifact order already (the Spark build's
+    sorted rows, read back a batch at a time), ``labels`` in that order: each batch is
+    written as it comes, with no part files and no spill."""
+    vibe_names = np.asarray(names, dtype=object)
+    done = 0
+    with open(path, "wb") as out:
+        schema: pa.Schema | None = None
+        for batch in batches:
+            if schema is None:  # the column types of the whole input, as a spill takes them
+                types = batch.schema.empty_table().to_pandas()
+                schema = _export_schema(pa.Schema.from_pandas(types, preserve_index=False))
+                text_columns = _text_columns(types)
+                pacsv.write_csv(schema.empty_table(), out)  # the header line
+            vibes = labels[done:done + batch.num_rows]
+            done += batch.num_rows
+            if len(vibes) < batch.num_rows:
+                break
+            _write_rows(out, batch.to_pandas(), vibes, text_columns, vibe_names, schema)
+    if schema is None or done != len(labels):
+        raise ValueError(f"internal: {done} rows read (at least) for {len(labels)} labels")
+
+
+def _export_schema(rows: pa.Schema) -> pa.Schema:
+    """The export's columns: the input's, then vibe_id and vibe_name."""
+    return rows.append(pa.field("vibe_id", pa.int32())).append(pa.field("vibe_name", pa.string()))
+
+
+def _write_rows(out: BinaryIO, chunk: pd.DataFrame, vibes: np.ndarray, text_columns: list[str],
+                vibe_names: np.ndarray, schema: pa.Schema) -> None:
+    """``chunk``'s rows labelled with ``vibes``, as CSV lines (no header) to ``out``; text
+    cells made safe to open in a spreadsheet (OWASP, :func:`safe_column`)."""
+    for column in text_columns:
+        chunk[column] = safe_column(chunk[column])
+    chunk["vibe_id"] = vibes.astype(np.int32)
+    chunk["vibe_name"] = vibe_names[vibes]
+    table = pa.Table.from_pandas(chunk, preserve_index=False, schema=schema)
+    pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=False))

@@ -20,7 +20,7 @@ import numpy as np
 
 from vibemap.indexer.degenerate import check_buildable
 from vibemap.indexer.features import FEATURES
-from vibemap.indexer.labelled_export import CSV_CHUNK_ROWS, RowSpill, write_labelled_csv
+from vibemap.indexer.labelled_export import CSV_CHUNK_ROWS, write_sorted_labelled_csv
 from vibemap.indexer.personalities import Personalities, name_vibes, scaler_from_moments
 from vibemap.indexer.pipeline import (
     BuildResult,
@@ -118,12 +118,10 @@ def build_index_spark(settings: BuildSettings, spark_settings: SparkSettings,
             del Zs
         with staged_artifact(settings.out) as staging:
             with stages.stage("export"):  # the raw rows arrive in artifact order already
-                spill = RowSpill(Path(settings.out).resolve().parent)
-                for batch in rows.batches(raw_names, CSV_CHUNK_ROWS):
-                    spill.add(batch.rename_columns(catalogue.raw_columns))
-                spilled = spill.finish(np.arange(n))
-                write_labelled_csv(staging / "tracks_labelled.csv", spilled, labels, names)
-                spilled.close()
+                write_sorted_labelled_csv(
+                    staging / "tracks_labelled.csv",
+                    (batch.rename_columns(catalogue.raw_columns)
+                     for batch in rows.batches(raw_names, CSV_CHUNK_ROWS)), labels, names)
             manifest = write_artifact(
                 settings, stages, staging, built, tracks,
                 fitted=FittedVibes(scaler, vibes, p.n_clusters, p.inertia, p.n_iter),
