@@ -170,5 +170,5 @@ def _listed(path: Path) -> dict[str, str]:
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict):
         raise ValueError("no file list")
-    return {str(rel): str((meta or {}).get("sha256") if isinstance(meta, dict) else meta)
+    return {str(rel): str(meta.get("sha256")) if isinstance(meta, dict) else ""
             for rel, meta in files.items()}
