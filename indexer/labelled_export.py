@@ -6,7 +6,8 @@ once the vibes are known. So the build spills them to an anonymous file as soon 
 catalogue is cleaned (:func:`spill_rows`), and :func:`write_labelled_csv` reads them back
 one batch at a time: each batch's rows go to one part file per vibe, in input order, and
 the parts are joined after the header. That is the artifact's row order (rows sorted by
-vibe, input order within), written with the memory of one batch.
+vibe, input order within), written with the memory of one batch. The Spark build's rows
+arrive in that order already: :func:`write_sorted_labelled_csv` writes them as they come.
 """
 
 from __future__ import annotations
