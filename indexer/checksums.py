@@ -35,7 +35,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -79,6 +79,26 @@ def check_listing(path: Path, manifest: dict, required: Sequence[str]) -> dict:
     return files
 
 
+def hash_order(seen: Mapping[str, Identity]) -> list[str]:
+    """The files of ``seen`` (file: identity) in the order they are hashed: ``NATIVE`` files
+    first (they gate the load), the biggest first within each."""
+    return sorted(seen, key=lambda rel: (not rel.endswith(NATIVE), -seen[rel][2]))
+
+
+def settled_only(seen: Mapping[str, Identity], now: int) -> dict[str, Identity]:
+    """The identities of the files not changed (ctime) in the ``RACY_S`` before ``now``:
+    those a check may offer for trust."""
+    return {rel: i for rel, i in seen.items() if now - i[4] > RACY_S * 1e9}
+
+
+def start_hashing(path: Path, rels: Sequence[str]
+                  ) -> tuple[ThreadPoolExecutor, dict[str, Future[str]]]:
+    """The sha256 of each of ``rels`` (in that order), computed in a pool of
+    :func:`hash_threads` threads; the caller shuts the pool down."""
+    pool = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="sha256")
+    return pool, {rel: pool.submit(sha256_file, path / rel) for rel in rels}
+
+
 def verified(path: Path, manifest: dict, required: Sequence[str],
              load: Callable[[Callable[[], None], dict[str, Identity]], T], every: bool = False,
              trusted: Mapping[str, Identity] | None = None) -> T:
@@ -89,14 +109,13 @@ def verified(path: Path, manifest: dict, required: Sequence[str],
     ArtifactError on a missing, resized or modified file, raised before any error ``load``
     raised."""
     files = check_listing(path, manifest, required)
-    order = sorted((rel for rel in files if every or rel not in UNREAD),  # native, biggest first
-                   key=lambda rel: (not rel.endswith(NATIVE), -(path / rel).stat().st_size))
-    now, seen = time.time_ns(), {rel: identity(path / rel) for rel in order}
-    settled = {rel: i for rel, i in seen.items() if now - i[4] > RACY_S * 1e9}  # ctime
-    pool = ThreadPoolExecutor(max_workers=hash_threads(), thread_name_prefix="sha256")
+    now = time.time_ns()
+    seen = {rel: identity(path / rel) for rel in files if every or rel not in UNREAD}
+    order = hash_order(seen)
+    settled = settled_only(seen, now)
+    pool, digests = start_hashing(path, [rel for rel in order
+                                         if (trusted or {}).get(rel) != seen[rel]])
     try:
-        digests = {rel: pool.submit(sha256_file, path / rel) for rel in order
-                   if (trusted or {}).get(rel) != seen[rel]}
 
         def check(rels: Iterable[str]) -> None:
             for rel in filter(digests.__contains__, rels):
@@ -128,19 +147,17 @@ class EarlyCheck:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._jobs: dict = {}
+        self._jobs: dict[str, Future[str]] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._started = time.time_ns()
         try:
             files = _listed(self.path)
-            self._seen = {rel: identity(self.path / rel) for rel in files if rel not in UNREAD}
+            seen = {rel: identity(self.path / rel) for rel in files if rel not in UNREAD}
         except (OSError, ValueError):
             return
-        self._expected = {rel: files[rel] for rel in self._seen}
-        self._pool = ThreadPoolExecutor(max_workers=hash_threads(),
-                                        thread_name_prefix="sha256-early")
-        for rel in sorted(self._seen, key=lambda rel: -self._seen[rel][2]):  # biggest first
-            self._jobs[rel] = self._pool.submit(sha256_file, self.path / rel)
+        # a file changed just now is never offered, so it is not hashed here either
+        self._offered = settled_only(seen, time.time_ns())
+        self._expected = {rel: files[rel] for rel in self._offered}
+        self._pool, self._jobs = start_hashing(self.path, hash_order(self._offered))
 
     def trusted(self) -> dict[str, Identity]:
         """{file: identity} of the files whose sha256 matched the manifest (as it reads now)
@@ -154,8 +171,7 @@ class EarlyCheck:
             for rel, job in self._jobs.items():
                 current = identity(self.path / rel)
                 if (job.result() == self._expected[rel] == files.get(rel)
-                        and current == self._seen[rel]
-                        and self._started - current[4] > RACY_S * 1e9):
+                        and current == self._offered[rel]):
                     out[rel] = current
         except (OSError, ValueError):
             return {}
