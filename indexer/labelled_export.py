@@ -55,7 +55,7 @@ class RowSpill:
         self._folder, self._chunk_rows = folder, chunk_rows
         self._file: BinaryIO | None = None
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self._types = pd.DataFrame()
+        self._types: tuple[pa.Schema, list[str]] | None = None
         self.n_rows = 0
 
     def add(self, table: pa.Table) -> None:
@@ -63,19 +63,26 @@ class RowSpill:
             self._folder.mkdir(parents=True, exist_ok=True)
             self._file = tempfile.TemporaryFile(dir=self._folder, prefix=".vibemap-rows-")
             self._writer = pa.ipc.new_stream(self._file, table.schema)
-            self._types = table.schema.empty_table().to_pandas()  # as the frame was typed
+            self._types = input_types(table.schema)
         self._writer.write_table(table, max_chunksize=self._chunk_rows)
         self.n_rows += table.num_rows
 
     def finish(self, kept: np.ndarray) -> SpilledRows | None:
         """The spilled rows, labelled at ``kept`` (input rows, ascending); None if no
         part was spilled."""
-        if self._writer is None or self._file is None:
+        if self._writer is None or self._file is None or self._types is None:
             return None
         self._writer.close()
-        return SpilledRows(self._file, pa.Schema.from_pandas(self._types, preserve_index=False),
-                           _text_columns(self._types), self.n_rows,
+        return SpilledRows(self._file, *self._types, self.n_rows,
                            np.asarray(kept, dtype=np.int64))
+
+
+def input_types(schema: pa.Schema) -> tuple[pa.Schema, list[str]]:
+    """The export's view of an input's columns, from the first part read: their types as
+    pandas gives them (so a later part that happens to be all empty in a text column is
+    not typed differently) and which of them hold text."""
+    types = schema.empty_table().to_pandas()
+    return pa.Schema.from_pandas(types, preserve_index=False), _text_columns(types)
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -152,9 +159,8 @@ def write_sorted_labelled_csv(path: Path, batches: Iterable[pa.Table], labels: n
         schema: pa.Schema | None = None
         for batch in batches:
             if schema is None:  # the column types of the whole input, as a spill takes them
-                types = batch.schema.empty_table().to_pandas()
-                schema = _export_schema(pa.Schema.from_pandas(types, preserve_index=False))
-                text_columns = _text_columns(types)
+                columns, text_columns = input_types(batch.schema)
+                schema = _export_schema(columns)
                 pacsv.write_csv(schema.empty_table(), out)  # the header line
             vibes = labels[done:done + batch.num_rows]
             done += batch.num_rows
