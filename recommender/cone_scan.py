@@ -93,10 +93,11 @@ class ConeScan:
             fresh = got_lo[act] == got_hi[act]  # nothing taken from these lists yet
             old_lo = np.where(fresh, hi, got_lo[act])
             old_hi = np.where(fresh, hi, got_hi[act])
-            pos = np.concatenate([_segments(lo, old_lo), _segments(old_hi, hi)])
-            taken += len(pos)
+            # counted before they are listed: a ring widened 4x can hold most of the scope
+            taken += int(np.maximum(old_lo - lo, 0).sum() + np.maximum(hi - old_hi, 0).sum())
             if taken > budget:
                 return None
+            pos = np.concatenate([_segments(lo, old_lo), _segments(old_hi, hi)])
             got_lo[act], got_hi[act] = np.minimum(lo, old_lo), np.maximum(hi, old_hi)
             # score what was taken (read in runs); only rows that can still enter the
             # top k are checked against the filters
