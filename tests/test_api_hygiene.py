@@ -237,6 +237,28 @@ def test_an_oversized_head_gets_400_and_a_large_one_in_pieces_passes(artifact: P
             assert sock.recv(65536).startswith(b"HTTP/1.1 431")
 
 
+def test_a_400_reaches_a_client_that_keeps_sending(artifact: Path) -> None:
+    """A head far over the limit sent at once, and more after it: the server answers 400,
+    drops the rest and closes lingering, so the client reads the 400 and an orderly end.
+    (Closed at once with unread input, the server's socket sent a reset that discarded
+    the answer.)"""
+    app = create_app(ServiceSettings(index_dir=artifact), engine=Engine.load(artifact))
+    limit = GuardedHttpToolsProtocol.max_head_bytes
+    head = b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(
+        b"x-pad-%d: %s\r\n" % (i, b"y" * 990) for i in range(4 * limit // 1000))
+    with live_server(app, head_timeout=5) as port:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(head)
+                time.sleep(0.2)
+                sock.sendall(b"x-more: " + b"z" * 50_000 + b"\r\n")
+                time.sleep(0.2)
+                received = b""
+                while chunk := sock.recv(65536):
+                    received += chunk
+                assert received.startswith(b"HTTP/1.1 400") and b"head too large" in received
+
+
 def test_a_running_request_is_not_dropped_by_the_head_timer() -> None:
     """A request whose head is complete runs as long as it needs: here one pipelined behind a
     quick one (so its cycle starts as the first response completes) outlasts the head timer."""

@@ -9,6 +9,11 @@ previous response, and answers 400 and closes once more than ``SERVER_MAX_HEAD_B
 an incomplete head arrived. It is uvicorn's httptools protocol, a C parser: the pure-Python
 h11 parser (whose incomplete-event limit was the size limit) cost a large share of a request
 (bench/RESULTS.md, "HTTP: lean `/similar`").
+
+After a 400 (a head too large, or not HTTP) the connection closes lingering, as nginx does:
+the answer goes out with a FIN, and what the client still sends is read and dropped for up
+to ``LINGER_S`` seconds. Closed at once with unread input, the socket would send a reset,
+which can reach the client before it reads the 400.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ GRACEFUL_SHUTDOWN_S = 10
 # starting worker imports FastAPI, faiss and the app (~5 s of CPU, 15 s on a busy 2-core host)
 WORKER_HEALTHCHECK_S = 60
 HEAD_TOO_LARGE = "Request head too large."
+LINGER_S = 2.0  # after a 400, the client's further input is dropped this long, then closed
+
+
+class _HalfClosing:
+    """A transport as ``send_400_response`` sees it: ``close()`` only ends the output (a FIN
+    after the answer), so the input can still be drained."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.write = transport.write
+        self.close = transport.write_eof
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -45,17 +60,35 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._head_timer: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
         self._awaiting_head = True
         self._head_bytes = 0
         super().connection_made(transport)
         self._arm_head_timer()
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's 400, then a lingering close (see the module); closed at once, as
+        uvicorn does, while an earlier request on the connection still runs (its answer
+        could not be written after the end of the output)."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            super().send_400_response(msg)
+            return
+        transport = self.transport
+        self.transport = _HalfClosing(transport)  # type: ignore[assignment]
+        try:
+            super().send_400_response(msg)
+        finally:
+            self.transport = transport
+        self._linger = self.loop.call_later(LINGER_S, transport.close)
+
     def data_received(self, data: bytes) -> None:
+        if self._linger is not None:  # answered 400: the rest is dropped
+            return
         if self._awaiting_head:
             self._head_bytes += len(data)
         super().data_received(data)
         if (self._awaiting_head and self._head_bytes > self.max_head_bytes
-                and not self.transport.is_closing()):
+                and self._linger is None and not self.transport.is_closing()):
             self.send_400_response(HEAD_TOO_LARGE)
 
     def on_headers_complete(self) -> None:
@@ -72,8 +105,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
+        for timer in (self._head_timer, self._linger):
+            if timer is not None:
+                timer.cancel()
         super().connection_lost(exc)
 
     def _arm_head_timer(self) -> None:
