@@ -20,8 +20,9 @@ from vibemap.recommender.flat_scan import FlatScan
 # best(k): the exact top k of a ranking (rows, scores), score desc then row; fewer at its end
 Best = Callable[[int], tuple[np.ndarray, np.ndarray]]
 # the passing rows are scored alone (gathered) when fewer than 1 / SPARSE_SHARE of the
-# scope pass, else the whole scope is scored: gathering 5-15% of a scope's rows costs as much
-# as scoring all of them (10% at 10M: 88 vs 87 ms; bench/RESULTS.md, "Measured design choices")
+# scope pass, else the whole scope is scored: gathering ~20% of a scope's rows costs as much
+# as scoring all of them (10M: 15% 79 ms, 20% 128, the whole 133; bench/RESULTS.md,
+# "Measured design choices")
 SPARSE_SHARE = 5
 
 
@@ -124,8 +125,8 @@ def row_scores(X: np.ndarray, rows: np.ndarray, q: np.ndarray, metric: str, scop
     ``scope_size`` rows holding them: numpy scores a row the same wherever it sits in a
     product of 2 rows or more (vectors of up to 11 dimensions), but takes a product of one
     row through a dot of another summation order; so one row of a larger scope is scored
-    as two. The rows are gathered by ``np.take``: the same array as ``X[rows]``, 2-3.5x
-    sooner for 5-30% of 10M rows (bench/RESULTS.md, "Measured design choices")."""
+    as two. The rows are gathered by ``np.take``: the same array as ``X[rows]``, 2-5x
+    sooner for 3-30% of 10M rows (bench/RESULTS.md, "Session 6: restrictive filters")."""
     if len(rows) == 1 and scope_size > 1:
         return similarities(np.take(X, np.repeat(rows, 2), axis=0), q, metric)[:1]
     return similarities(np.take(X, rows, axis=0), q, metric)
