@@ -38,11 +38,14 @@ LINGER_S = 2.0  # after a 400, the client's further input is dropped this long, 
 
 class _HalfClosing:
     """A transport as ``send_400_response`` sees it: ``close()`` only ends the output (a FIN
-    after the answer), so the input can still be drained."""
+    after the answer), so the input can still be drained; the rest is the transport's."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
-        self.write = transport.write
+        self._transport = transport
         self.close = transport.write_eof
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
