@@ -13,7 +13,7 @@ from vibemap.recommender.query import RowFilters
 
 Rows = slice | np.ndarray  # [start, stop) with step 1, or an int64 array of rows
 # a range's mask is computed this many rows at a time (10M rows, a year range and an
-# excluded artist: 54 -> 31 ms; bench/RESULTS.md, "Measured design choices")
+# excluded artist: 47 -> 22 ms; bench/RESULTS.md, "Measured design choices")
 BLOCK_ROWS = 1 << 18
 FEW_CODES = 8  # up to this many excluded artists are compared one by one, not by np.isin
 
