@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 from vibemap.indexer.export import safe_column
 
 CSV_CHUNK_ROWS = 1 << 18  # rows per batch of the spill and of the export
+LABEL_COLUMNS = ("vibe_id", "vibe_name")  # the columns the export appends
 
 
 @dataclass
@@ -172,7 +173,10 @@ def write_sorted_labelled_csv(path: Path, batches: Iterable[pa.Table], labels: n
 
 
 def _export_schema(rows: pa.Schema) -> pa.Schema:
-    """The export's columns: the input's, then vibe_id and vibe_name."""
+    """The export's columns: the input's, then vibe_id and vibe_name. An input that has
+    columns of those names (an earlier build's export, indexed again) loses them to this
+    build's labels: the old labels would contradict the new ones."""
+    rows = pa.schema([f for f in rows if f.name not in LABEL_COLUMNS], metadata=rows.metadata)
     return rows.append(pa.field("vibe_id", pa.int32())).append(pa.field("vibe_name", pa.string()))
 
 
@@ -181,7 +185,8 @@ def _write_rows(out: BinaryIO, chunk: pd.DataFrame, vibes: np.ndarray, text_colu
     """``chunk``'s rows labelled with ``vibes``, as CSV lines (no header) to ``out``; text
     cells made safe to open in a spreadsheet (OWASP, :func:`safe_column`)."""
     for column in text_columns:
-        chunk[column] = safe_column(chunk[column])
+        if column not in LABEL_COLUMNS:
+            chunk[column] = safe_column(chunk[column])
     chunk["vibe_id"] = vibes.astype(np.int32)
     chunk["vibe_name"] = vibe_names[vibes]
     table = pa.Table.from_pandas(chunk, preserve_index=False, schema=schema)

@@ -65,3 +65,20 @@ def test_labelled_csv_neutralises_formulas_and_keeps_numbers(tmp_path: Path) -> 
     assert by_id.loc[2, "name_song"] == "-5"
     for column in ("loudness", "energy", "tempo"):  # read as text, written back unchanged
         assert by_id[column].tolist() == source[column].tolist()
+
+
+def test_an_earlier_export_indexed_again_gets_this_builds_labels(tmp_path: Path) -> None:
+    """An export fed back as input (re-clustering with another K) has vibe_id / vibe_name
+    columns already: the new export replaces them instead of failing on duplicates."""
+    frame = make_tracks(60)
+    csv = tmp_path / "t.csv"
+    frame.to_csv(csv, index=False)
+    first = tmp_path / "first"
+    build_index(BuildSettings(csv=csv, out=first, n_clusters=2, evaluate=False, n_init=1))
+    again = tmp_path / "again"
+    build_index(BuildSettings(csv=first / "tracks_labelled.csv", out=again, n_clusters=3,
+                              evaluate=False, n_init=1))
+    export = pd.read_csv(again / "tracks_labelled.csv", dtype=str, keep_default_na=False)
+    assert list(export.columns) == [*frame.columns, "vibe_id", "vibe_name"]
+    assert sorted(set(export["vibe_id"])) == ["0", "1", "2"]  # this build's three vibes
+    assert sorted(export["id_songs"]) == sorted(frame["id_songs"])
