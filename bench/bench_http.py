@@ -1,7 +1,8 @@
 """HTTP throughput of GET /v1/tracks/{id}/similar against a reference implementation and
 bare FastAPI ceilings, with wrk.
 
-    .venv/bin/python bench/bench_http.py [--index DIR] [--baseline REPO] [--duration 20]
+    .venv/bin/python bench/bench_http.py [--index DIR] [--baseline REPO [--baseline-index DIR]]
+                                         [--duration 20]
                                          [--connections 32] [--rounds 2] [--wrk-threads 1]
                                          [--ids 2000] [--seed 0] [--json OUT]
 
@@ -15,10 +16,14 @@ In one run, on loopback only (127.0.0.1, free ports), each server one uvicorn wo
   (routing, parameters, metrics, artifact header, encoding the same bytes), no search.
 - ``reference``: the same route as a plain FastAPI service would write it
   (``bench/reference_similar.py``: one faiss IndexFlatIP, pydantic response models,
-  uvicorn's defaults) over the same tracks and vectors: the yardstick of the target
-  (``similar`` >= 3x its req/s).
+  uvicorn's defaults) over the same tracks and vectors, with an ``async`` endpoint: the
+  yardstick of the target (``similar`` >= 3x its req/s).
+- ``reference_def``: the same with a plain ``def`` endpoint (FastAPI's thread pool), as
+  most FastAPI services are written: the weaker yardstick, reported beside it.
 - with ``--baseline REPO``, ``similar`` and ``similar_web`` again from another checkout
-  (its ``.venv``, e.g. the main branch) over the same artifact: before / after in one run.
+  (its ``.venv``, e.g. the main branch) over the same artifact: before / after in one run;
+  ``--baseline-index DIR``: over an artifact it built from the same catalogue instead (a
+  checkout that reads another artifact format).
 - three bare FastAPI apps whose one route returns a constant JSON list, the ``results``
   of a real ``similar`` response (the same bytes): ``bare_bytes`` encoded once at
   start-up (no work per request), ``bare_orjson`` encoded per request with orjson, and
@@ -135,6 +140,7 @@ ENDPOINTS = {
     "similar": ("/v1/tracks/{id}/similar", "the service, as shipped"),
     "similar_web": ("same route, fixed answer", "the service's web layer, no search"),
     "reference": ("reference implementation", "FastAPI + faiss IndexFlatIP + pydantic models"),
+    "reference_def": ("reference, `def` endpoint", "the same, run in FastAPI's thread pool"),
     "bare_bytes": ("bare, encoded once", "constant list, pre-encoded bytes"),
     "bare_orjson": ("bare, orjson per request", "constant list, orjson.dumps per request"),
     "bare_default": ("bare, FastAPI defaults", "constant list, jsonable_encoder + json.dumps"),
@@ -255,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path,
                         help="another checkout (with its .venv) to serve similar and "
                              "similar_web from as well, e.g. the main branch: before/after")
+    parser.add_argument("--baseline-index", type=Path,
+                        help="the artifact the --baseline checkout serves (default --index): "
+                             "one it built from the same catalogue when it reads another "
+                             "format (the track ids must be the same)")
     parser.add_argument("--duration", type=int, default=20, help="seconds per measured wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2,
@@ -271,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds must be between 1 and --duration")
     if args.baseline is not None and not (args.baseline / ".venv" / "bin" / "vibemap").is_file():
         parser.error(f"--baseline {args.baseline}: no .venv/bin/vibemap there")
+    if args.baseline_index is not None and args.baseline is None:
+        parser.error("--baseline-index needs --baseline")
     wrk = shutil.which("wrk") or "/usr/bin/wrk"
     if not Path(wrk).is_file():
         parser.error("wrk is not installed (apt-get install -y wrk)")
@@ -296,14 +308,15 @@ def main(argv: list[str] | None = None) -> int:
             if repo is None:
                 continue
             venv = repo / ".venv" / "bin"
+            served = args.baseline_index if suffix and args.baseline_index else index
             name = f"similar{suffix}"
             stack.enter_context(serve(
-                [str(venv / "vibemap"), "serve", "--index", str(index), "--host", HOST,
+                [str(venv / "vibemap"), "serve", "--index", str(served), "--host", HOST,
                  "--port", ports[name]], [f"{bases[name]}/health"], tmp / f"{name}.log",
                 env=env))
             name = f"similar_web{suffix}"
             stack.enter_context(serve(
-                [str(venv / "python"), str(tmp / "web_only.py"), str(index), ids[0],
+                [str(venv / "python"), str(tmp / "web_only.py"), str(served), ids[0],
                  ports[name]], [f"{bases[name]}/health"], tmp / f"{name}.log", env=env))
         status, body = http_get(f"{bases['similar']}/v1/tracks/{ids[0]}/similar")
         if status != 200:
@@ -318,12 +331,13 @@ def main(argv: list[str] | None = None) -> int:
                  "--host", HOST, "--port", ports[name], "--workers", "1", "--log-level",
                  "warning"], [f"{bases[name]}/bare/x/similar"], tmp / f"{name}.log", env=env))
         _reference_data(index, tmp / "reference")
-        stack.enter_context(serve(
-            [sys.executable, "-m", "uvicorn", "reference_similar:app", "--app-dir",
-             str(REPO / "bench"), "--host", HOST, "--port", ports["reference"], "--workers",
-             "1", "--log-level", "warning"],
-            [f"{bases['reference']}/v1/tracks/{ids[0]}/similar"], tmp / "reference.log",
-            env={**env, "VIBEMAP_REFERENCE_DATA": str(tmp / "reference")}))
+        for name, app in (("reference", "app"), ("reference_def", "app_def")):
+            stack.enter_context(serve(
+                [sys.executable, "-m", "uvicorn", f"reference_similar:{app}", "--app-dir",
+                 str(REPO / "bench"), "--host", HOST, "--port", ports[name], "--workers",
+                 "1", "--log-level", "warning"],
+                [f"{bases[name]}/v1/tracks/{ids[0]}/similar"], tmp / f"{name}.log",
+                env={**env, "VIBEMAP_REFERENCE_DATA": str(tmp / "reference")}))
 
         quoted = ", ".join(json.dumps(t) for t in ids)
         scripts = {}
@@ -362,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
          "uvicorn worker (vibemap serve: httptools with its head guards; the others: "
          "uvicorn's defaults); the bare ones return the same results list. req/s over all "
          "rounds; latency: median of the rounds' percentiles."
-         + (f" Baseline: {args.baseline}." if args.baseline is not None else ""))
+         + (f" Baseline: {args.baseline}" + (f" serving {args.baseline_index}"
+                                              if args.baseline_index else "") + "."
+            if args.baseline is not None else ""))
     emit()
     emit("| endpoint | what | req/s | req/s per round | CPU us/req | p50 ms | p99 ms | "
          "errors | bytes/resp | similar / this |")
@@ -379,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
          f"({'meets' if ratio >= TARGET_RATIO else 'MISSES'} the >= {TARGET_RATIO:g} target); "
          f"similar {cpu_us['similar']:,.0f} CPU us/req "
          f"({'meets' if cpu_us['similar'] <= TARGET_CPU_US else 'MISSES'} the <= "
-         f"{TARGET_CPU_US} target), its web layer alone {cpu_us['similar_web']:,.0f}."
+         f"{TARGET_CPU_US} target), its web layer alone {cpu_us['similar_web']:,.0f}; "
+         f"similar / reference_def (a `def` endpoint) = {ratios['reference_def']:.2f}."
          + (f" Baseline: similar {cpu_us['similar_base']:,.0f}, web layer "
             f"{cpu_us['similar_web_base']:,.0f} CPU us/req; similar / baseline = "
             f"{ratios['similar_base']:.2f}x." if args.baseline is not None else "")
@@ -388,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.json, {"machine": machine_info(), "argv": argv, "build_s": build_s,
                            "rows": rows, "results": results, "ratio": ratio, "ratios": ratios,
                            "cpu_us": cpu_us, "yardstick": YARDSTICK,
-                           "baseline": str(args.baseline) if args.baseline else None})
+                           "baseline": str(args.baseline) if args.baseline else None,
+                           "baseline_index": str(args.baseline_index or "") or None})
     return 0
 
 

@@ -10,8 +10,12 @@ artist, genres, popularity, release_year, vibe_id, vibe_name, features) and
 the 10 nearest tracks in the seed's vibe (the seed excluded), each with its metadata,
 score, rank and the three closest and furthest features; it does not merge versions of
 a song, has no era facts, metrics, limits or artifact header: less work than the service.
-Deliberately straightforward: an ``async`` endpoint (no thread hop), FastAPI's own
-parameter validation and response-model serialisation, one IDSelectorRange search.
+Deliberately straightforward: FastAPI's own parameter validation and response-model
+serialisation, one IDSelectorRange search. Two apps, the same answer:
+
+- ``app``: an ``async`` endpoint (no thread hop): the stronger one, the target's yardstick;
+- ``app_def``: a plain ``def`` endpoint, as most FastAPI services are written (FastAPI runs
+  it in its thread pool), e.g. ``uvicorn reference_similar:app_def``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ INDEX = faiss.IndexFlatIP(VECTORS.shape[1])
 INDEX.add(VECTORS)
 
 app = FastAPI(title="reference similar")
+app_def = FastAPI(title="reference similar, def endpoint")
 
 
 class Track(BaseModel):
@@ -96,8 +101,7 @@ def explanation(row: int, seed: int) -> Explanation:
                        furthest=[compare(j) for j in order[::-1][:3]])
 
 
-@app.get("/v1/tracks/{track_id}/similar", response_model=SimilarResponse)
-async def similar(track_id: str, limit: int = Query(10, ge=1, le=100)) -> SimilarResponse:
+def answer(track_id: str, limit: int) -> SimilarResponse:
     seed = ROW_OF.get(track_id)
     if seed is None:
         raise HTTPException(404, "unknown track")
@@ -111,3 +115,13 @@ async def similar(track_id: str, limit: int = Query(10, ge=1, le=100)) -> Simila
         results.append(SimilarTrack(**track(row).model_dump(), score=round(score, 6),
                                     rank=len(results) + 1, explanation=explanation(row, seed)))
     return SimilarResponse(seed=track(seed), limit=limit, results=results)
+
+
+@app.get("/v1/tracks/{track_id}/similar", response_model=SimilarResponse)
+async def similar(track_id: str, limit: int = Query(10, ge=1, le=100)) -> SimilarResponse:
+    return answer(track_id, limit)
+
+
+@app_def.get("/v1/tracks/{track_id}/similar", response_model=SimilarResponse)
+def similar_def(track_id: str, limit: int = Query(10, ge=1, le=100)) -> SimilarResponse:
+    return answer(track_id, limit)
