@@ -63,3 +63,25 @@ def test_bad_input_exits_2_with_one_line(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_a_bug_during_a_build_is_one_line_exit_1_and_no_artifact(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception (a bug, not the input) ends the command with one line that
+    says so, exit 1 and nothing written; ``-v`` adds the traceback."""
+    import vibemap.indexer.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise KeyError("Column vibe_id does not exist in schema")
+
+    monkeypatch.setattr(pipeline, "write_labelled_csv", broken)
+    csv = write_tracks_csv(tmp_path / "mini.csv", n=80)
+    out = tmp_path / "art"
+    argv = ["index", str(csv), "--out", str(out), "--k", "2", "--no-eval", "--n-init", "1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "internal error (KeyError" in err and "vibemap -v" in err
+    assert "Traceback" not in err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["mini.csv"]
+    assert main(["-v", *argv]) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -373,6 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vibemap: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not the input: one line that says so (frames on -v)
+        if args.verbose:
+            traceback.print_exc()
+        print(f"vibemap: internal error ({type(exc).__name__}: {exc}): a bug in vibemap, "
+              "not in your input; please report it with the command"
+              + ("" if args.verbose else " (`vibemap -v ...` prints the traceback)"),
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
