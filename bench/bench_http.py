@@ -18,8 +18,8 @@ In one run, on loopback only (127.0.0.1, free ports), each server one uvicorn wo
   (``bench/reference_similar.py``: one faiss IndexFlatIP, pydantic response models,
   uvicorn's defaults) over the same tracks and vectors, with an ``async`` endpoint: the
   yardstick of the target (``similar`` >= 3x its req/s).
-- ``reference_def``: the same with a plain ``def`` endpoint (FastAPI's thread pool, as
-  its docs advise for a blocking call): the weaker yardstick, reported beside it.
+- ``reference_def``: the same with a plain ``def`` endpoint (run in FastAPI's thread
+  pool): the weaker yardstick, reported beside it.
 - with ``--baseline REPO``, ``similar`` and ``similar_web`` again from another checkout
   (its ``.venv``, e.g. the main branch) over the same artifact: before / after in one run;
   ``--baseline-index DIR``: over an artifact it built from the same catalogue instead (a

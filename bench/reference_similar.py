@@ -14,9 +14,8 @@ Deliberately straightforward: FastAPI's own parameter validation and response-mo
 serialisation, one IDSelectorRange search. Two apps, the same answer:
 
 - ``app``: an ``async`` endpoint (no thread hop): the stronger one, the target's yardstick;
-- ``app_def``: a plain ``def`` endpoint, which FastAPI runs in its thread pool: what
-  FastAPI's docs advise for a blocking call (the faiss search), e.g.
-  ``uvicorn reference_similar:app_def``.
+- ``app_def``: a plain ``def`` endpoint, which FastAPI runs in its thread pool (the other
+  way FastAPI offers to write it), e.g. ``uvicorn reference_similar:app_def``.
 """
 
 from __future__ import annotations
