@@ -85,3 +85,12 @@ def test_a_bug_during_a_build_is_one_line_exit_1_and_no_artifact(
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["mini.csv"]
     assert main(["-v", *argv]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(pipeline, "write_labelled_csv", no_memory)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("vibemap: error: out of memory; the README's sizing section gives "
+                           "the memory each catalogue size needs")

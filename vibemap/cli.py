@@ -374,11 +374,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vibemap: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug, not the input: one line that says so (frames on -v)
+    except MemoryError:
+        print("vibemap: error: out of memory; the README's sizing section gives the memory "
+              "each catalogue size needs", file=sys.stderr)
+        return 1
+    except Exception as exc:  # most likely a bug: one line that says so (frames on -v)
         if args.verbose:
             traceback.print_exc()
-        print(f"vibemap: internal error ({type(exc).__name__}: {exc}): a bug in vibemap, "
-              "not in your input; please report it with the command"
+        print(f"vibemap: internal error ({type(exc).__name__}: {exc}): most likely a bug in "
+              "vibemap; please report it with the command"
               + ("" if args.verbose else " (`vibemap -v ...` prints the traceback)"),
               file=sys.stderr)
         return 1
