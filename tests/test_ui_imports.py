@@ -42,3 +42,27 @@ def test_ui_subcommand_registers_its_flags():
     args = parser.parse_args(["ui", "--api", "http://api:8000", "--port", "7861"])
     assert (args.api, args.host, args.port, args.func) == ("http://api:8000", "127.0.0.1", 7861,
                                                           cmd_ui)
+
+
+def test_ui_subcommand_refuses_bad_flags_with_exit_2(capsys) -> None:
+    import argparse
+
+    import pytest
+
+    from vibemap.ui.commands import register
+
+    parser = argparse.ArgumentParser(prog="vibemap")
+    register(parser.add_subparsers(dest="command"))
+    for flags, message in ((["--port", "99999"], "--port: must be between 0 and 65535"),
+                           (["--port", "x"], "--port: expected an integer"),
+                           (["--timeout", "-1"], "--timeout: must be a number of seconds > 0"),
+                           (["--timeout", "nan"], "--timeout: must be a number of seconds > 0"),
+                           (["--api", "notaurl"], "--api: expected the API's http(s) URL"),
+                           (["--api", "ftp://x"], "--api: expected the API's http(s) URL")):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(["ui", *flags])
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
+    args = parser.parse_args(["ui", "--api", "https://x.example:8443/", "--port", "0",
+                              "--timeout", "0.5"])
+    assert (args.api, args.port, args.timeout) == ("https://x.example:8443/", 0, 0.5)

@@ -7,8 +7,41 @@ imports nothing heavy at import time, so ``vibemap --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import Any
+from urllib.parse import urlsplit
+
+
+def _port(text: str) -> int:
+    """A TCP port for --port (argparse: a bad one exits 2 naming the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A finite positive number of seconds for --timeout."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
+def _api_url(text: str) -> str:
+    """An http(s) URL with a host for --api."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected the API's http(s) URL, e.g. http://127.0.0.1:8000, got {text!r}")
+    return text
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -17,12 +50,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "ui", help="serve the Gradio UI against a running vibemap API",
         description="Serve the Gradio UI on its own; every figure it shows comes from the API "
                     "at --api (start one with `vibemap serve`).")
-    p.add_argument("--api", default=os.environ.get("VIBEMAP_API_URL", "http://127.0.0.1:8000"),
+    p.add_argument("--api", type=_api_url,
+                   default=os.environ.get("VIBEMAP_API_URL", "http://127.0.0.1:8000"),
                    help="base URL of the vibemap API (default $VIBEMAP_API_URL or "
                         "http://127.0.0.1:8000)")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
-    p.add_argument("--timeout", type=float, default=10.0,
+    p.add_argument("--port", type=_port, default=7860, help="port to listen on (default 7860)")
+    p.add_argument("--timeout", type=_seconds, default=10.0,
                    help="seconds to wait for each API call (default 10)")
     p.set_defaults(func=cmd_ui)
     return p
