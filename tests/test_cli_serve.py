@@ -93,3 +93,26 @@ def test_serve_fails_fast_without_an_artifact(run, tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
     assert run(["serve", "--index", str(tmp_path / "none")]) == 2
     assert capsys.readouterr().err.startswith("vibemap: error:")
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_host_nothing_can_listen_on_exits_2_before_any_work(
+        command: str, run, artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """A host that does not resolve (a typo; also from $VIBEMAP_HOST) is named in one line,
+    before the artifact loads (serve) or the demo artifact is built (demo)."""
+    import uvicorn
+
+    from vibemap.indexer import pipeline
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
+    monkeypatch.setattr(pipeline, "build_index", lambda *a, **k: pytest.fail("no build"))
+    index = artifact if command == "serve" else tmp_path / "demo"
+    assert run([command, "--index", str(index), "--host", "999.1.1.1", "--port", "8123"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vibemap: error: cannot listen on host '999.1.1.1': not an address")
+    assert len(err.splitlines()) == 1 and not (tmp_path / "demo").exists()
+    if command == "serve":
+        monkeypatch.setenv("VIBEMAP_HOST", "bad..host")
+        assert run(["serve", "--index", str(index)]) == 2
+        assert "cannot listen on host 'bad..host'" in capsys.readouterr().err

@@ -58,7 +58,8 @@ def test_ui_subcommand_refuses_bad_flags_with_exit_2(capsys) -> None:
                            (["--timeout", "-1"], "--timeout: must be a number of seconds > 0"),
                            (["--timeout", "nan"], "--timeout: must be a number of seconds > 0"),
                            (["--api", "notaurl"], "--api: expected the API's http(s) URL"),
-                           (["--api", "ftp://x"], "--api: expected the API's http(s) URL")):
+                           (["--api", "ftp://x"], "--api: expected the API's http(s) URL"),
+                           (["--host", "999.1.1.1"], "--host: cannot listen on host")):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(["ui", *flags])
         assert exit_.value.code == 2

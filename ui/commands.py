@@ -12,6 +12,8 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from vibemap.addresses import host_problem
+
 
 def _port(text: str) -> int:
     """A TCP port for --port (argparse: a bad one exits 2 naming the flag)."""
@@ -35,6 +37,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _host(text: str) -> str:
+    """An address or name to listen on for --host."""
+    if problem := host_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _api_url(text: str) -> str:
     """An http(s) URL with a host for --api."""
     parts = urlsplit(text)
@@ -54,7 +63,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                    default=os.environ.get("VIBEMAP_API_URL", "http://127.0.0.1:8000"),
                    help="base URL of the vibemap API (default $VIBEMAP_API_URL or "
                         "http://127.0.0.1:8000)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--host", type=_host, default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--timeout", type=_seconds, default=10.0,
                    help="seconds to wait for each API call (default 10)")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from vibemap.addresses import host_problem
 from vibemap.indexer.errors import VibemapError
 
 if TYPE_CHECKING:
@@ -233,10 +234,15 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from vibemap.recommender.api import create_app
     from vibemap.recommender.api.server import uvicorn_options
     from vibemap.recommender.engine import Engine
+    from vibemap.recommender.errors import SettingsError
     from vibemap.recommender.settings import ServiceSettings
     from vibemap.ui.app import mount_ui
 
     index = Path(args.index)
+    # the address is checked before a build that may take minutes
+    settings = ServiceSettings.from_env(index_dir=index, host=args.host, port=args.port)
+    if problem := host_problem(settings.host):
+        raise SettingsError(problem)
     if args.rebuild or not (index / "manifest.json").is_file():
         console.print(f"no artifact at {index}: building it (the validation analyses take "
                       "a while; --no-eval skips them)")
@@ -246,7 +252,6 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         if (manifest.get("source") or {}).get("synthetic") and args.synthetic is None:
             console.print(f"note: {index} holds the SYNTHETIC catalogue; `vibemap demo "
                           "--rebuild` builds the real demo catalogue")
-    settings = ServiceSettings.from_env(index_dir=index, host=args.host, port=args.port)
     engine = Engine.load(settings.index_dir)
     app = create_app(settings, engine=engine)
     local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
