@@ -31,7 +31,7 @@ def _settings(args: argparse.Namespace, **overrides: object):
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     """Load the artifact (failing fast on a bad one), then run uvicorn on the app: in this
     process with one worker, else as ``workers`` processes that each load it."""
-    from vibemap.addresses import host_problem
+    from vibemap.addresses import listen_problem
     from vibemap.indexer.checksums import EarlyCheck
     from vibemap.recommender.errors import SettingsError
     from vibemap.recommender.settings import SERVE_HEAVY_PROCESSES
@@ -40,7 +40,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     # heavy routes in a niced child process unless VIBEMAP_HEAVY_PROCESSES says otherwise
     settings = _settings(args, heavy_processes=None if os.environ.get(
         "VIBEMAP_HEAVY_PROCESSES") else SERVE_HEAVY_PROCESSES)
-    if problem := host_problem(settings.host):  # $VIBEMAP_HOST too, before the load
+    if problem := listen_problem(settings.host, settings.port):  # env too; before the load
         raise SettingsError(problem)
     console.print(f"loading [bold]{settings.index_dir}[/bold] (about 1-2 s per million tracks)")
     early = EarlyCheck(settings.index_dir)  # hashes while the imports below run

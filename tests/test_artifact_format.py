@@ -61,7 +61,7 @@ def test_serve_refuses_a_format1_artifact_with_exit_2(monkeypatch: pytest.Monkey
 
     monkeypatch.delenv("VIBEMAP_INDEX", raising=False)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
-    assert cli.main(["serve", "--index", str(FORMAT1 / "flat")]) == 2
+    assert cli.main(["serve", "--index", str(FORMAT1 / "flat"), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vibemap: error:") and "rebuild it with `vibemap index`" in err
     assert "Traceback" not in err

@@ -200,7 +200,7 @@ def serve(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
     for key in ("VIBEMAP_INDEX", "VIBEMAP_ADMIN_TOKEN", "VIBEMAP_INDEXES"):
         monkeypatch.delenv(key, raising=False)
-    return lambda path: cli.main(["serve", "--index", str(path)])
+    return lambda path: cli.main(["serve", "--index", str(path), "--port", "0"])
 
 
 @pytest.mark.parametrize("name", sorted(DAMAGE))
@@ -218,7 +218,7 @@ def test_serve_console_script_exits_2_on_a_tampered_artifact(indexes: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIBEMAP_")}
     proc = subprocess.run(
         [sys.executable, "-m", "vibemap.cli", "serve", "--index",
-         str(indexes / "tampered_vectors"), "--port", "1"],
+         str(indexes / "tampered_vectors"), "--port", "0"],
         capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

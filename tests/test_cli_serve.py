@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 import pytest
@@ -77,8 +78,11 @@ def test_serve_loads_then_runs_uvicorn(run, artifact: Path, monkeypatch: pytest.
 
     calls = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
-    assert run(["serve", "--index", str(artifact), "--port", "8123"]) == 0
-    assert calls["port"] == 8123 and calls["host"] == "127.0.0.1"
+    with socket.socket() as free:  # serve checks the port can be bound before it loads
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    assert run(["serve", "--index", str(artifact), "--port", str(port)]) == 0
+    assert calls["port"] == port and calls["host"] == "127.0.0.1"
     # request-head limits and timeouts, so half-open connections are dropped
     assert calls["http"].max_head_bytes > 0 and calls["timeout_keep_alive"] > 0
     assert calls["http"].head_timeout > 0
@@ -116,3 +120,27 @@ def test_a_host_nothing_can_listen_on_exits_2_before_any_work(
         monkeypatch.setenv("VIBEMAP_HOST", "bad..host")
         assert run(["serve", "--index", str(index)]) == 2
         assert "cannot listen on host 'bad..host'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["serve", "demo", "ui"])
+def test_a_port_already_taken_exits_2_before_any_work(
+        command: str, run, artifact: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    import uvicorn
+
+    from vibemap.indexer import pipeline
+    from vibemap.ui import app as ui_app
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn must not start"))
+    monkeypatch.setattr(pipeline, "build_index", lambda *a, **k: pytest.fail("no build"))
+    monkeypatch.setattr(ui_app, "run_ui", lambda *a, **k: pytest.fail("no UI"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        args = ["ui", "--api", "http://127.0.0.1:9"] if command == "ui" else \
+            [command, "--index", str(artifact)]
+        assert run([*args, "--port", port]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"vibemap: error: cannot listen on 127.0.0.1:{port}: Address already in use "
+                   "(another server there? choose another --port)")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from vibemap.addresses import host_problem
+from vibemap.addresses import host_problem, listen_problem
 
 
 def _port(text: str) -> int:
@@ -75,6 +76,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_ui(args: argparse.Namespace, console: Any) -> int:
     from vibemap.ui.app import run_ui
     from vibemap.ui.client import ApiClient, ApiError
+
+    if problem := listen_problem(args.host, args.port):  # before the API is asked anything
+        sys.stderr.write(f"vibemap: error: {problem}\n")
+        return 2
 
     with ApiClient(args.api, timeout=args.timeout) as client:
         try:

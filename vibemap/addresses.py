@@ -1,6 +1,6 @@
-"""Whether a server can listen on the ``--host`` given to `vibemap serve`, `demo` or `ui`,
-checked before any work starts: a typo gets one line naming the flag, not the web server's
-"Name or service not known" (or an HTTP client's error) after the artifact has loaded."""
+"""Whether a server can listen where `vibemap serve`, `demo` or `ui` is told to, checked
+before any work starts: a typo in ``--host`` or a port already taken gets one line naming
+it, not the web server's own error after the artifact has loaded (or been built)."""
 
 from __future__ import annotations
 
@@ -15,4 +15,23 @@ def host_problem(host: str) -> str | None:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
         return (f"cannot listen on host {host!r}: not an address or a name this machine "
                 f"resolves ({reason}); e.g. 127.0.0.1, or 0.0.0.0 for every interface")
+    return None
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """None if a server can bind ``host``:``port`` now, else one line why (the host does not
+    resolve, the port is taken or not allowed). Port 0 (any free port) always can."""
+    if problem := host_problem(host):
+        return problem
+    if port == 0:
+        return None
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return (f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server "
+                    "there? choose another --port)")
     return None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from vibemap.addresses import host_problem
+from vibemap.addresses import listen_problem
 from vibemap.indexer.errors import VibemapError
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     index = Path(args.index)
     # the address is checked before a build that may take minutes
     settings = ServiceSettings.from_env(index_dir=index, host=args.host, port=args.port)
-    if problem := host_problem(settings.host):
+    if problem := listen_problem(settings.host, settings.port):
         raise SettingsError(problem)
     if args.rebuild or not (index / "manifest.json").is_file():
         console.print(f"no artifact at {index}: building it (the validation analyses take "
