@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from vibemap.addresses import port_problem
 from vibemap.recommender.errors import SettingsError
 
 SERVE_HEAVY_PROCESSES = 1  # vibemap serve's heavy children (bench/RESULTS.md, "Starvation")
@@ -73,8 +74,8 @@ class ServiceSettings:
         return Path(self.indexes_root) if self.indexes_root is not None else self.index_dir.parent
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if problem := port_problem(self.port):
+            raise SettingsError(f"port {problem}")
         if self.search_threads < 1:
             raise SettingsError(f"search_threads must be >= 1, got {self.search_threads}")
         if self.admin_token is not None and len(self.admin_token) < 8:

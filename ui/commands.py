@@ -13,7 +13,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from vibemap.addresses import host_problem, listen_problem
+from vibemap.addresses import host_problem, listen_problem, port_problem
 
 
 def _port(text: str) -> int:
@@ -22,8 +22,8 @@ def _port(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    if problem := port_problem(value):
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

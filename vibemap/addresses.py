@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import socket
 
+MAX_PORT = 65535
+
+
+def port_problem(port: int) -> str | None:
+    """None for a TCP port number a server may be given (0: any free port), else why not."""
+    return None if 0 <= port <= MAX_PORT else f"must be between 0 and {MAX_PORT}, got {port}"
+
 
 def host_problem(host: str) -> str | None:
     """None if ``host`` is an address or a name this machine resolves, else one line why."""
